@@ -1,0 +1,145 @@
+"""Camera conventions and the basic projective operations — the one place they are written.
+
+Conventions (``../shared/DESIGN.md``):
+
+* ``pose``: (4, 4) camera-to-world, metres. World -> camera uses ``inv(pose)``.
+* ``intrinsic``: (3, 3) or (4, 4) pinhole matrix of the image it belongs to (pixels).
+  Camera frame: x right, y down, z forward (OpenCV/ScanNet). Negative focal lengths (RLBench)
+  are accepted as they are: the same formulas hold.
+* Pixel coordinates: integer ``(u, v)`` is the centre of pixel column ``u``, row ``v``.
+  Resizing an image by ``(sx, sy)`` maps ``u -> (u + 0.5) * sx - 0.5`` (see
+  :func:`scale_intrinsic`).
+* Depth images: uint16 millimetres on disk (ScanNet, 7-Scenes), metres in memory, 0 = invalid.
+"""
+from typing import Optional, Tuple
+
+import numpy as np
+
+
+def as_intrinsic3x3(intrinsic: np.ndarray) -> np.ndarray:
+    """(3, 3) float64 from a (3, 3) or (4, 4) intrinsic.
+
+    Raises:
+        ValueError: for any other shape.
+    """
+    k = np.asarray(intrinsic, dtype=np.float64)
+    if k.shape == (4, 4):
+        k = k[:3, :3]
+    if k.shape != (3, 3):
+        raise ValueError(f'intrinsic must be 3x3 or 4x4, got {k.shape}')
+    return k
+
+
+def check_pose(pose: np.ndarray) -> Optional[str]:
+    """Why ``pose`` cannot be used (non-finite values, wrong shape, non-invertible), or None."""
+    p = np.asarray(pose, dtype=np.float64)
+    if p.shape != (4, 4):
+        return f'pose shape {p.shape} is not (4, 4)'
+    if not np.isfinite(p).all():
+        return 'pose has NaN/Inf values'
+    if abs(np.linalg.det(p[:3, :3])) < 1e-6:
+        return 'pose rotation is not invertible'
+    return None
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a (4, 4) homogeneous transform to (N, 3) points; returns (N, 3) of the same dtype."""
+    m = np.asarray(matrix, dtype=np.float64)
+    out = points[:, :3].astype(np.float64) @ m[:3, :3].T + m[:3, 3]
+    return out.astype(points.dtype if points.dtype.kind == 'f' else np.float64)
+
+
+def project_points(points: np.ndarray, intrinsic: np.ndarray,
+                   pose: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """World points -> pixel coordinates of the camera at ``pose``.
+
+    Args:
+        points: (N, >=3) world coordinates, metres.
+        intrinsic: (3, 3)/(4, 4) of the target image.
+        pose: (4, 4) camera-to-world.
+
+    Returns:
+        ``uv`` (N, 2) float64 pixels (pixel-centre convention) and ``z`` (N,) camera depth in
+        metres; ``uv`` is meaningless where ``z <= 0``.
+    """
+    cam = transform_points(points[:, :3].astype(np.float64), np.linalg.inv(pose))
+    k = as_intrinsic3x3(intrinsic)
+    z = cam[:, 2]
+    safe = np.where(np.abs(z) > 1e-9, z, 1e-9)
+    u = k[0, 0] * cam[:, 0] / safe + k[0, 1] * cam[:, 1] / safe + k[0, 2]
+    v = k[1, 1] * cam[:, 1] / safe + k[1, 2]
+    return np.stack([u, v], axis=1), z
+
+
+def backproject_depth(depth: np.ndarray, intrinsic: np.ndarray, pose: np.ndarray,
+                      min_depth: float = 0.1, max_depth: float = 20.0
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """Depth image (metres) -> world points.
+
+    Args:
+        depth: (H, W) float metres; values outside ``(min_depth, max_depth)`` are invalid.
+        intrinsic: (3, 3)/(4, 4) of the depth image.
+        pose: (4, 4) camera-to-world.
+
+    Returns:
+        ``points`` (M, 3) float32 world coordinates and ``pixels`` (M, 2) int64 ``(u, v)``.
+    """
+    k = as_intrinsic3x3(intrinsic)
+    v, u = np.nonzero((depth > min_depth) & (depth < max_depth))
+    z = depth[v, u].astype(np.float64)
+    y = (v - k[1, 2]) * z / k[1, 1]
+    x = (u - k[0, 2] - k[0, 1] * y / z) * z / k[0, 0]
+    cam = np.stack([x, y, z], axis=1)
+    world = transform_points(cam, pose).astype(np.float32)
+    return world, np.stack([u, v], axis=1).astype(np.int64)
+
+
+def scale_intrinsic(intrinsic: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Intrinsic of the same camera after resizing the image by ``(sx, sy)``.
+
+    Pixel centres map as ``u' = (u + 0.5) * sx - 0.5``, so ``fx' = fx * sx`` and
+    ``cx' = (cx + 0.5) * sx - 0.5``. Use it for ScanNet's registered colour (1296x968) and depth
+    (640x480) images. Returns the same shape as given.
+    """
+    k = np.array(intrinsic, dtype=np.float64)
+    k[0, 0] *= sx
+    k[0, 1] *= sx
+    k[1, 1] *= sy
+    k[0, 2] = (k[0, 2] + 0.5) * sx - 0.5
+    k[1, 2] = (k[1, 2] + 0.5) * sy - 0.5
+    return k
+
+
+def render_depth(points: np.ndarray, intrinsic: np.ndarray, pose: np.ndarray,
+                 image_size: Tuple[int, int], splat: int = 1,
+                 min_depth: float = 0.1) -> np.ndarray:
+    """Z-buffer depth map of a point set (e.g. mesh vertices) seen from ``pose``.
+
+    Each point writes its depth to the pixel it projects to and to the ``(2*splat+1)^2``
+    neighbourhood around it (mesh vertices are sparser than pixels); the nearest depth wins.
+
+    Args:
+        points: (N, >=3) world coordinates, metres.
+        intrinsic: (3, 3)/(4, 4) of the rendered image.
+        pose: (4, 4) camera-to-world.
+        image_size: ``(H, W)``.
+        splat: half-width of the square each point covers, pixels.
+        min_depth: points closer than this are ignored, metres.
+
+    Returns:
+        (H, W) float32 depth in metres, 0 where nothing projects.
+    """
+    h, w = image_size
+    uv, z = project_points(points, intrinsic, pose)
+    ok = z > min_depth
+    ui = np.round(uv[ok, 0]).astype(np.int64)
+    vi = np.round(uv[ok, 1]).astype(np.int64)
+    z = z[ok]
+    buf = np.full(h * w, np.inf)
+    for du in range(-splat, splat + 1):
+        for dv in range(-splat, splat + 1):
+            uu, vv = ui + du, vi + dv
+            inside = (uu >= 0) & (uu < w) & (vv >= 0) & (vv < h)
+            np.minimum.at(buf, vv[inside] * w + uu[inside], z[inside])
+    buf[~np.isfinite(buf)] = 0
+    return buf.reshape(h, w).astype(np.float32)
