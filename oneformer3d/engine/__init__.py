@@ -1,3 +1,4 @@
-from .hooks import SafeCheckpointHook
+from .hooks import MetricRunInfoHook, SafeCheckpointHook
+from .optim_wrapper import MixedPrecisionOptimWrapper
 
-__all__ = ['SafeCheckpointHook']
+__all__ = ['MetricRunInfoHook', 'MixedPrecisionOptimWrapper', 'SafeCheckpointHook']

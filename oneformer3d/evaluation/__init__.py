@@ -1,3 +1,4 @@
 from . import functional
+from .metrics import InstanceSegMetric
 
-__all__ = ['functional']
+__all__ = ['InstanceSegMetric', 'functional']

@@ -1,0 +1,15 @@
+# The shared real sample (two ScanNet scenes, ../shared/data/scannet) on a CPU schedule.
+# Prepare:  python tools/create_data.py scannet --root-path ../shared/data/scannet/scans \
+#               --out-dir data/scannet_sample
+_base_ = ['./oneformer3d_scannet.py']
+data_root = 'data/scannet_sample/'
+train_dataloader = dict(batch_size=1, num_workers=2,
+                        dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=200, val_interval=200)
+param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=200, power=0.9, by_epoch=False)
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100),
+                     logger=dict(interval=10))
+log_processor = dict(by_epoch=False)

@@ -1,0 +1,210 @@
+"""``create_data.py scannet200_sv|scannet_sv``: single posed RGB-D frames (ESAM style).
+
+For each kept frame: back-project the depth with its intrinsic and ``pose`` (camera-to-world,
+raw ScanNet frame), axis-align, keep at most ``max_points`` points, colour them from the
+registered colour image, transfer instance/semantic labels from the reconstructed scan by
+nearest neighbour (farther than ``label_radius`` -> unlabeled), centre the frame, and store
+``pose`` so that it maps camera coordinates to the *centred, aligned* frame:
+``pose = T(-centre) @ axis_align @ pose_raw``. Projecting the stored points with
+``inv(pose)`` and ``intrinsic`` therefore lands on the colour image's pixels.
+
+Frame sources under ``posed_dir`` (default ``<root>/posed``):
+
+* ``scannet_infos.pkl``: mmdetection3d's posed-image infos (``intrinsics`` 4x4 colour,
+  ``extrinsics`` list of camera-to-world poses, ``img_paths`` relative to ``posed_dir``,
+  ``annos['axis_align_matrix']``) — the shared real sample;
+* ``posed_images/<scene>/<frame>.jpg|.png|.txt`` + ``intrinsic.txt`` (colour, 4x4) and optional
+  ``depth_intrinsic.txt`` (mmdetection3d's ``extract_posed_images.py`` layout).
+
+Frames without a depth image get one rendered from the scan's vertices with a z-buffer
+(:func:`oneformer3d.geometry.render_depth`), written to ``<out>/depth/`` and marked
+``depth_source='rendered'``. Frames whose pose is NaN/Inf or not invertible are skipped,
+warned about and counted (``summary['skipped_bad_pose']``).
+"""
+import glob
+import logging
+import os
+import os.path as osp
+import pickle
+from typing import List, Optional
+
+import numpy as np
+from PIL import Image
+from scipy.spatial import cKDTree
+from tqdm import tqdm
+
+from oneformer3d.geometry import (backproject_depth, check_pose, render_depth,
+                                  scale_intrinsic, transform_points)
+from oneformer3d.metainfo import ClassTable, read_label_map
+from .scannet_io import find_scenes, read_scene_arrays, read_scene_raw, write_bin
+from .scannet_scans import INFO_VERSION, SUBDIRS
+from .superpoints import kmeans_superpoints
+
+logger = logging.getLogger('oneformer3d')
+DEPTH_SIZE = (480, 640)  # ScanNet depth (H, W)
+
+
+def list_frames(posed_dir: str) -> List[dict]:
+    """Frames as dicts: scene, frame, img_path, depth_path (or None), pose (4, 4) raw,
+    intrinsic (colour 4x4), depth_intrinsic (or None), axis_align_matrix (or None)."""
+    frames = []
+    pkl = osp.join(posed_dir, 'scannet_infos.pkl')
+    if osp.isfile(pkl):
+        with open(pkl, 'rb') as fh:
+            infos = pickle.load(fh)
+        for info in infos:
+            align = info.get('annos', {}).get('axis_align_matrix')
+            for img, pose in zip(info['img_paths'], info['extrinsics']):
+                frames.append(dict(
+                    scene=osp.basename(osp.dirname(img)),
+                    frame=osp.splitext(osp.basename(img))[0],
+                    img_path=osp.join(posed_dir, img), depth_path=None,
+                    pose=np.asarray(pose, dtype=np.float64),
+                    intrinsic=np.asarray(info['intrinsics'], dtype=np.float64),
+                    depth_intrinsic=None, axis_align_matrix=align))
+        return frames
+    for scene_dir in sorted(glob.glob(osp.join(posed_dir, 'posed_images', '*'))):
+        k_path = osp.join(scene_dir, 'intrinsic.txt')
+        if not osp.isfile(k_path):
+            raise FileNotFoundError(f'{k_path}: missing colour intrinsic')
+        k = np.loadtxt(k_path)
+        dk_path = osp.join(scene_dir, 'depth_intrinsic.txt')
+        dk = np.loadtxt(dk_path) if osp.isfile(dk_path) else None
+        for img in sorted(glob.glob(osp.join(scene_dir, '*.jpg'))):
+            stem = osp.splitext(img)[0]
+            try:
+                pose = np.loadtxt(stem + '.txt')
+            except (OSError, ValueError) as err:
+                raise ValueError(f'{stem}.txt: unreadable pose ({err})') from None
+            frames.append(dict(
+                scene=osp.basename(scene_dir), frame=osp.basename(stem), img_path=img,
+                depth_path=stem + '.png' if osp.isfile(stem + '.png') else None,
+                pose=pose, intrinsic=k, depth_intrinsic=dk, axis_align_matrix=None))
+    if not frames:
+        raise FileNotFoundError(f'{posed_dir}: no posed frames (expected scannet_infos.pkl or '
+                                f'posed_images/<scene>/*.jpg)')
+    return frames
+
+
+def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: ClassTable,
+                  max_points: int, label_radius: float, superpoints: str, rng) -> dict:
+    """Convert one frame (see the module docstring); returns its info entry."""
+    name = f'{fr["scene"]}_{fr["frame"]}'
+    align = np.asarray(fr['axis_align_matrix'] if fr['axis_align_matrix'] is not None
+                       else scan['axis_align_matrix'], dtype=np.float64)
+    try:
+        color = np.asarray(Image.open(fr['img_path']).convert('RGB'))
+    except (OSError, FileNotFoundError) as err:
+        raise FileNotFoundError(f'{fr["img_path"]}: unreadable colour image ({err})') from None
+    h_c, w_c = color.shape[:2]
+    if fr['depth_path'] is not None:
+        depth = np.asarray(Image.open(fr['depth_path']), dtype=np.float32) / 1000.0
+        depth_k = fr['depth_intrinsic'] if fr['depth_intrinsic'] is not None else \
+            scale_intrinsic(fr['intrinsic'], depth.shape[1] / w_c, depth.shape[0] / h_c)
+        depth_path, source = fr['depth_path'], 'sensor'
+    else:
+        depth_k = scale_intrinsic(fr['intrinsic'], DEPTH_SIZE[1] / w_c, DEPTH_SIZE[0] / h_c)
+        raw_xyz = transform_points(scan['points'][:, :3].astype(np.float64), np.linalg.inv(align))
+        depth = render_depth(raw_xyz, depth_k, fr['pose'], DEPTH_SIZE, splat=2)
+        depth_path = osp.join(out_dir, 'depth', fr['scene'], f'{fr["frame"]}.png')
+        os.makedirs(osp.dirname(depth_path), exist_ok=True)
+        Image.fromarray(np.round(depth * 1000).astype(np.uint16)).save(depth_path)
+        source = 'rendered'
+    world, pix = backproject_depth(depth, depth_k, fr['pose'])
+    if len(world) > max_points:
+        keep = np.sort(rng.choice(len(world), max_points, replace=False))
+        world, pix = world[keep], pix[keep]
+    # colour from the registered colour image (pixel centres scale with the resolution)
+    u = np.clip(np.round((pix[:, 0] + 0.5) * w_c / depth.shape[1] - 0.5), 0, w_c - 1)
+    v = np.clip(np.round((pix[:, 1] + 0.5) * h_c / depth.shape[0] - 0.5), 0, h_c - 1)
+    rgb = color[v.astype(int), u.astype(int)].astype(np.float32)
+    xyz = transform_points(world.astype(np.float64), align)
+    dist, nn = tree.query(xyz)
+    near = dist <= label_radius
+    ins = np.where(near, scan['instance'][nn], 0)
+    sem = np.where(near, scan['semantic'][nn], 0)
+    centre = xyz.mean(axis=0)
+    shift = np.eye(4)
+    shift[:3, 3] = -centre
+    points = np.concatenate([xyz - centre, rgb], axis=1).astype(np.float32)
+    sp = kmeans_superpoints(points) if len(points) else np.zeros(0, np.int64)
+    for key, d in SUBDIRS.items():
+        os.makedirs(osp.join(out_dir, d), exist_ok=True)
+    write_bin(osp.join(out_dir, SUBDIRS['instance'], f'{name}.bin'), ins, np.int64)
+    write_bin(osp.join(out_dir, SUBDIRS['semantic'], f'{name}.bin'), sem, np.int64)
+    write_bin(osp.join(out_dir, SUBDIRS['superpoints'], f'{name}.bin'), sp, np.int64)
+    write_bin(osp.join(out_dir, SUBDIRS['points'], f'{name}.bin'), points, np.float32)
+    rel = lambda p: osp.relpath(osp.abspath(p), osp.abspath(out_dir))  # noqa: E731
+    return dict(
+        sample_idx=name, scene_id=fr['scene'], frame_id=fr['frame'],
+        lidar_points=dict(num_pts_feats=6, lidar_path=f'{name}.bin'),
+        pts_instance_mask_path=f'{name}.bin', pts_semantic_mask_path=f'{name}.bin',
+        super_pts_path=f'{name}.bin', img_path=rel(fr['img_path']), depth_path=rel(depth_path),
+        intrinsic=np.asarray(fr['intrinsic'], dtype=np.float64)[:3, :3],
+        depth_intrinsic=np.asarray(depth_k, dtype=np.float64)[:3, :3],
+        pose=shift @ align @ fr['pose'], axis_align_matrix=align, centre=centre,
+        depth_source=source, superpoint_source='kmeans', num_points=int(len(points)),
+        labelled_ratio=float(near.mean()) if len(near) else 0.0)
+
+
+def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str,
+                            posed_dir: Optional[str] = None, frame_interval: int = 1,
+                            max_points: int = 20000, superpoints: str = 'auto',
+                            overwrite: bool = False, scenes: Optional[List[str]] = None,
+                            workers: int = 1, label_radius: float = 0.05,
+                            seed: int = 0) -> dict:
+    """Convert every kept frame; the scans are read from ``<root>/scans``.
+
+    Returns:
+        ``{'train', 'val', 'infos', 'summary'}`` like the reconstructed converter; the summary
+        counts frames, skipped bad poses and rendered depths.
+    """
+    posed_dir = posed_dir or osp.join(root, 'posed')
+    scans_dir = osp.join(root, 'scans')
+    frames = list_frames(posed_dir)
+    if scenes:
+        frames = [f for f in frames if f['scene'] in scenes]
+    frames = frames[::max(1, frame_interval)]
+    layouts = find_scenes(scans_dir)
+    label_map = None
+    rng = np.random.default_rng(seed)
+    infos, skipped, scan_cache = [], 0, {}
+    for fr in tqdm(frames, desc=f'create_data {tag}', unit='frame'):
+        why = check_pose(fr['pose'])
+        if why is not None:
+            skipped += 1
+            logger.warning(f'{fr["img_path"]}: {why}; frame skipped ({skipped} so far)')
+            continue
+        name = f'{fr["scene"]}_{fr["frame"]}'
+        if fr['scene'] not in layouts:
+            raise FileNotFoundError(f'{scans_dir}: no scan for scene {fr["scene"]} (needed to '
+                                    f'transfer labels to {fr["img_path"]})')
+        if fr['scene'] not in scan_cache:
+            if layouts[fr['scene']] == 'raw':
+                label_map = label_map or read_label_map(
+                    osp.join(root, 'scannetv2-labels.combined.tsv'))
+                scan = read_scene_raw(scans_dir, fr['scene'], label_map, table.raw_id_kind)
+            else:
+                scan = read_scene_arrays(scans_dir, fr['scene'])
+            table.map_raw_to_seg(scan['semantic'], on_unknown='raise')
+            scan_cache = {fr['scene']: (scan, cKDTree(scan['points'][:, :3]))}
+        scan, tree = scan_cache[fr['scene']]
+        done = osp.join(out_dir, SUBDIRS['points'], f'{name}.bin')
+        infos.append(convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
+                                   superpoints, rng))
+        del done  # frames are cheap to redo; infos need the per-frame values
+    if not infos:
+        raise ValueError(f'{posed_dir}: no usable frame ({skipped} skipped for bad poses)')
+    metainfo = dict(table.metainfo(), info_version=INFO_VERSION, data_kind='single_view')
+    out = dict(infos=infos)
+    for split in ('train', 'val'):
+        path = osp.join(out_dir, f'{tag}_oneformer3d_infos_{split}.pkl')
+        with open(path, 'wb') as fh:
+            pickle.dump(dict(metainfo=metainfo, data_list=infos), fh)
+        out[split] = path
+    out['summary'] = dict(
+        frames=len(infos), skipped_bad_pose=skipped,
+        rendered_depth=sum(i['depth_source'] == 'rendered' for i in infos),
+        points_mean=float(np.mean([i['num_points'] for i in infos])),
+        labelled_ratio_mean=float(np.mean([i['labelled_ratio'] for i in infos])))
+    return out

@@ -1,0 +1,64 @@
+"""ScanNet datasets reading ``create_data`` infos (reconstructed scans and single-view frames)."""
+import os.path as osp
+
+import mmengine
+from mmengine.dataset import BaseDataset
+
+from oneformer3d.metainfo import get_class_table
+from oneformer3d.registry import DATASETS
+
+DEFAULT_PREFIX = dict(pts='points', pts_instance_mask='instance_mask',
+                      pts_semantic_mask='semantic_mask', sp_pts_mask='super_points')
+
+
+@DATASETS.register_module()
+class ScanNetSegDataset(BaseDataset):
+    """ScanNet-20 instance/semantic segmentation samples (NYU40 raw ids on disk).
+
+    Each info of ``ann_file`` (``{metainfo, data_list}``) becomes one sample; file names are
+    joined with ``data_root/data_prefix[...]``. The class table comes from
+    :mod:`oneformer3d.metainfo`; each sample carries ``seg_label_mapping`` (raw id -> train id)
+    for :class:`PointSegClassMapping`.
+
+    Raises:
+        ValueError: naming ``ann_file`` when its infos were made for another class table.
+    """
+    CLASS_TABLE = 'scannet'
+
+    def __init__(self, data_root: str = '', ann_file: str = '', data_prefix: dict = None,
+                 pipeline=(), test_mode: bool = False, **kwargs):
+        self.table = get_class_table(self.CLASS_TABLE)
+        prefix = dict(DEFAULT_PREFIX, **(data_prefix or {}))
+        super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=prefix,
+                         pipeline=list(pipeline), test_mode=test_mode,
+                         metainfo=self.table.metainfo(), **kwargs)
+
+    def load_data_list(self):
+        made_for = mmengine.load(self.ann_file).get('metainfo', {}).get('dataset')
+        if made_for != self.table.name:
+            raise ValueError(f'{self.ann_file}: infos were made for {made_for!r}, this dataset '
+                             f'uses the {self.table.name!r} class table')
+        return super().load_data_list()
+
+    def parse_data_info(self, info: dict) -> dict:
+        p = self.data_prefix
+        info = dict(info)
+        info['lidar_points'] = dict(info['lidar_points'], lidar_path=osp.join(
+            p['pts'], info['lidar_points']['lidar_path']))
+        for key, pre in (('pts_instance_mask_path', 'pts_instance_mask'),
+                         ('pts_semantic_mask_path', 'pts_semantic_mask'),
+                         ('super_pts_path', 'sp_pts_mask')):
+            if key in info:
+                info[key] = osp.join(p[pre], info[key])
+        for key in ('img_path', 'depth_path'):
+            if key in info and self.data_root and not osp.isabs(info[key]):
+                info[key] = osp.join(self.data_root, info[key])
+        info['seg_label_mapping'] = self.table.seg_lut
+        info['inst_label_mapping'] = self.table.seg_to_inst
+        return info
+
+
+@DATASETS.register_module()
+class ScanNet200SegDataset(ScanNetSegDataset):
+    """ScanNet200 samples (ScanNet200 raw ids on disk); see :class:`ScanNetSegDataset`."""
+    CLASS_TABLE = 'scannet200'

@@ -1,0 +1,24 @@
+"""Tell metrics which run they evaluate (work_dir, config, checkpoint) for their CSV rows."""
+from mmengine.hooks import Hook
+
+from oneformer3d.registry import HOOKS
+
+
+@HOOKS.register_module()
+class MetricRunInfoHook(Hook):
+    """Before validation/test, call ``set_run_info`` on every metric that has it."""
+
+    def _set(self, runner, evaluator_name: str, checkpoint: str) -> None:
+        loop = getattr(runner, f'_{evaluator_name}_loop', None)
+        evaluator = getattr(loop, 'evaluator', None)
+        for metric in getattr(evaluator, 'metrics', []):
+            if hasattr(metric, 'set_run_info'):
+                metric.set_run_info(work_dir=runner.work_dir,
+                                    config=runner.cfg.get('filename') or '',
+                                    checkpoint=checkpoint)
+
+    def before_val(self, runner) -> None:
+        self._set(runner, 'val', f'iter_{runner.iter}')
+
+    def before_test(self, runner) -> None:
+        self._set(runner, 'test', str(runner.cfg.get('load_from') or ''))

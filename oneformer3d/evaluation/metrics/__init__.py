@@ -1,0 +1,3 @@
+from .instance_seg_metric import InstanceSegMetric
+
+__all__ = ['InstanceSegMetric']

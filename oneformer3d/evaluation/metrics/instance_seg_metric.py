@@ -1,0 +1,124 @@
+"""``InstanceSegMetric``: ScanNet instance AP (+ class-agnostic AP, coverage, mIoU) for the Runner.
+
+``process`` reduces each scene to the compact record of
+:func:`oneformer3d.evaluation.functional.match_scene` (no masks are kept), so evaluating
+hundreds of scenes needs little memory. ``compute_metrics`` logs a table and appends one row
+per evaluation to ``<work_dir>/metrics.csv`` (config, checkpoint, metrics).
+"""
+import csv
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+
+from oneformer3d.evaluation.functional import (confusion_matrix, coverage_from_matches,
+                                               evaluate_matches, format_instance_table,
+                                               match_scene, split_ap)
+from oneformer3d.metainfo import get_class_table
+from oneformer3d.registry import METRICS
+
+
+@METRICS.register_module()
+class InstanceSegMetric(BaseMetric):
+    """ScanNet metrics of ``pred_instances_3d`` / ``pred_pts_seg`` against ``gt_pts_seg``.
+
+    Args:
+        class_agnostic: the model predicts one class (ESAM CA); only class-agnostic AP is
+            reported as AP (class-aware AP would be meaningless).
+        min_region_size: the protocol's 100-point minimum.
+        csv_file: where to append the metrics row; default ``<work_dir>/metrics.csv`` when the
+            runner sets ``work_dir`` through :meth:`set_run_info`, else nothing is written.
+
+    GT comes from ``gt_pts_seg`` on the evaluated points: ``pts_semantic_mask`` (train ids) and
+    ``pts_instance_mask`` (0 = none). The class table is read from ``dataset_meta['dataset']``.
+    """
+    default_prefix = ''
+
+    def __init__(self, class_agnostic: bool = False, min_region_size: int = 100,
+                 csv_file: Optional[str] = None, collect_device: str = 'cpu',
+                 prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.class_agnostic = class_agnostic
+        self.min_region_size = min_region_size
+        self.csv_file = csv_file
+        self.run_info = {}
+
+    def set_run_info(self, **info) -> None:
+        """Context written into the CSV row (config, checkpoint, work_dir)."""
+        self.run_info.update(info)
+
+    @property
+    def table(self):
+        return get_class_table(self.dataset_meta['dataset'])
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        table = self.table
+        for ds in data_samples:
+            gt = ds['gt_pts_seg']
+            sem = gt['pts_semantic_mask'].cpu().numpy()
+            ins = gt['pts_instance_mask'].cpu().numpy()
+            pred = ds['pred_instances_3d']
+            masks = pred['pts_instance_mask'].cpu().numpy()
+            labels = pred['instance_labels'].cpu().numpy()
+            scores = pred['instance_scores'].float().cpu().numpy()
+            inst_sem = table.seg_to_inst[sem]
+            agn_sem = np.where(inst_sem >= 0, 0, -1)
+            rec = dict(agnostic=match_scene(agn_sem, ins, masks, np.zeros_like(labels), scores,
+                                            1, self.min_region_size))
+            if not self.class_agnostic:
+                rec['aware'] = match_scene(inst_sem, ins, masks, labels, scores,
+                                           table.num_inst_classes, self.min_region_size)
+            if 'pred_pts_seg' in ds:
+                rec['confusion'] = confusion_matrix(
+                    sem, ds['pred_pts_seg']['pts_semantic_mask'].cpu().numpy(),
+                    table.num_seg_classes, table.ignore_index)
+            self.results.append(rec)
+
+    def compute_metrics(self, results: list) -> dict:
+        logger = MMLogger.get_current_instance()
+        table = self.table
+        agn = evaluate_matches([r['agnostic'] for r in results], ('object',),
+                               self.min_region_size)
+        metrics = {'ca_ap': agn['all_ap'], 'ca_ap50': agn['all_ap_50%'],
+                   'ca_ap25': agn['all_ap_25%']}
+        metrics.update(coverage_from_matches([r['agnostic'] for r in results],
+                                             self.min_region_size))
+        text = format_instance_table(agn)
+        if not self.class_agnostic:
+            aware = evaluate_matches([r['aware'] for r in results], table.inst_class_names,
+                                     self.min_region_size)
+            metrics.update(ap=aware['all_ap'], ap50=aware['all_ap_50%'],
+                           ap25=aware['all_ap_25%'])
+            if table.splits:
+                metrics.update(split_ap(aware, table.splits))
+            text = format_instance_table(aware)
+        if all('confusion' in r for r in results):
+            hist = sum(r['confusion'] for r in results)
+            tp = np.diag(hist).astype(np.float64)
+            with np.errstate(invalid='ignore', divide='ignore'):
+                iou = tp / (hist.sum(0) + hist.sum(1) - tp)
+            metrics['miou'] = float(np.nanmean(iou)) if np.isfinite(iou).any() else float('nan')
+        logger.info('\n' + text)
+        logger.info('class-agnostic AP / AP50 / AP25: '
+                    f'{metrics["ca_ap"]:.4f} / {metrics["ca_ap50"]:.4f} / {metrics["ca_ap25"]:.4f}')
+        self._write_csv(metrics)
+        return metrics
+
+    def _write_csv(self, metrics: dict) -> None:
+        path = self.csv_file or (osp.join(self.run_info['work_dir'], 'metrics.csv')
+                                 if self.run_info.get('work_dir') else None)
+        if path is None:
+            return
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        row = dict(config=self.run_info.get('config', ''),
+                   checkpoint=self.run_info.get('checkpoint', ''),
+                   **{k: f'{v:.6f}' for k, v in metrics.items()})
+        new = not osp.isfile(path)
+        with open(path, 'a', newline='') as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)

@@ -1,0 +1,7 @@
+"""Models: backbones -> (superpoint pooling) -> decoders -> criteria; one detector class."""
+from .backbones import *  # noqa: F401,F403
+from .criteria import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
+from .decoders import *  # noqa: F401,F403
+from .detectors import *  # noqa: F401,F403
+from .task_modules import *  # noqa: F401,F403

@@ -1,0 +1,158 @@
+"""``OneFormer3D``: the one detector class; its parts are chosen by config.
+
+Data flow (``../shared/DESIGN.md``): voxels -> ``backbone`` (sparse U-Net) -> per-point
+features -> superpoint pooling -> ``decoder`` (queries over superpoints) -> ``criterion``
+(training) or top-k instance masks + semantic labels (inference). Later parts (2D encoders,
+memory, merge head) plug in as further optional config entries; an absent part costs nothing.
+"""
+from typing import List, Optional
+
+import MinkowskiEngine as ME
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+
+from oneformer3d.registry import MODELS
+from oneformer3d.structures import PointData
+from ..layers import matrix_nms, superpoint_pool
+
+
+@MODELS.register_module()
+class OneFormer3D(BaseModel):
+    """Superpoint-query 3D instance segmentation (OneFormer3D / ESAM single-view).
+
+    Args:
+        backbone: sparse 3D backbone config (e.g. ``Res16UNet34C``).
+        decoder: ``QueryDecoder`` config.
+        criterion: ``InstanceCriterion`` config.
+        sem_criterion: optional ``SemanticCriterion`` config (needs the decoder's semantic head).
+        num_instance_classes: K; 1 = class-agnostic (every GT instance is class 0). Passed on
+            to the decoder's class head and the criterion.
+        data_preprocessor: ``Det3DDataPreprocessor`` config.
+        test_cfg: ``topk_insts`` (kept queries), ``score_thr``, ``npoint_thr`` (minimum points
+            of a kept mask), ``sp_score_thr`` (mask probability threshold),
+            ``obj_normalization`` (multiply by the mean mask probability inside the mask),
+            ``nms`` (matrix NMS over superpoint masks, OneFormer3D) with ``matrix_nms_kernel``.
+    """
+
+    def __init__(self, backbone: dict, decoder: dict, criterion: dict,
+                 sem_criterion: Optional[dict] = None, num_instance_classes: int = 1,
+                 data_preprocessor: Optional[dict] = None, test_cfg: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        # one source of truth for K: the decoder's class head and the criterion follow it
+        self.decoder = MODELS.build(dict(decoder, num_instance_classes=num_instance_classes))
+        self.criterion = MODELS.build(dict(criterion, num_classes=num_instance_classes))
+        self.sem_criterion = MODELS.build(sem_criterion) if sem_criterion else None
+        self.num_instance_classes = num_instance_classes
+        self.test_cfg = dict(dict(topk_insts=100, score_thr=0.0, npoint_thr=100,
+                                  sp_score_thr=0.5, obj_normalization=True, nms=True,
+                                  matrix_nms_kernel='linear'), **(test_cfg or {}))
+
+    # ------------------------------------------------------------------ features
+    def extract_feat(self, inputs: dict):
+        """Per-sample superpoint features.
+
+        Returns:
+            ``sp_feats`` list of (S_i, C), ``point2sp`` list of (N_i,) int64 and ``sp_xyz``
+            list of (S_i, 3) superpoint centroids (metres, the points' frame).
+        """
+        v = inputs['voxels']
+        x = ME.SparseTensor(features=v['features'], coordinates=v['coordinates'])
+        out, _ = self.backbone(x)
+        # stride-1 output rows follow the input coordinates' order (unique by construction)
+        vfeat = out.F
+        sp_feats, point2sp, sp_xyz = [], [], []
+        for p2v, sample, pts in zip(v['point2voxel'], inputs['sp_pts_mask'], inputs['points']):
+            f, p2s = superpoint_pool(vfeat[p2v], sample)
+            sp_feats.append(f)
+            point2sp.append(p2s)
+            sp_xyz.append(superpoint_pool(pts[:, :3], sample)[0])
+        return sp_feats, point2sp, sp_xyz
+
+    @staticmethod
+    def _sp_targets(point2sp: torch.Tensor, ins: torch.Tensor, labels: torch.Tensor,
+                    num_sp: int) -> torch.Tensor:
+        """(G, S) float: superpoint s belongs to instance g when > 50 % of its points do."""
+        g = labels.shape[0]
+        counts = torch.zeros(g + 1, num_sp, device=point2sp.device)
+        counts.index_put_((ins, point2sp), torch.ones_like(ins, dtype=counts.dtype),
+                          accumulate=True)
+        size = counts.sum(0).clamp(min=1)
+        return (counts[1:] / size > 0.5).float()
+
+    @staticmethod
+    def _sp_semantics(point2sp, sem, num_sp, num_classes):
+        """(S,) majority semantic train id per superpoint (ignore id included as a class)."""
+        counts = torch.zeros(num_sp, num_classes + 1, device=point2sp.device)
+        counts.index_put_((point2sp, sem), torch.ones_like(sem, dtype=counts.dtype),
+                          accumulate=True)
+        return counts.argmax(1)
+
+    def _split_inputs(self, inputs, data_samples):
+        inputs = dict(inputs)
+        inputs['sp_pts_mask'] = [ds.gt_pts_seg.sp_pts_mask for ds in data_samples]
+        return inputs
+
+    # ------------------------------------------------------------------ modes
+    def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        sp_feats, _, sp_xyz = self.extract_feat(self._split_inputs(inputs, data_samples))
+        return self.decoder(sp_feats, training=self.training, sp_xyz=sp_xyz)
+
+    def loss(self, inputs: dict, data_samples: List) -> dict:
+        sp_feats, point2sp, sp_xyz = self.extract_feat(self._split_inputs(inputs, data_samples))
+        out = self.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
+        targets, sp_sem = [], []
+        for ds, p2s, f in zip(data_samples, point2sp, sp_feats):
+            seg = ds.gt_pts_seg
+            labels = ds.gt_instances_3d.labels_3d
+            if self.num_instance_classes == 1:
+                labels = torch.zeros_like(labels)
+            targets.append(dict(labels=labels, masks=self._sp_targets(
+                p2s, seg.pts_instance_mask, labels, f.shape[0])))
+            if self.sem_criterion is not None:
+                sp_sem.append(self._sp_semantics(p2s, seg.pts_semantic_mask, f.shape[0],
+                                                 self.sem_criterion.ignore_index))
+        losses = self.criterion(out['layers'], targets)
+        if self.sem_criterion is not None:
+            losses.update(self.sem_criterion(out['sem'], sp_sem))
+        return losses
+
+    @torch.no_grad()
+    def predict(self, inputs: dict, data_samples: List) -> List:
+        sp_feats, point2sp, sp_xyz = self.extract_feat(self._split_inputs(inputs, data_samples))
+        out = self.decoder(sp_feats, training=False, sp_xyz=sp_xyz)
+        last = out['layers'][-1]
+        for i, ds in enumerate(data_samples):
+            ds.pred_instances_3d = self._predict_instances(
+                last['cls'][i], last['masks'][i], last['scores'][i], point2sp[i])
+            if out['sem'] is not None:
+                ds.pred_pts_seg = PointData(
+                    pts_semantic_mask=out['sem'][i].argmax(-1)[point2sp[i]])
+        return data_samples
+
+    def _predict_instances(self, cls: torch.Tensor, masks: torch.Tensor, obj: torch.Tensor,
+                           point2sp: torch.Tensor) -> InstanceData:
+        """Top-k (query, class) pairs -> per-point masks, labels, scores."""
+        cfg = self.test_cfg
+        k = cls.shape[1] - 1
+        scores = cls.softmax(-1)[:, :-1] * obj.sigmoid()[:, None]
+        topk = min(cfg['topk_insts'], scores.numel())
+        scores, idx = scores.flatten().topk(topk)
+        labels, q = idx % k, idx // k
+        logits = masks[q]
+        binary = logits.sigmoid() > cfg['sp_score_thr']
+        if cfg['obj_normalization']:
+            prob = logits.sigmoid()
+            scores = scores * (prob * binary).sum(1) / binary.sum(1).clamp(min=1)
+        if cfg['nms']:
+            scores = matrix_nms(binary, scores, cfg['matrix_nms_kernel'])
+        point_masks = binary[:, point2sp]
+        keep = (point_masks.sum(1) >= cfg['npoint_thr']) & (scores > cfg['score_thr'])
+        return InstanceData(pts_instance_mask=point_masks[keep], instance_labels=labels[keep],
+                            instance_scores=scores[keep])

@@ -1,0 +1,35 @@
+"""Hungarian matching of queries to GT instances (scipy ``linear_sum_assignment``)."""
+from typing import List, Tuple
+
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from oneformer3d.registry import TASK_UTILS
+
+
+@TASK_UTILS.register_module()
+class HungarianMatcher:
+    """Sum the configured costs and solve the assignment on the CPU.
+
+    Args:
+        costs: list of cost configs (``TASK_UTILS``), e.g. ``QueryClassificationCost``,
+            ``MaskBCECost``, ``MaskDiceCost``.
+
+    ``__call__(pred, gt)`` returns ``(query_idx, gt_idx)`` int64 tensors of equal length
+    ``min(Q, G)`` (empty when there is no GT).
+    """
+
+    def __init__(self, costs: List[dict]):
+        self.costs = [TASK_UTILS.build(c) if isinstance(c, dict) else c for c in costs]
+
+    @torch.no_grad()
+    def __call__(self, pred: dict, gt: dict) -> Tuple[torch.Tensor, torch.Tensor]:
+        device = pred['masks'].device
+        if gt['labels'].numel() == 0:
+            empty = torch.zeros(0, dtype=torch.long, device=device)
+            return empty, empty
+        cost = sum(c(pred, gt) for c in self.costs)
+        cost = torch.nan_to_num(cost.float(), nan=1e6, posinf=1e6, neginf=-1e6)
+        q, g = linear_sum_assignment(cost.cpu().numpy())
+        return (torch.as_tensor(q, dtype=torch.long, device=device),
+                torch.as_tensor(g, dtype=torch.long, device=device))

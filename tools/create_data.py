@@ -1,0 +1,79 @@
+"""Prepare datasets: ``python tools/create_data.py DATASET --root-path R --out-dir O``.
+
+DATASET:
+  scannet200 | scannet         reconstructed scans (OneFormer3D style), ScanNet200 or ScanNet-20
+                               class table; R = folder of scenes (raw ScanNet or arrays layout)
+  scannet200_sv | scannet_sv   single posed frames (ESAM style); R = dataset root holding
+                               the scans and the posed frames (see --posed-dir)
+
+Examples (the shared real sample):
+  python tools/create_data.py scannet --root-path ../shared/data/scannet/scans \\
+      --out-dir data/scannet_sample
+  python tools/create_data.py scannet_sv --root-path ../shared/data/scannet \\
+      --out-dir data/scannet_sample_sv
+"""
+import argparse
+import logging
+import sys
+import time
+
+import oneformer3d  # noqa: F401  (compat fixes)
+from oneformer3d.metainfo import get_class_table
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('dataset', choices=['scannet200', 'scannet', 'scannet200_sv', 'scannet_sv'])
+    p.add_argument('--root-path', required=True)
+    p.add_argument('--out-dir', required=True)
+    p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--superpoints', choices=['auto', 'segs', 'kmeans'], default='auto',
+                   help='auto: ScanNet segs.json / _sp_label.npy when present, else KMeans '
+                        'over-segmentation (never built from GT labels)')
+    p.add_argument('--split-dir', default=None,
+                   help='folder with scannetv2_train.txt / scannetv2_val.txt; without it '
+                        'every scene goes to both splits')
+    p.add_argument('--label-map', default=None,
+                   help='scannetv2-labels.combined.tsv (raw scans only; default: beside '
+                        '--root-path)')
+    p.add_argument('--scenes', nargs='*', default=None, help='only these scenes')
+    p.add_argument('--overwrite', action='store_true', help='redo scenes already converted')
+    # single-view options
+    p.add_argument('--posed-dir', default=None, help='SV: posed frames folder (see '
+                   'oneformer3d/datasets/preprocessing/scannet_frames.py)')
+    p.add_argument('--frame-interval', type=int, default=1,
+                   help='SV: keep every k-th posed frame (ESAM: 200 raw frames apart)')
+    p.add_argument('--max-points', type=int, default=20000, help='SV: points per frame')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    tag = args.dataset
+    table = get_class_table(tag.replace('_sv', ''))
+    t0 = time.time()
+    if tag.endswith('_sv'):
+        from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
+        result = create_scannet_sv_infos(
+            args.root_path, args.out_dir, table, tag, posed_dir=args.posed_dir,
+            frame_interval=args.frame_interval, max_points=args.max_points,
+            superpoints=args.superpoints, overwrite=args.overwrite, scenes=args.scenes,
+            workers=args.workers)
+    else:
+        from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
+        result = create_scannet_infos(
+            args.root_path, args.out_dir, table, tag, workers=args.workers,
+            superpoints=args.superpoints, split_dir=args.split_dir,
+            label_map_path=args.label_map, overwrite=args.overwrite, scenes=args.scenes)
+    for split in ('train', 'val'):
+        print(f'{split} infos: {result[split]}')
+    summary = ' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
+                       for k, v in result['summary'].items())
+    print(f'{summary} time_s={time.time() - t0:.1f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--work-dir D]``.
+
+Prints the metric table (ScanNet AP/AP50/AP25, class-agnostic AP, coverage, mIoU) and appends
+a row to ``<work_dir>/metrics.csv``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+import oneformer3d  # noqa: F401
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from oneformer3d.utils import allow_unsafe_checkpoint
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Test a oneformer3d model')
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('--work-dir')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if cfg.get('allow_unsafe_checkpoint'):
+        allow_unsafe_checkpoint(True)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    for k, v in metrics.items():
+        print(f'{k}: {v:.4f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Train a model: ``python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp]``.
+
+Distributed: ``torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch``
+(gloo on CPU, nccl on GPU). Outputs go to ``work_dirs/<config name>/`` by default: logs,
+``vis_data``, checkpoints (``iter_*.pth`` / ``epoch_*.pth``, ``last_checkpoint``) and
+``metrics.csv``.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+
+import torch
+
+import oneformer3d  # noqa: F401  (compat fixes, registries)
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from oneformer3d.utils import allow_unsafe_checkpoint
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Train a oneformer3d model')
+    p.add_argument('config')
+    p.add_argument('--work-dir')
+    p.add_argument('--resume', nargs='?', type=str, const='auto',
+                   help='resume from CKPT, or from the latest checkpoint in the work dir')
+    p.add_argument('--amp', action='store_true',
+                   help='mixed precision: bf16 autocast on CPU, fp16 + loss scaling on GPU')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config keys, e.g. train_cfg.max_iters=10')
+    p.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_cfg(args) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'MixedPrecisionOptimWrapper'
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_cfg(args)
+    if cfg.get('allow_unsafe_checkpoint'):
+        allow_unsafe_checkpoint(True)
+    runner = Runner.from_cfg(cfg)
+    if cfg.get('allow_unsafe_checkpoint'):
+        runner.logger.warning('allow_unsafe_checkpoint=True: untrusted checkpoints may be '
+                              'unpickled')
+    runner.train()
+    return 0
+
+
+if __name__ == '__main__':
+    logging.captureWarnings(True)
+    sys.exit(main())
