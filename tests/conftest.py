@@ -26,3 +26,24 @@ def scannet_scene():
     return (np.load(osp.join(root, f'{name}_vert.npy')),
             np.load(osp.join(root, f'{name}_sem_label.npy')).astype(np.int64),
             np.load(osp.join(root, f'{name}_ins_label.npy')).astype(np.int64))
+
+
+def write_cropped_scene(out_dir, scene='scene0000_00', box=(0.0, 0.0, 3.0, 3.0)):
+    """Write a real scene cropped to an xy box (offsets from the scene's min corner, metres)
+    in the per-scene arrays layout; returns the folder. ~14.5k points and 7 instances for
+    the default box of scene0000_00."""
+    root = data_path('scannet', 'scans')
+    pts = np.load(osp.join(root, f'{scene}_vert.npy'))
+    lo = pts[:, :2].min(0) + np.array(box[:2])
+    keep = ((pts[:, 0] >= lo[0]) & (pts[:, 0] < lo[0] + box[2]) &
+            (pts[:, 1] >= lo[1]) & (pts[:, 1] < lo[1] + box[3]))
+    os.makedirs(out_dir, exist_ok=True)
+    np.save(osp.join(out_dir, f'{scene}_vert.npy'), pts[keep])
+    for suffix in ('_ins_label.npy', '_sem_label.npy'):
+        np.save(osp.join(out_dir, scene + suffix), np.load(osp.join(root, scene + suffix))[keep])
+    return out_dir
+
+
+@pytest.fixture(scope='session')
+def cropped_scene(tmp_path_factory):
+    return write_cropped_scene(str(tmp_path_factory.mktemp('crop')))

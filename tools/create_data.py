@@ -28,9 +28,9 @@ def parse_args(argv=None):
     p.add_argument('--root-path', required=True)
     p.add_argument('--out-dir', required=True)
     p.add_argument('--workers', type=int, default=1)
-    p.add_argument('--superpoints', choices=['auto', 'segs', 'kmeans'], default='auto',
-                   help='auto: ScanNet segs.json / _sp_label.npy when present, else KMeans '
-                        'over-segmentation (never built from GT labels)')
+    p.add_argument('--superpoints', choices=['auto', 'segs', 'graph', 'kmeans'], default='auto',
+                   help='auto: ScanNet segs.json / _sp_label.npy when present, else graph '
+                        '(Felzenszwalb) segmentation; never built from GT labels')
     p.add_argument('--split-dir', default=None,
                    help='folder with scannetv2_train.txt / scannetv2_val.txt; without it '
                         'every scene goes to both splits')

@@ -31,8 +31,8 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run_overfit(args) -> dict:
+    """Prepare, train, test; returns the test metrics plus ``iterations`` and ``wall_s``."""
     t0 = time.time()
     work_dir = args.work_dir or osp.join('work_dirs', f'overfit_{args.scene}')
     data_dir = osp.join(work_dir, 'data')
@@ -55,8 +55,13 @@ def main(argv=None):
         cfg.model.data_preprocessor.voxel_size = args.voxel_size
     runner = Runner.from_cfg(cfg)
     runner.train()
-    metrics = runner.test()
-    print(f'iterations: {cfg.train_cfg.max_iters}  wall time: {time.time() - t0:.0f} s')
+    metrics = dict(runner.test(), iterations=cfg.train_cfg.max_iters, wall_s=time.time() - t0)
+    return metrics
+
+
+def main(argv=None):
+    metrics = run_overfit(parse_args(argv))
+    print(f'iterations: {metrics["iterations"]}  wall time: {metrics["wall_s"]:.0f} s')
     print(f'class-agnostic AP / AP50 / AP25: {metrics["ca_ap"]:.4f} / {metrics["ca_ap50"]:.4f}'
           f' / {metrics["ca_ap25"]:.4f}')
     print(f'class-agnostic AP50: {metrics["ca_ap50"]:.4f}')

@@ -3,7 +3,7 @@
 #               --out-dir data/scannet_sample
 _base_ = ['./oneformer3d_scannet.py']
 data_root = 'data/scannet_sample/'
-train_dataloader = dict(batch_size=1, num_workers=2,
+train_dataloader = dict(batch_size=1, num_workers=2, sampler=dict(type='InfiniteSampler', shuffle=True),
                         dataset=dict(data_root=data_root))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader

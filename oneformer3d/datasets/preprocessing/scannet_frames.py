@@ -38,7 +38,7 @@ from oneformer3d.geometry import (backproject_depth, check_pose, render_depth,
 from oneformer3d.metainfo import ClassTable, read_label_map
 from .scannet_io import find_scenes, read_scene_arrays, read_scene_raw, write_bin
 from .scannet_scans import INFO_VERSION, SUBDIRS
-from .superpoints import kmeans_superpoints
+from .superpoints import compute_superpoints
 
 logger = logging.getLogger('oneformer3d')
 DEPTH_SIZE = (480, 640)  # ScanNet depth (H, W)
@@ -127,7 +127,8 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
     shift = np.eye(4)
     shift[:3, 3] = -centre
     points = np.concatenate([xyz - centre, rgb], axis=1).astype(np.float32)
-    sp = kmeans_superpoints(points) if len(points) else np.zeros(0, np.int64)
+    method = 'kmeans' if superpoints == 'kmeans' else 'graph'
+    sp = compute_superpoints(points, method) if len(points) else np.zeros(0, np.int64)
     for key, d in SUBDIRS.items():
         os.makedirs(osp.join(out_dir, d), exist_ok=True)
     write_bin(osp.join(out_dir, SUBDIRS['instance'], f'{name}.bin'), ins, np.int64)
@@ -143,7 +144,7 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
         intrinsic=np.asarray(fr['intrinsic'], dtype=np.float64)[:3, :3],
         depth_intrinsic=np.asarray(depth_k, dtype=np.float64)[:3, :3],
         pose=shift @ align @ fr['pose'], axis_align_matrix=align, centre=centre,
-        depth_source=source, superpoint_source='kmeans', num_points=int(len(points)),
+        depth_source=source, superpoint_source=method, num_points=int(len(points)),
         labelled_ratio=float(near.mean()) if len(near) else 0.0)
 
 
@@ -175,7 +176,6 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
             skipped += 1
             logger.warning(f'{fr["img_path"]}: {why}; frame skipped ({skipped} so far)')
             continue
-        name = f'{fr["scene"]}_{fr["frame"]}'
         if fr['scene'] not in layouts:
             raise FileNotFoundError(f'{scans_dir}: no scan for scene {fr["scene"]} (needed to '
                                     f'transfer labels to {fr["img_path"]})')
@@ -189,10 +189,8 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
             table.map_raw_to_seg(scan['semantic'], on_unknown='raise')
             scan_cache = {fr['scene']: (scan, cKDTree(scan['points'][:, :3]))}
         scan, tree = scan_cache[fr['scene']]
-        done = osp.join(out_dir, SUBDIRS['points'], f'{name}.bin')
         infos.append(convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
                                    superpoints, rng))
-        del done  # frames are cheap to redo; infos need the per-frame values
     if not infos:
         raise ValueError(f'{posed_dir}: no usable frame ({skipped} skipped for bad poses)')
     metainfo = dict(table.metainfo(), info_version=INFO_VERSION, data_kind='single_view')

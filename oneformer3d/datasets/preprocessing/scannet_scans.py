@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from oneformer3d.metainfo import ClassTable, read_label_map
 from .scannet_io import find_scenes, read_bin, read_scene_arrays, read_scene_raw, write_bin
-from .superpoints import contiguous, kmeans_superpoints, superpoint_purity
+from .superpoints import compute_superpoints, contiguous, superpoint_purity
 
 logger = logging.getLogger('oneformer3d')
 SUBDIRS = dict(points='points', instance='instance_mask', semantic='semantic_mask',
@@ -57,8 +57,9 @@ def convert_scene(scene: str, layout: str, root: str, out_dir: str, table: Class
     """Convert one scene; returns its info entry.
 
     Args:
-        superpoints: ``'auto'`` (segs.json / ``_sp_label.npy`` when present, else KMeans),
-            ``'kmeans'`` (always computed), or ``'segs'`` (required from the input).
+        superpoints: ``'auto'`` (segs.json / ``_sp_label.npy`` when present, else graph
+            segmentation), ``'graph'`` / ``'kmeans'`` (always computed), or ``'segs'``
+            (required from the input).
 
     Raises:
         FileNotFoundError / ValueError: naming the input file that is missing or wrong,
@@ -88,8 +89,9 @@ def convert_scene(scene: str, layout: str, root: str, out_dir: str, table: Class
     if superpoints == 'segs' and data['superpoints'] is None:
         raise FileNotFoundError(f'{root}: scene {scene} has no superpoint file (segs.json or '
                                 f'_sp_label.npy) and --superpoints segs was asked')
-    if superpoints == 'kmeans' or data['superpoints'] is None:
-        sp, source = kmeans_superpoints(data['points']), 'kmeans'
+    if superpoints in ('graph', 'kmeans') or data['superpoints'] is None:
+        method = 'graph' if superpoints in ('auto', 'segs') else superpoints
+        sp, source = compute_superpoints(data['points'], method), method
     else:
         sp, source = contiguous(data['superpoints']), data['superpoint_source']
 

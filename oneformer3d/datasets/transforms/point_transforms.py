@@ -82,11 +82,10 @@ class PointInstClassMapping(BaseTransform):
         ins = results['pts_instance_mask']
         cls = results['inst_label_mapping'][results['pts_semantic_mask']]
         valid = (ins > 0) & (cls >= 0)
-        pairs = np.stack([ins[valid], cls[valid]], axis=1)
-        uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        span = int(cls.max(initial=0)) + 1
+        uniq, inverse = np.unique(ins[valid] * span + cls[valid], return_inverse=True)
         new = np.zeros_like(ins)
         new[valid] = inverse.reshape(-1) + 1
         results['pts_instance_mask'] = new
-        results['gt_labels_3d'] = uniq[:, 1].astype(np.int64) if len(uniq) else \
-            np.zeros(0, dtype=np.int64)
+        results['gt_labels_3d'] = (uniq % span).astype(np.int64)
         return results

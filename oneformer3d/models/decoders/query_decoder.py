@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from oneformer3d.registry import MODELS
+from ..layers import farthest_point_sampling
 
 
 class _DecoderLayer(nn.Module):
@@ -57,6 +58,12 @@ class QueryDecoder(nn.Module):
             ``num_semantic_classes``) is added.
         query_ratio: share of superpoints used as queries during training (OneFormer3D: 0.5).
         attn_mask: Mask2Former masked attention.
+        max_queries: cap on the number of queries (None = no cap). Inference takes a
+            farthest-point sample of the superpoint centroids (deterministic, even coverage).
+            Needed with fine superpoints (thousands per scene) to keep attention affordable.
+        query_sampling: how training picks its queries: ``'random'`` (``query_ratio`` of the
+            superpoints, at most ``max_queries``; OneFormer3D) or ``'fps'`` (the same
+            farthest-point sample as inference; for overfitting checks).
         pos_embed: add an MLP embedding of each superpoint's centroid (metres, relative to the
             sample's mean) to superpoint features and queries (Mask3D uses positional
             encodings of the same kind); lets equal-looking objects get different masks.
@@ -70,7 +77,8 @@ class QueryDecoder(nn.Module):
     def __init__(self, in_channels: int = 32, d_model: int = 256, num_layers: int = 3,
                  num_heads: int = 8, ffn_dim: int = 1024, dropout: float = 0.0,
                  num_instance_classes: int = 1, num_semantic_classes: Optional[int] = None,
-                 query_ratio: float = 0.5, attn_mask: bool = True, pos_embed: bool = False):
+                 query_ratio: float = 0.5, attn_mask: bool = True, pos_embed: bool = False,
+                 max_queries: Optional[int] = None, query_sampling: str = 'random'):
         super().__init__()
         self.pos_embed = nn.Sequential(nn.Linear(3, d_model), nn.ReLU(),
                                        nn.Linear(d_model, d_model)) if pos_embed else None
@@ -90,6 +98,10 @@ class QueryDecoder(nn.Module):
         self.num_instance_classes = num_instance_classes
         self.query_ratio = query_ratio
         self.attn_mask = attn_mask
+        self.max_queries = max_queries
+        if query_sampling not in ('random', 'fps'):
+            raise ValueError(f'query_sampling must be random or fps, got {query_sampling!r}')
+        self.query_sampling = query_sampling
 
     def _predict(self, q, sp):
         qn = self.out_norm(q)
@@ -109,9 +121,14 @@ class QueryDecoder(nn.Module):
         sems, query_idx = [], []
         for i, feats in enumerate(sp_feats):
             s = feats.shape[0]
-            if training and self.query_ratio < 1:
-                k = max(1, int(round(s * self.query_ratio)))
+            cap = self.max_queries or s
+            if training and self.query_sampling == 'random':
+                k = min(cap, max(1, int(round(s * self.query_ratio))))
                 idx = torch.randperm(s, device=feats.device)[:k]
+            elif cap < s:
+                if sp_xyz is None:
+                    raise ValueError('QueryDecoder(max_queries=...) needs sp_xyz at inference')
+                idx = farthest_point_sampling(sp_xyz[i], cap)
             else:
                 idx = torch.arange(s, device=feats.device)
             query_idx.append(idx)
