@@ -4,15 +4,26 @@ PY     := $(VENV)/bin/python
 DATA   ?= ../shared/data/scannet/scans
 SCENE  ?= scene0000_00
 
-.PHONY: env test clean-env
+.PHONY: env demo test overfit bench clean-env
 
 env: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements/constraints-cpu.txt setup.py tools/setup_env.sh
 	VENV=$(VENV) bash tools/setup_env.sh
 
+# main job on the embedded default: synthetic rooms -> create_data -> train -> test
+demo: env
+	$(PY) tools/demo.py
+
 test: env
 	$(PY) -m pytest -q tests
+
+# sanity check: train and evaluate on one scene; last line "class-agnostic AP50: <value>"
+overfit: env
+	$(PY) tools/overfit.py --data $(DATA) --scene $(SCENE)
+
+bench: env
+	$(PY) benchmarks/bench_train.py
 
 clean-env:
 	rm -rf $(VENV)

@@ -80,3 +80,11 @@ def test_safe_checkpoint_hook_roundtrip(tmp_path):
 def test_amp_dtype():
     assert compat.amp_dtype_for('cpu') is torch.bfloat16
     assert compat.amp_dtype_for('cuda') is torch.float16
+
+
+def test_cpu_distributed_init_only_when_needed():
+    import torch.distributed as dist
+    assert compat.init_cpu_distributed('none') is False
+    if torch.cuda.is_available():
+        assert compat.init_cpu_distributed('pytorch') is False
+    assert not dist.is_initialized()  # the 2-process run is in tests/test_train.py

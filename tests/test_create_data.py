@@ -9,7 +9,8 @@ import pytest
 
 from oneformer3d.datasets.preprocessing.scannet_io import read_bin
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
-from oneformer3d.datasets.preprocessing.superpoints import kmeans_superpoints, superpoint_purity
+from oneformer3d.datasets.preprocessing.superpoints import (graph_superpoints, kmeans_superpoints,
+                                                             superpoint_purity)
 from oneformer3d.metainfo import SCANNET20, read_label_map
 from tests.conftest import data_path
 
@@ -36,24 +37,24 @@ def test_outputs_and_infos(prepared):
     np.testing.assert_array_equal(ins, np.load(osp.join(scans, 'scene0000_00_ins_label.npy')))
     sp = read_bin(osp.join(out, 'super_points', 'scene0000_00.bin'), np.int64)
     assert sp.min() == 0 and len(np.unique(sp)) == sp.max() + 1 == info['num_superpoints']
-    assert info['superpoint_source'] == 'kmeans'
-    # over-segmentation quality on real scenes (measured 0.887 mean; see README)
-    assert info['superpoint_purity'] > 0.85
-    assert 500 < info['num_superpoints'] < 5000
+    assert info['superpoint_source'] == 'graph'
+    # over-segmentation quality on the real scenes (measured 0.934 / 0.935; see README)
+    assert info['superpoint_purity'] > 0.92
+    assert 3000 < info['num_superpoints'] < 12000
 
 
 def test_superpoints_do_not_depend_on_labels():
     pts = np.load(osp.join(data_path('scannet', 'scans'), 'scene0000_00_vert.npy'))[:20000]
-    a = kmeans_superpoints(pts, seed=0)
-    b = kmeans_superpoints(pts.copy(), seed=0)
-    np.testing.assert_array_equal(a, b)
-    assert superpoint_purity(a, np.zeros(len(a), int)) == 1.0
+    for fn in (kmeans_superpoints, graph_superpoints):  # inputs are points only; deterministic
+        a, b = fn(pts), fn(pts.copy())
+        np.testing.assert_array_equal(a, b)
+        assert superpoint_purity(a, np.zeros(len(a), int)) == 1.0
 
 
 def test_resume_skips_done_scenes(prepared, monkeypatch):
     out, res = prepared
     import oneformer3d.datasets.preprocessing.scannet_scans as mod
-    monkeypatch.setattr(mod, 'kmeans_superpoints',
+    monkeypatch.setattr(mod, 'compute_superpoints',
                         lambda *a, **k: pytest.fail('a finished scene was recomputed'))
     again = create_scannet_infos(data_path('scannet', 'scans'), out, SCANNET20, 'scannet')
     assert again['summary'] == res['summary']
@@ -123,7 +124,7 @@ def test_raw_scannet_layout_from_real_scene(tmp_path):
     PlyData([PlyElement.describe(v, 'vertex')]).write(str(d / 'scene0000_00_vh_clean_2.ply'))
     (d / 'scene0000_00.txt').write_text(
         'axisAlignment = ' + ' '.join(f'{x:.10f}' for x in align.reshape(-1)) + '\n')
-    segs = kmeans_superpoints(aligned)
+    segs = graph_superpoints(aligned)
     (d / 'scene0000_00_vh_clean_2.0.010000.segs.json').write_text(
         json.dumps({'segIndices': segs.tolist()}))
     groups = []

@@ -93,5 +93,5 @@ def test_preprocessor_voxelizes_on_input_device(sample_root):
     assert torch.equal(coords[p2v[1], 1:], expect) and (coords[p2v[1], 0] == 1).all()
     # voxel features are the mean colour of their points
     k = p2v[0][0]
-    members = pts.new_tensor(out['inputs']['points'][0][p2v[0] == k][:, 3:])
+    members = out['inputs']['points'][0][p2v[0] == k][:, 3:]
     torch.testing.assert_close(v['features'][k], members.mean(0))

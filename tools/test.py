@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
+from oneformer3d.utils.compat import init_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -35,6 +36,7 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     if cfg.get('allow_unsafe_checkpoint'):
         allow_unsafe_checkpoint(True)
+    init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     for k, v in metrics.items():

@@ -18,6 +18,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
+from oneformer3d.utils.compat import init_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -51,7 +52,12 @@ def build_cfg(args) -> Config:
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     if args.launcher != 'none' and not torch.cuda.is_available():
+        # CPU DDP: gloo, and no device_ids (mmengine's default wrapper passes LOCAL_RANK)
         cfg.env_cfg.dist_cfg = dict(backend='gloo')
+        if cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                find_unused_parameters=cfg.get('find_unused_parameters', False))
     return cfg
 
 
@@ -60,6 +66,7 @@ def main(argv=None):
     cfg = build_cfg(args)
     if cfg.get('allow_unsafe_checkpoint'):
         allow_unsafe_checkpoint(True)
+    init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg)
     if cfg.get('allow_unsafe_checkpoint'):
         runner.logger.warning('allow_unsafe_checkpoint=True: untrusted checkpoints may be '

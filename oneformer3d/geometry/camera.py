@@ -110,13 +110,13 @@ def scale_intrinsic(intrinsic: np.ndarray, sx: float, sy: float) -> np.ndarray:
     return k
 
 
-def render_depth(points: np.ndarray, intrinsic: np.ndarray, pose: np.ndarray,
-                 image_size: Tuple[int, int], splat: int = 1,
-                 min_depth: float = 0.1) -> np.ndarray:
-    """Z-buffer depth map of a point set (e.g. mesh vertices) seen from ``pose``.
+def render_points(points: np.ndarray, intrinsic: np.ndarray, pose: np.ndarray,
+                  image_size: Tuple[int, int], splat: int = 1,
+                  min_depth: float = 0.1) -> Tuple[np.ndarray, np.ndarray]:
+    """Z-buffer a point set (e.g. mesh vertices) into the camera at ``pose``.
 
-    Each point writes its depth to the pixel it projects to and to the ``(2*splat+1)^2``
-    neighbourhood around it (mesh vertices are sparser than pixels); the nearest depth wins.
+    Each point covers the ``(2*splat+1)^2`` pixels around its projection (vertices are
+    sparser than pixels); the nearest point wins each pixel.
 
     Args:
         points: (N, >=3) world coordinates, metres.
@@ -127,19 +127,37 @@ def render_depth(points: np.ndarray, intrinsic: np.ndarray, pose: np.ndarray,
         min_depth: points closer than this are ignored, metres.
 
     Returns:
-        (H, W) float32 depth in metres, 0 where nothing projects.
+        ``depth`` (H, W) float32 metres (0 where nothing projects) and ``index`` (H, W) int64,
+        the winning point per pixel (-1 where none).
     """
     h, w = image_size
     uv, z = project_points(points, intrinsic, pose)
-    ok = z > min_depth
+    ok = np.flatnonzero(z > min_depth)
     ui = np.round(uv[ok, 0]).astype(np.int64)
     vi = np.round(uv[ok, 1]).astype(np.int64)
-    z = z[ok]
-    buf = np.full(h * w, np.inf)
+    zk = z[ok]
+    pix, depth, owner = [], [], []
     for du in range(-splat, splat + 1):
         for dv in range(-splat, splat + 1):
             uu, vv = ui + du, vi + dv
             inside = (uu >= 0) & (uu < w) & (vv >= 0) & (vv < h)
-            np.minimum.at(buf, vv[inside] * w + uu[inside], z[inside])
-    buf[~np.isfinite(buf)] = 0
-    return buf.reshape(h, w).astype(np.float32)
+            pix.append(vv[inside] * w + uu[inside])
+            depth.append(zk[inside])
+            owner.append(ok[inside])
+    pix, depth, owner = np.concatenate(pix), np.concatenate(depth), np.concatenate(owner)
+    order = np.lexsort((depth, pix))            # by pixel, nearest first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pix[order][1:] != pix[order][:-1]
+    win = order[first]
+    depth_img = np.zeros(h * w, dtype=np.float32)
+    index_img = np.full(h * w, -1, dtype=np.int64)
+    depth_img[pix[win]] = depth[win]
+    index_img[pix[win]] = owner[win]
+    return depth_img.reshape(h, w), index_img.reshape(h, w)
+
+
+def render_depth(points: np.ndarray, intrinsic: np.ndarray, pose: np.ndarray,
+                 image_size: Tuple[int, int], splat: int = 1,
+                 min_depth: float = 0.1) -> np.ndarray:
+    """Z-buffer depth map (H, W) float32 metres of a point set; see :func:`render_points`."""
+    return render_points(points, intrinsic, pose, image_size, splat, min_depth)[0]

@@ -17,7 +17,11 @@ The facts behind each fix are in ``../shared/STACK.md`` (numbers there).
    made weights-only safe by :class:`oneformer3d.engine.hooks.SafeCheckpointHook`. A file
    that still needs unpickling raises an error that names the file and the opt-in
    (``allow_unsafe_checkpoint=True`` in the config), and the opt-in is logged when used.
-4. AMP on CPU: mmengine's ``AmpOptimWrapper`` asserts a GPU; the project's optim wrapper
+4. ``torchrun`` on a CPU torch: mmengine's ``pytorch`` launcher calls
+   ``torch.cuda.set_device`` unconditionally. :func:`init_cpu_distributed` initialises the
+   gloo process group from torchrun's environment first (mmengine then skips its own init);
+   ``tools/train.py`` and ``tools/test.py`` call it.
+5. AMP on CPU: mmengine's ``AmpOptimWrapper`` asserts a GPU; the project's optim wrapper
    ``oneformer3d.engine.MixedPrecisionOptimWrapper`` runs bf16 autocast on CPU and fp16 with
    loss scaling on GPU. Nothing to patch at import; :func:`amp_dtype_for` says which.
 """
@@ -122,6 +126,20 @@ def register_checkpoint_loader() -> bool:
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', force=True)(
         lambda filename, map_location=None: load_local_checkpoint(filename, map_location))
+    return True
+
+
+def init_cpu_distributed(launcher: str) -> bool:
+    """Initialise a gloo process group for ``launcher='pytorch'`` when CUDA is unavailable.
+
+    Returns:
+        True when it initialised the group; False when not needed (no launcher, CUDA present,
+        or already initialised).
+    """
+    import torch.distributed as dist
+    if launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+        return False
+    dist.init_process_group(backend='gloo')  # RANK/WORLD_SIZE/MASTER_* from torchrun
     return True
 
 

@@ -1,0 +1,39 @@
+# Single-view ScanNet200 frames (create_data.py scannet200_sv): <= 20,000 points per frame,
+# centred, with pose/intrinsic/img_path/depth_path in the infos (ESAM SV setting).
+dataset_type = 'ScanNet200SegDataset'
+data_root = 'data/scannet200_sv/'
+ann_prefix = 'scannet200_sv'
+train_pipeline = [
+    dict(type='LoadPointsFromFile', load_dim=6, use_dim=[0, 1, 2, 3, 4, 5]),
+    dict(type='LoadAnnotations3D'),
+    dict(type='PointSegClassMapping'),
+    dict(type='PointInstClassMapping'),
+    dict(type='PointSample', num_points=20000),
+    dict(type='GlobalRotScaleTrans', rot_range=[-3.14, 3.14], scale_ratio_range=[0.8, 1.2],
+         translation_std=[0.1, 0.1, 0.1]),
+    dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
+    dict(type='NormalizePointsColor'),
+    dict(type='Pack3DDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadPointsFromFile', load_dim=6, use_dim=[0, 1, 2, 3, 4, 5]),
+    dict(type='LoadAnnotations3D'),
+    dict(type='PointSegClassMapping'),
+    dict(type='PointInstClassMapping'),
+    dict(type='NormalizePointsColor'),
+    dict(type='Pack3DDetInputs'),
+]
+train_dataloader = dict(
+    batch_size=16, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file=f'{ann_prefix}_oneformer3d_infos_train.pkl', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=1, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file=f'{ann_prefix}_oneformer3d_infos_val.pkl', pipeline=test_pipeline,
+                 test_mode=True))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='InstanceSegMetric', class_agnostic=True)
+test_evaluator = val_evaluator

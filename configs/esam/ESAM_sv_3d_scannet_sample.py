@@ -1,0 +1,18 @@
+# The shared real sample's three posed frames of scene0000_00 on a CPU schedule.
+# Prepare:  python tools/create_data.py scannet_sv --root-path ../shared/data/scannet \
+#               --out-dir data/scannet_sample_sv
+_base_ = ['./ESAM_sv_3d_scannet.py']
+data_root = 'data/scannet_sample_sv/'
+model = dict(backbone=dict(bn_momentum=0.1),
+             decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True))
+train_dataloader = dict(batch_size=1, num_workers=2,
+                        sampler=dict(type='InfiniteSampler', shuffle=True),
+                        dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=100, val_interval=100)
+param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=100, power=0.9,
+                       by_epoch=False)
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100), logger=dict(interval=10))
+log_processor = dict(by_epoch=False)

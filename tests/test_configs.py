@@ -1,0 +1,35 @@
+"""Every config parses through its _base_ chain and builds its model."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from oneformer3d.registry import MODELS
+from tests.conftest import REPO
+
+CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
+                 if '_base_' not in p)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.relpath(p, REPO) for p in CONFIGS])
+def test_config_builds(path):
+    init_default_scope('oneformer3d')
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'oneformer3d'
+    model = MODELS.build(cfg.model)
+    k = cfg.model.num_instance_classes
+    assert model.decoder.cls_head.out_features == k + 1 and model.criterion.num_classes == k
+    for loader in ('train_dataloader', 'val_dataloader'):
+        assert cfg[loader].dataset.type in ('ScanNetSegDataset', 'ScanNet200SegDataset')
+
+
+def test_esam_sv_baseline_settings():
+    cfg = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_sv_3d_scannet200.py'))
+    assert cfg.model.data_preprocessor.voxel_size == 0.02
+    assert cfg.model.decoder.num_layers == 3 and cfg.model.num_instance_classes == 1
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.optim_wrapper.optimizer.lr == 1e-4
+    assert cfg.param_scheduler.type == 'PolyLR' and cfg.train_cfg.max_epochs == 128
+    assert cfg.train_dataloader.batch_size == 16
+    assert cfg.train_dataloader.dataset.type == 'ScanNet200SegDataset'

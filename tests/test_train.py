@@ -1,0 +1,79 @@
+"""tools/train.py: 2-process torchrun on CPU (gloo), and exact resume on the cropped real scene."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
+from oneformer3d.metainfo import SCANNET20
+from tests.conftest import REPO
+
+CONFIG = osp.join(REPO, 'configs/oneformer3d/overfit_scene.py')
+
+
+@pytest.fixture(scope='module')
+def prepared_crop(cropped_scene, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('crop_prepared'))
+    create_scannet_infos(cropped_scene, out, SCANNET20, 'scannet')
+    return out
+
+
+def options(data_root, iters, interval):
+    opts = [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters + 1}',
+            f'param_scheduler.end={iters}', f'default_hooks.checkpoint.interval={interval}',
+            'default_hooks.checkpoint.max_keep_ckpts=5']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.dataset.data_root={data_root}',
+                 f'{loader}.dataset.ann_file=scannet_oneformer3d_infos_train.pkl']
+    return opts
+
+
+def train(args, nproc=1, timeout=600):
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1' if nproc > 1 else '2')
+    if nproc > 1:
+        cmd = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
+               '--master_port=29517', osp.join(REPO, 'tools/train.py'), *args,
+               '--launcher', 'pytorch']
+    else:
+        cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), *args]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    return res
+
+
+def weights(path):
+    return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_cpu(prepared_crop, tmp_path):
+    wd = tmp_path / 'ddp'
+    train([CONFIG, '--work-dir', str(wd), '--cfg-options', *options(prepared_crop, 2, 2)],
+          nproc=2)
+    ckpt = wd / 'iter_2.pth'
+    assert ckpt.is_file()
+    assert all(torch.isfinite(v).all() for v in weights(ckpt).values() if v.is_floating_point())
+
+
+@pytest.mark.slow
+def test_resume_equals_uninterrupted_training(prepared_crop, tmp_path):
+    """4 iterations == 2 iterations, resume from that checkpoint, 2 more (same seed)."""
+    full = tmp_path / 'full'
+    train([CONFIG, '--work-dir', str(full), '--cfg-options', *options(prepared_crop, 4, 2)])
+    resumed = tmp_path / 'resumed'
+    resumed.mkdir()
+    # the checkpoint after 2 of the 4 iterations, loaded with weights_only=True (our own file)
+    train([CONFIG, '--work-dir', str(resumed), '--resume', str(full / 'iter_2.pth'),
+           '--cfg-options', *options(prepared_crop, 4, 2)])
+    a, b = weights(full / 'iter_4.pth'), weights(resumed / 'iter_4.pth')
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].is_floating_point():
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
+        else:
+            assert torch.equal(a[k], b[k]), k
+    start = weights(full / 'iter_2.pth')
+    assert any(not torch.equal(start[k], a[k]) for k in a if a[k].is_floating_point())
