@@ -128,3 +128,16 @@ def test_mask3d_backbone_keys_load():
     k = 'block1.0.conv1.kernel'
     torch.testing.assert_close(fresh.state_dict()[k], ours.state_dict()[k] + 1)
     assert any(k.startswith('bn0.bn.') for k in mapped)
+
+
+def test_pretrained_mask3d_file_loads_weights_only(tmp_path):
+    src = Res16UNet34C(in_channels=3, out_channels=32)
+    state = {f'model.backbone.{k}': v for k, v in src.state_dict().items()}
+    state['model.backbone.final.kernel'] = torch.zeros(1, 96, 200)  # another head width
+    path = tmp_path / 'mask3d_like.pth'
+    torch.save({'state_dict': state, 'epoch': 3}, path)
+    net = Res16UNet34C(in_channels=3, out_channels=32, pretrained=str(path))
+    k = 'block8.1.conv2.kernel'
+    torch.testing.assert_close(net.state_dict()[k], src.state_dict()[k])
+    report = net.load_pretrained(str(path))
+    assert report['mismatched'] == ['final.kernel'] and report['missing'] == ['final.kernel']

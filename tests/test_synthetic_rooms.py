@@ -43,3 +43,14 @@ def test_rooms_frames_and_scannet200_ids(rooms, tmp_path):
     assert s['frames'] == 8 and s['rendered_depth'] == 0 and s['labelled_ratio_mean'] > 0.95
     table_ids = dict(zip(SCANNET200.seg_class_names, SCANNET200.seg_class_ids))
     assert label_ids('sofa')[0] == table_ids['couch'] and label_ids('chair') == (2, 5)
+
+
+def test_rooms_with_the_scannet200_table(rooms, tmp_path):
+    """The raw path reads ScanNet200 raw ids (label map 'id' column) for the scannet200 tag."""
+    res = create_scannet_infos(osp.join(rooms, 'scans'), str(tmp_path / 'o'), SCANNET200,
+                               'scannet200', split_dir=rooms)
+    sem = read_bin(str(tmp_path / 'o' / 'semantic_mask' / 'scene0000_00.bin'), np.int64)
+    expected = {label_ids(c)[0] for c in ('wall', 'floor', 'table', 'chair', 'cabinet', 'bed',
+                                          'sofa', 'bookshelf')}
+    assert set(np.unique(sem)) <= expected | {0} and {1, 3} <= set(np.unique(sem))
+    assert res['infos'][0]['num_superpoints'] > 100

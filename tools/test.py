@@ -4,15 +4,15 @@ Prints the metric table (ScanNet AP/AP50/AP25, class-agnostic AP, coverage, mIoU
 a row to ``<work_dir>/metrics.csv``.
 """
 import argparse
-import os.path as osp
 import sys
 
 import oneformer3d  # noqa: F401
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
 from oneformer3d.utils.compat import init_cpu_distributed
+from oneformer3d.utils.config import load_config
 
 
 def parse_args(argv=None):
@@ -27,12 +27,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     if cfg.get('allow_unsafe_checkpoint'):
         allow_unsafe_checkpoint(True)

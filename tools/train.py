@@ -8,7 +8,6 @@ Distributed: ``torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pyto
 import argparse
 import logging
 import os
-import os.path as osp
 import sys
 
 import torch
@@ -19,6 +18,7 @@ from mmengine.runner import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
 from oneformer3d.utils.compat import init_cpu_distributed
+from oneformer3d.utils.config import load_config
 
 
 def parse_args(argv=None):
@@ -39,12 +39,7 @@ def parse_args(argv=None):
 
 
 def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         cfg.optim_wrapper.type = 'MixedPrecisionOptimWrapper'
     if args.resume == 'auto':

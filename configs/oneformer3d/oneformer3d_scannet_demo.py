@@ -24,7 +24,7 @@ train_dataloader = dict(batch_size=1, num_workers=1, persistent_workers=True,
 val_dataloader = dict(num_workers=0, persistent_workers=False,
                       dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-max_iters = 120
+max_iters = 60
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=max_iters, power=0.9,

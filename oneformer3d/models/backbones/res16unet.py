@@ -60,6 +60,10 @@ class Res16UNet34C(nn.Module):
         conv1_kernel_size: stem kernel (OneFormer3D: 5).
         bn_momentum: BatchNorm momentum (OneFormer3D: 0.02).
         planes, layers: stage widths and depths (defaults = 34C).
+        pretrained: optional path of a Mask3D checkpoint (e.g. ``mask3d_scannet200.pth``) or of
+            a plain backbone state dict; loaded with ``weights_only=True`` through
+            :func:`oneformer3d.utils.load_local_checkpoint`, mapped by
+            :func:`mask3d_backbone_state_dict`, missing/unexpected keys logged.
 
     Input: ``ME.SparseTensor`` with tensor stride 1. Output of :meth:`forward`: the final
     ``ME.SparseTensor`` (stride 1, ``out_channels``) and ``{stride: decoder stage tensor}``.
@@ -70,7 +74,8 @@ class Res16UNet34C(nn.Module):
     DECODER_STRIDES = (8, 4, 2, 1)
 
     def __init__(self, in_channels: int = 3, out_channels: int = 32, conv1_kernel_size: int = 5,
-                 bn_momentum: float = 0.02, planes=PLANES, layers=LAYERS):
+                 bn_momentum: float = 0.02, planes=PLANES, layers=LAYERS,
+                 pretrained: Optional[str] = None):
         super().__init__()
         self.planes, self.layers = tuple(planes), tuple(layers)
         p, n, m = self.planes, self.layers, bn_momentum
@@ -98,6 +103,30 @@ class Res16UNet34C(nn.Module):
         self.final = conv(inplanes, out_channels, kernel_size=1, bias=True, dimension=3)
         self.relu = ME.MinkowskiReLU(inplace=True)
         self.out_channels = out_channels
+        if pretrained:
+            self.load_pretrained(pretrained)
+
+    def load_pretrained(self, path: str) -> dict:
+        """Load Mask3D (or plain) backbone weights; returns ``{'missing', 'unexpected',
+        'mismatched'}`` key lists (also logged). Shape mismatches are skipped, not loaded."""
+        from mmengine.logging import MMLogger
+
+        from oneformer3d.utils import load_local_checkpoint
+        ckpt = load_local_checkpoint(path, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+        mapped = mask3d_backbone_state_dict(state) or dict(state)
+        own = self.state_dict()
+        mismatched = [k for k, v in mapped.items() if k in own and own[k].shape != v.shape]
+        for k in mismatched:
+            mapped.pop(k)
+        result = self.load_state_dict(mapped, strict=False)
+        report = dict(missing=list(result.missing_keys),
+                      unexpected=list(result.unexpected_keys), mismatched=mismatched)
+        MMLogger.get_current_instance().info(
+            f'Res16UNet34C: loaded {len(mapped)} tensors from {path}; missing '
+            f'{report["missing"]}, unexpected {report["unexpected"]}, shape-mismatched '
+            f'{mismatched}')
+        return report
 
     @staticmethod
     def _make_layer(inplanes: int, planes: int, blocks: int, bn_momentum: float) -> nn.Sequential:
