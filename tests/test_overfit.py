@@ -30,4 +30,8 @@ def test_overfit_cropped_real_scene(cropped_scene, tmp_path):
     metrics = overfit.run_overfit(args)
     assert metrics['ca_ap50'] >= 0.8, metrics
     assert metrics['mRec'] >= 0.8
-    assert osp.isfile(tmp_path / 'wd' / 'metrics.csv')
+    import csv
+    with open(tmp_path / 'wd' / 'metrics.csv') as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and rows[-1]['config'].endswith('overfit_scene.py')
+    assert float(rows[-1]['ca_ap50']) == pytest.approx(metrics['ca_ap50'], abs=1e-6)

@@ -14,7 +14,7 @@ class MetricRunInfoHook(Hook):
         for metric in getattr(evaluator, 'metrics', []):
             if hasattr(metric, 'set_run_info'):
                 metric.set_run_info(work_dir=runner.work_dir,
-                                    config=runner.cfg.get('filename') or '',
+                                    config=getattr(runner.cfg, 'filename', None) or '',
                                     checkpoint=checkpoint)
 
     def before_val(self, runner) -> None:
