@@ -141,3 +141,31 @@ def test_pretrained_mask3d_file_loads_weights_only(tmp_path):
     torch.testing.assert_close(net.state_dict()[k], src.state_dict()[k])
     report = net.load_pretrained(str(path))
     assert report['mismatched'] == ['final.kernel'] and report['missing'] == ['final.kernel']
+
+
+def test_backbone_injector_sees_decoder_strides():
+    """The extension point for 2D-feature injection: called on each decoder stage's upsampled
+    tensor at strides 8, 4, 2, 1 with the advertised channels; changing it changes outputs."""
+    import MinkowskiEngine as ME
+    pts, _ = real_points(2000)
+    coords = torch.unique(torch.floor(pts[:, :3] / 0.05).int(), dim=0)
+    coords = torch.cat([torch.zeros(len(coords), 1, dtype=torch.int32), coords], 1)
+    net = Res16UNet34C().eval()
+    x = ME.SparseTensor(torch.rand(len(coords), 3), coordinates=coords)
+    seen = []
+
+    def record(stride, t):
+        seen.append((stride, t.tensor_stride[0], t.F.shape[1]))
+        return t
+    base, stages = net(x, injector=record)
+    assert seen == [(s, s, c) for s, c in net.decoder_channels().items()]
+    assert list(stages) == [8, 4, 2, 1] and torch.equal(base.C, coords)
+    x = ME.SparseTensor(x.F, coordinates=coords)
+
+    def add_one(stride, t):  # what a zero-initialised projection of 2D features would add
+        if stride != 2:
+            return t
+        return ME.SparseTensor(t.F + 1.0, coordinate_map_key=t.coordinate_map_key,
+                               coordinate_manager=t.coordinate_manager)
+    shifted, _ = net(x, injector=add_one)
+    assert not torch.allclose(shifted.F, base.F)
