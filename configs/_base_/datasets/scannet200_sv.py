@@ -1,5 +1,7 @@
 # Single-view ScanNet200 frames (create_data.py scannet200_sv): <= 20,000 points per frame,
-# centred, with pose/intrinsic/img_path/depth_path in the infos (ESAM SV setting).
+# centred, with pose/intrinsic/img_path/depth_path in the infos (ESAM SV setting). Loaders,
+# test pipeline and metric come from the reconstructed-scan base.
+_base_ = ['./scannet_seg.py']
 dataset_type = 'ScanNet200SegDataset'
 data_root = 'data/scannet200_sv/'
 ann_prefix = 'scannet200_sv'
@@ -15,25 +17,12 @@ train_pipeline = [
     dict(type='NormalizePointsColor'),
     dict(type='Pack3DDetInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadPointsFromFile', load_dim=6, use_dim=[0, 1, 2, 3, 4, 5]),
-    dict(type='LoadAnnotations3D'),
-    dict(type='PointSegClassMapping'),
-    dict(type='PointInstClassMapping'),
-    dict(type='NormalizePointsColor'),
-    dict(type='Pack3DDetInputs'),
-]
 train_dataloader = dict(
-    batch_size=16, num_workers=4, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_size=16,
     dataset=dict(type=dataset_type, data_root=data_root,
                  ann_file=f'{ann_prefix}_oneformer3d_infos_train.pkl', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=1, persistent_workers=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file=f'{ann_prefix}_oneformer3d_infos_val.pkl', pipeline=test_pipeline,
-                 test_mode=True))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                   ann_file=f'{ann_prefix}_oneformer3d_infos_val.pkl'))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='InstanceSegMetric', class_agnostic=True)
 test_evaluator = val_evaluator
