@@ -157,10 +157,6 @@ class ClassTable:
         return tuple(by_id[i] for i in self.inst_class_ids)
 
     @cached_property
-    def max_raw_id(self) -> int:
-        return max(self.seg_class_ids)
-
-    @cached_property
     def seg_lut(self) -> np.ndarray:
         """(raw_id_limit + 1,) int64: raw id -> semantic train id, ``ignore_index`` elsewhere."""
         lut = np.full(self.raw_id_limit + 1, self.ignore_index, dtype=np.int64)

@@ -18,6 +18,8 @@ Memory stays bounded on large sets: :func:`match_scene` reduces one scene to a f
 arrays (sizes, scores, labels and the prediction x GT intersection matrix), and
 :func:`evaluate_matches` only sees those. Nothing loops over points in Python.
 """
+import warnings
+from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -30,6 +32,14 @@ def _to_numpy(x) -> np.ndarray:
     if hasattr(x, 'detach'):
         x = x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+@contextmanager
+def _quiet_nanmean():
+    """Silence numpy's 'Mean of empty slice' for all-NaN rows (they stay NaN, by design)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', category=RuntimeWarning)
+        yield
 
 
 def match_scene(gt_semantic_mask, gt_instance_mask, pred_instance_masks, pred_instance_labels,
@@ -189,19 +199,6 @@ def evaluate_matches(matches: Sequence[dict], class_labels: Sequence[str],
                              'ap25%': float(ap[c, i25])}
                       for c, name in enumerate(class_labels)}
     return out
-
-
-class _quiet_nanmean:
-    """Silence numpy's 'Mean of empty slice' for all-NaN rows (they stay NaN, by design)."""
-
-    def __enter__(self):
-        import warnings
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter('ignore', category=RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 def instance_seg_eval(gt_semantic_masks: List, gt_instance_masks: List,

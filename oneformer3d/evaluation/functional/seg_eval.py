@@ -22,6 +22,14 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int,
                        minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
+def iou_from_confusion(hist: np.ndarray) -> np.ndarray:
+    """Per-class IoU (C,) from a confusion matrix; NaN for classes absent from GT and
+    predictions."""
+    tp = np.diag(hist).astype(np.float64)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return tp / (hist.sum(0) + hist.sum(1) - tp)
+
+
 def seg_eval(gt_labels: Sequence, seg_preds: Sequence, class_names: Sequence[str],
              ignore_index: int) -> dict:
     """mIoU over scenes (the confusion matrices are summed, as in mmdetection3d's ``seg_eval``).
@@ -45,9 +53,8 @@ def seg_eval(gt_labels: Sequence, seg_preds: Sequence, class_names: Sequence[str
             pred = pred.cpu().numpy()
         hist += confusion_matrix(gt, pred, n, ignore_index)
     tp = np.diag(hist).astype(np.float64)
-    union = hist.sum(0) + hist.sum(1) - tp
+    iou = iou_from_confusion(hist)
     with np.errstate(invalid='ignore', divide='ignore'):
-        iou = tp / union
         acc_cls = tp / hist.sum(1)
     return {'miou': float(np.nanmean(iou)) if np.isfinite(iou).any() else float('nan'),
             'acc': float(tp.sum() / max(hist.sum(), 1)),

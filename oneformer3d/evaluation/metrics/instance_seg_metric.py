@@ -16,7 +16,7 @@ from mmengine.logging import MMLogger
 
 from oneformer3d.evaluation.functional import (confusion_matrix, coverage_from_matches,
                                                evaluate_matches, format_instance_table,
-                                               match_scene, split_ap)
+                                               iou_from_confusion, match_scene, split_ap)
 from oneformer3d.metainfo import get_class_table
 from oneformer3d.registry import METRICS
 
@@ -96,10 +96,7 @@ class InstanceSegMetric(BaseMetric):
                 metrics.update(split_ap(aware, table.splits))
             text = format_instance_table(aware)
         if all('confusion' in r for r in results):
-            hist = sum(r['confusion'] for r in results)
-            tp = np.diag(hist).astype(np.float64)
-            with np.errstate(invalid='ignore', divide='ignore'):
-                iou = tp / (hist.sum(0) + hist.sum(1) - tp)
+            iou = iou_from_confusion(sum(r['confusion'] for r in results))
             metrics['miou'] = float(np.nanmean(iou)) if np.isfinite(iou).any() else float('nan')
         logger.info('\n' + text)
         logger.info('class-agnostic AP / AP50 / AP25: '

@@ -65,10 +65,12 @@ class OneFormer3D(BaseModel):
         vfeat = out.F
         sp_feats, point2sp, sp_xyz = [], [], []
         for p2v, sample, pts in zip(v['point2voxel'], inputs['sp_pts_mask'], inputs['points']):
-            f, p2s = superpoint_pool(vfeat[p2v], sample)
-            sp_feats.append(f)
+            # one pooling pass for features and centroids (one unique over the points)
+            pooled, p2s = superpoint_pool(torch.cat([vfeat[p2v], pts[:, :3].to(vfeat.dtype)],
+                                                    dim=1), sample)
+            sp_feats.append(pooled[:, :-3])
+            sp_xyz.append(pooled[:, -3:])
             point2sp.append(p2s)
-            sp_xyz.append(superpoint_pool(pts[:, :3], sample)[0])
         return sp_feats, point2sp, sp_xyz
 
     @staticmethod
