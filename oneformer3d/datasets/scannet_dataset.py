@@ -50,9 +50,14 @@ class ScanNetSegDataset(BaseDataset):
                          ('super_pts_path', 'sp_pts_mask')):
             if key in info:
                 info[key] = osp.join(p[pre], info[key])
-        for key in ('img_path', 'depth_path'):
-            if key in info and self.data_root and not osp.isabs(info[key]):
+        for key in ('img_path', 'depth_path', 'clip_feat_path'):
+            if info.get(key) is not None and not osp.isabs(info[key]):
                 info[key] = osp.join(self.data_root, info[key])
+        for key in ('img_paths', 'depth_paths', 'clip_feat_paths'):
+            if info.get(key) is not None:
+                info[key] = [p if osp.isabs(p) else osp.join(self.data_root, p)
+                             for p in info[key]]
+        info['data_root'] = self.data_root
         info['seg_label_mapping'] = self.table.seg_lut
         info['inst_label_mapping'] = self.table.seg_to_inst
         return info

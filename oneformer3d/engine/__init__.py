@@ -1,4 +1,5 @@
-from .hooks import MetricRunInfoHook, SafeCheckpointHook
+from .hooks import ClipFeatureFallbackHook, MetricRunInfoHook, SafeCheckpointHook
 from .optim_wrapper import MixedPrecisionOptimWrapper
 
-__all__ = ['MetricRunInfoHook', 'MixedPrecisionOptimWrapper', 'SafeCheckpointHook']
+__all__ = ['ClipFeatureFallbackHook', 'MetricRunInfoHook', 'MixedPrecisionOptimWrapper',
+           'SafeCheckpointHook']

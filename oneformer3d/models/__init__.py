@@ -4,4 +4,5 @@ from .criteria import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
 from .decoders import *  # noqa: F401,F403
 from .detectors import *  # noqa: F401,F403
+from .img_encoders import *  # noqa: F401,F403
 from .task_modules import *  # noqa: F401,F403

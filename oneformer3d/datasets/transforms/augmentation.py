@@ -15,6 +15,9 @@ def _apply_rigid(results: dict, matrix: np.ndarray) -> None:
     pts[:, :3] = (xyz @ matrix[:3, :3].T + matrix[:3, 3]).astype(pts.dtype)
     results['points'] = pts
     results['aug_matrix'] = matrix @ results.get('aug_matrix', np.eye(4))
+    if 'elastic_offset' in results:     # displacements turn/scale with the points
+        results['elastic_offset'] = (results['elastic_offset'].astype(np.float64)
+                                     @ matrix[:3, :3].T).astype(np.float32)
 
 
 @TRANSFORMS.register_module()
@@ -97,5 +100,6 @@ class ElasticTransform(BaseTransform):
             total += np.stack([f(offset + total) for f in interp], axis=1) * m
         pts[:, :3] = ((coords + total) * self.voxel_size).astype(pts.dtype)
         results['points'] = pts
-        results['elastic_offset'] = (total * self.voxel_size).astype(np.float32)
+        prev = results.get('elastic_offset', 0.0)
+        results['elastic_offset'] = (prev + total * self.voxel_size).astype(np.float32)
         return results

@@ -10,6 +10,24 @@ from oneformer3d.structures import Det3DDataSample, PointData
 POINT_KEYS = ('pts_semantic_mask', 'pts_instance_mask', 'sp_pts_mask')
 
 
+def _image_tensor(img):
+    """uint8 (H, W, 3) array -> (3, H, W) tensor; lists (MV) element-wise; None kept."""
+    if isinstance(img, (list, tuple)):
+        return tuple(_image_tensor(i) for i in img)
+    if img is None:
+        return None
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(img).transpose(2, 0, 1)))
+
+
+def _stack_views(value):
+    """MV lists of per-frame tensors -> one (T, ...) tensor when every frame has one (a list
+    would be transposed by mmengine's collate); SV values and lists with gaps pass as they are."""
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, torch.Tensor) and v.shape == value[0].shape for v in value):
+        return torch.stack(list(value))
+    return value
+
+
 @TRANSFORMS.register_module()
 class Pack3DDetInputs(BaseTransform):
     """Pack ``keys`` into tensors and ``meta_keys`` into the sample's metainfo.
@@ -19,13 +37,21 @@ class Pack3DDetInputs(BaseTransform):
             keys (``pts_semantic_mask``, ``pts_instance_mask``, ``sp_pts_mask``) go to
             ``data_samples.gt_pts_seg`` as int64 tensors.
         meta_keys: copied to the sample's metainfo when present (e.g. ``sample_idx``,
-            ``lidar_path``, ``aug_matrix``, camera ``intrinsic``/``pose``).
+            ``lidar_path``, ``aug_matrix``, camera ``intrinsic``/``pose``, ``img_shape``,
+            ``clip_stride``, ``clip_missing``).
+
+    2D features (after :class:`LoadClipFeature`) always travel when present: ``clip_pix``
+    (C, H_f, W_f) / ``clip_global`` (C_g,) tensors or None (lists for MV) go to
+    ``inputs``, the image of a frame marked for online computation goes to ``inputs['img']``
+    as uint8 (3, H, W), and ``elastic_offset`` (N, 3) to ``inputs`` (needed to undo
+    augmentations before projecting).
     """
 
     def __init__(self, keys=('points', 'pts_semantic_mask', 'pts_instance_mask', 'sp_pts_mask'),
                  meta_keys=('sample_idx', 'lidar_path', 'aug_matrix', 'num_pts_feats',
                             'sampled_idx', 'img_path', 'depth_path', 'intrinsic', 'pose',
-                            'axis_align_matrix')):
+                            'axis_align_matrix', 'img_shape', 'clip_stride', 'clip_missing',
+                            'clip_feat_path', 'depth_intrinsic', 'scene_id', 'frame_id')):
         self.keys = tuple(keys)
         self.meta_keys = tuple(meta_keys)
 
@@ -35,6 +61,13 @@ class Pack3DDetInputs(BaseTransform):
         if 'points' in self.keys:
             inputs['points'] = torch.from_numpy(np.ascontiguousarray(results['points'],
                                                                      dtype=np.float32))
+        if 'clip_pix' in results:     # same keys in every sample (collate needs them)
+            inputs['clip_pix'] = _stack_views(results['clip_pix'])
+            inputs['clip_global'] = _stack_views(results.get('clip_global'))
+            inputs['img'] = _image_tensor(results.get('img'))
+            off = results.get('elastic_offset')
+            inputs['elastic_offset'] = None if off is None else torch.from_numpy(
+                np.asarray(off, dtype=np.float32))
         seg = PointData()
         for key in POINT_KEYS:
             if key in self.keys and key in results:

@@ -4,7 +4,8 @@ from mmcv.transforms import BaseTransform
 
 from oneformer3d.registry import TRANSFORMS
 
-PER_POINT_KEYS = ('points', 'pts_instance_mask', 'pts_semantic_mask', 'sp_pts_mask')
+PER_POINT_KEYS = ('points', 'pts_instance_mask', 'pts_semantic_mask', 'sp_pts_mask',
+                  'elastic_offset')
 
 
 @TRANSFORMS.register_module()

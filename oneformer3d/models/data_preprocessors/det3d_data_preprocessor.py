@@ -1,10 +1,16 @@
-"""``Det3DDataPreprocessor``: collate point clouds and voxelize them on their own device."""
-from typing import List
+"""``Det3DDataPreprocessor``: collate point clouds and voxelize them on their own device;
+stack stored 2D features and camera info, computing missing features online."""
+import logging
+from typing import List, Optional
+
+import numpy as np
 
 import torch
 from mmengine.model import BaseDataPreprocessor
 
 from oneformer3d.registry import MODELS
+
+logger = logging.getLogger('oneformer3d')
 
 
 def voxelize(points: List[torch.Tensor], voxel_size: float, feat_slice=slice(3, None)) -> dict:
@@ -40,22 +46,105 @@ def voxelize(points: List[torch.Tensor], voxel_size: float, feat_slice=slice(3, 
 class Det3DDataPreprocessor(BaseDataPreprocessor):
     """Move a pseudo-collated batch to the model's device and voxelize it.
 
-    Input ``data``: ``{'inputs': {'points': [ (N_i, C) ]}, 'data_samples': [...]}``.
-    Output: ``{'inputs': {'points': [...], 'voxels': voxelize(...)}, 'data_samples': [...]}``.
+    Input ``data``: ``{'inputs': {'points': [ (N_i, C) ], ...}, 'data_samples': [...]}``.
+    Output ``inputs``: ``points``, ``voxels`` (:func:`voxelize`) and, when the pipeline
+    loaded 2D features (:class:`~oneformer3d.datasets.transforms.LoadClipFeature`):
+
+    * ``clip_pix``: (B, C, H_f, W_f) float32 (SV) or (B, T, C, H_f, W_f) (MV) when every map
+      has the same shape, else a list of per-sample tensors; ``clip_global`` likewise.
+    * ``camera``: ``intrinsic`` (B[, T], 3, 3), ``pose`` (B[, T], 4, 4) camera-to-world,
+      ``aug_matrix`` (B, 4, 4), ``img_shape`` (B[, T], 2) ``(H, W)``, ``stride`` (B[, T], 2)
+      ``(s_x, s_y)`` float64 — what
+      :func:`~oneformer3d.models.layers.sample_points_img_feat` needs.
+    * ``elastic_offset``: list of per-sample (N_i, 3) or None.
+
+    Frames marked ``clip_missing`` get their features computed here by ``img_encoder`` (a
+    registered frozen encoder, e.g. ``dict(type='OpenClipViT', pretrained=FILE)``) from
+    ``inputs['img']``; ``self.online_computed`` counts them.
 
     Args:
         voxel_size: metres (ESAM/OneFormer3D ScanNet: 0.02).
         feat_start: first point column used as voxel feature (3 = rgb after xyz).
+        img_encoder: config of the online fallback encoder; None = a missing file is an error
+            here (raised naming the file).
     """
 
-    def __init__(self, voxel_size: float = 0.02, feat_start: int = 3):
+    def __init__(self, voxel_size: float = 0.02, feat_start: int = 3,
+                 img_encoder: Optional[dict] = None):
         super().__init__()
         self.voxel_size = voxel_size
         self.feat_start = feat_start
+        self.img_encoder = MODELS.build(img_encoder) if img_encoder else None
+        self.online_computed = 0
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         points = data['inputs']['points']
         inputs = dict(points=points,
                       voxels=voxelize(points, self.voxel_size, slice(self.feat_start, None)))
+        if 'clip_pix' in data['inputs']:
+            inputs.update(self.collate_img_features(data['inputs'], data['data_samples']))
         return dict(inputs=inputs, data_samples=data['data_samples'])
+
+    # ---- 2D features -------------------------------------------------------------------
+    def _online(self, img: Optional[torch.Tensor], path: str) -> torch.Tensor:
+        if self.img_encoder is None:
+            raise RuntimeError(f'{path}: no stored 2D features and no img_encoder configured '
+                               f'in the data preprocessor to compute them online')
+        if img is None:
+            raise RuntimeError(f'{path}: no stored 2D features and the image was not loaded '
+                               f'(LoadClipFeature(load_image_on_miss=True))')
+        self.online_computed += 1
+        return self.img_encoder(img[None].to(self.device))['pix'][0].float()
+
+    def collate_img_features(self, inputs: dict, samples: list) -> dict:
+        """See the class docstring; fills missing maps and updates the samples' strides."""
+        pix_out, glob_out = [], []
+        for b, sample in enumerate(samples):
+            missing = sample.metainfo.get('clip_missing', False)
+            multi = isinstance(missing, (list, tuple))
+            pix, glob = inputs['clip_pix'][b], inputs['clip_global'][b]
+            if not multi:
+                if missing:
+                    pix = self._online(inputs['img'][b], sample.metainfo['clip_feat_path'])
+                    sample.set_metainfo(dict(clip_stride=(
+                        sample.metainfo['img_shape'][1] / pix.shape[-1],
+                        sample.metainfo['img_shape'][0] / pix.shape[-2])))
+                pix_out.append(pix.float())
+                glob_out.append(None if glob is None else glob.float())
+                continue
+            views, strides = [], list(sample.metainfo['clip_stride'])
+            for t, miss in enumerate(missing):
+                if miss:
+                    v = self._online(inputs['img'][b][t], sample.metainfo['clip_feat_path'][t])
+                    shape = sample.metainfo['img_shape'][t]
+                    strides[t] = (shape[1] / v.shape[-1], shape[0] / v.shape[-2])
+                else:
+                    v = pix[t]
+                views.append(v.float())
+            sample.set_metainfo(dict(clip_stride=strides))
+            pix_out.append(torch.stack(views))
+            glob_out.append(glob.float() if isinstance(glob, torch.Tensor) else None)
+        return dict(clip_pix=_stack_if_same(pix_out), clip_global=_stack_if_same(glob_out),
+                    camera=self._camera(samples), elastic_offset=inputs.get('elastic_offset'))
+
+    def _camera(self, samples: list) -> dict:
+        def get(key, default=None):
+            vals = [s.metainfo.get(key, default) for s in samples]
+            if any(v is None for v in vals):
+                raise KeyError(f'{key} missing in the metainfo of '
+                               f'{[s.metainfo.get("sample_idx") for s in samples]} '
+                               f'(needed to project points into the 2D features)')
+            return torch.as_tensor(np.asarray(vals, dtype=np.float64), device=self.device)
+        cam = dict(intrinsic=get('intrinsic')[..., :3, :3], pose=get('pose'),
+                   aug_matrix=get('aug_matrix', np.eye(4)), img_shape=get('img_shape'),
+                   stride=get('clip_stride'))
+        cam['img_shape'] = cam['img_shape'].long()
+        return cam
+
+
+def _stack_if_same(tensors: list):
+    if tensors and all(isinstance(t, torch.Tensor) and t.shape == tensors[0].shape
+                       for t in tensors):
+        return torch.stack(tensors)
+    return tensors

@@ -1,0 +1,75 @@
+"""Stored per-frame 2D features: where they live and how they are written and read.
+
+Layout (mirrors the images): ``<data_root>/<feat_dir>/<scene>/<frame>.pt`` for the image
+``.../<scene>/color/<frame>.jpg`` (ScanNet 2D export) or ``.../<scene>/<frame>.jpg`` (posed
+images, 7-Scenes). ``feat_dir`` defaults to ``clip_feat``; one folder per encoder/layer.
+
+File content: ``{'pix': fp16 (C, H_f, W_f), 'global': fp16 (C_g,), 'meta': {encoder, layer,
+input_size, image_size, feat_size, stride, pixel_shuffle, mean, std}}``. A bare tensor
+``(C, H_f, W_f)`` is also accepted on load (DINO feature dumps); its meta is then inferred
+by the reader from the image size.
+"""
+import os
+import os.path as osp
+from typing import Optional, Tuple
+
+import torch
+
+DEFAULT_FEAT_DIR = 'clip_feat'
+
+
+def scene_frame_of(img_path: str) -> Tuple[str, str]:
+    """``(scene, frame)`` from an image path: ``<scene>/color/<frame>.<ext>`` or
+    ``<scene>/<frame>.<ext>``."""
+    parent = osp.basename(osp.dirname(img_path))
+    scene = osp.basename(osp.dirname(osp.dirname(img_path))) if parent == 'color' else parent
+    return scene, osp.splitext(osp.basename(img_path))[0]
+
+
+def feature_relpath(img_path: str, scene_id: Optional[str] = None,
+                    frame_id: Optional[str] = None, feat_dir: str = DEFAULT_FEAT_DIR) -> str:
+    """``<feat_dir>/<scene>/<frame>.pt`` (relative to the data root) for one frame; the info's
+    ``scene_id``/``frame_id`` win over what the image path says."""
+    scene, frame = scene_frame_of(img_path)
+    return osp.join(feat_dir, scene_id or scene, f'{frame_id or frame}.pt')
+
+
+def save_feature_file(path: str, pix: torch.Tensor, glob: Optional[torch.Tensor],
+                      meta: dict, dtype: torch.dtype = torch.float16) -> int:
+    """Write one frame's features atomically (temp file + rename, so an interrupted run never
+    leaves a truncated file that looks finished). Returns the file size in bytes."""
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    payload = {'pix': pix.detach().to('cpu', dtype).contiguous(),
+               'global': None if glob is None else glob.detach().to('cpu', dtype).contiguous(),
+               'meta': dict(meta, dtype=str(dtype).replace('torch.', ''))}
+    tmp = f'{path}.tmp{os.getpid()}'
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return osp.getsize(path)
+
+
+def load_feature_file(path: str) -> Tuple[torch.Tensor, Optional[torch.Tensor], dict]:
+    """Read ``(pix (C, H_f, W_f), global (C_g,) or None, meta)``; weights-only unpickling.
+
+    Raises:
+        ValueError: naming the file when it cannot be read, holds neither a feature dict nor
+        a (C, H_f, W_f) tensor, or has NaN/Inf values.
+    """
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # corrupt zip, truncated file, foreign pickle
+        raise ValueError(f'{path}: unreadable feature file ({type(err).__name__}: {err})') \
+            from None
+    if isinstance(obj, torch.Tensor):
+        pix, glob, meta = obj, None, {}
+    elif isinstance(obj, dict) and isinstance(obj.get('pix'), torch.Tensor):
+        pix, glob, meta = obj['pix'], obj.get('global'), dict(obj.get('meta') or {})
+    else:
+        raise ValueError(f'{path}: expected a dict with a "pix" tensor or a bare (C, H, W) '
+                         f'tensor, got {type(obj).__name__}')
+    if pix.dim() != 3 or not pix.is_floating_point():
+        raise ValueError(f'{path}: "pix" must be a float (C, H_f, W_f) tensor, got '
+                         f'{tuple(pix.shape)} {pix.dtype}')
+    if not torch.isfinite(pix).all() or (glob is not None and not torch.isfinite(glob).all()):
+        raise ValueError(f'{path}: features contain NaN/Inf')
+    return pix, glob, meta
