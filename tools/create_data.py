@@ -6,6 +6,8 @@ DATASET:
   scannet200_sv | scannet_sv   single posed frames (ESAM style); R = dataset root holding
                                the scans and the posed frames (see --posed-dir)
 
+--pack-clip adds the per-frame 2D feature paths (see tools/extract_2d_features.py).
+
 Examples (the shared real sample):
   python tools/create_data.py scannet --root-path ../shared/data/scannet/scans \\
       --out-dir data/scannet_sample
@@ -45,6 +47,13 @@ def parse_args(argv=None):
     p.add_argument('--frame-interval', type=int, default=1,
                    help='SV: keep every k-th posed frame (ESAM: 200 raw frames apart)')
     p.add_argument('--max-points', type=int, default=20000, help='SV: points per frame')
+    # 2D features
+    p.add_argument('--pack-clip', action='store_true',
+                   help='also write infos with clip_feat_path(s) (<feat-dir>/<scene>/<frame>.pt '
+                        'per frame, written even before extraction) as <infos><clip-suffix>.pkl')
+    p.add_argument('--clip-suffix', default='_clip', help='suffix of the --pack-clip infos')
+    p.add_argument('--clip-feat-dir', default='clip_feat',
+                   help='feature folder under --out-dir (one per encoder)')
     return p.parse_args(argv)
 
 
@@ -69,6 +78,12 @@ def main(argv=None):
             label_map_path=args.label_map, overwrite=args.overwrite, scenes=args.scenes)
     for split in ('train', 'val'):
         print(f'{split} infos: {result[split]}')
+        if args.pack_clip:
+            from oneformer3d.datasets.preprocessing.feature_io import add_feature_paths_to_infos
+            out, frames, present = add_feature_paths_to_infos(
+                result[split], args.clip_feat_dir, args.clip_suffix)
+            print(f'{split} infos with 2D feature paths: {out} ({frames} frames, {present} '
+                  f'feature files present)')
     summary = ' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
                        for k, v in result['summary'].items())
     print(f'{summary} time_s={time.time() - t0:.1f}')

@@ -161,3 +161,21 @@ def render_depth(points: np.ndarray, intrinsic: np.ndarray, pose: np.ndarray,
                  min_depth: float = 0.1) -> np.ndarray:
     """Z-buffer depth map (H, W) float32 metres of a point set; see :func:`render_points`."""
     return render_points(points, intrinsic, pose, image_size, splat, min_depth)[0]
+
+
+# SUN RGB-D: points live in the upright depth frame (x right, y forward, z up); the camera
+# frame of ``intrinsic`` is x right, y down, z forward: cam = M @ Rtilt^T @ xyz.
+_SUNRGBD_AXES = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def sunrgbd_pose(rtilt: np.ndarray) -> np.ndarray:
+    """Camera-to-world (4, 4) pose of a SUN RGB-D view from its ``Rtilt`` (3, 3).
+
+    The dataset's projection ``p = xyz @ Rtilt; cam = (p0, -p2, p1); uv = K cam`` (mmdet3d
+    ``depth2img``) is ``inv(pose)`` followed by ``K`` with ``pose[:3, :3] = Rtilt @ M^T``,
+    ``M`` = the axis swap above. The calib file stores Rtilt and K column-major
+    (``np.loadtxt(...).reshape(3, 3, order='F')``).
+    """
+    pose = np.eye(4)
+    pose[:3, :3] = np.asarray(rtilt, dtype=np.float64) @ _SUNRGBD_AXES.T
+    return pose

@@ -73,3 +73,43 @@ def load_feature_file(path: str) -> Tuple[torch.Tensor, Optional[torch.Tensor], 
     if not torch.isfinite(pix).all() or (glob is not None and not torch.isfinite(glob).all()):
         raise ValueError(f'{path}: features contain NaN/Inf')
     return pix, glob, meta
+
+
+def add_feature_paths_to_infos(infos_path: str, feat_dir: str = DEFAULT_FEAT_DIR,
+                               suffix: str = '_clip') -> Tuple[str, int, int]:
+    """Write ``<infos>{suffix}.pkl`` with ``clip_feat_path`` (SV, str) / ``clip_feat_paths``
+    (MV, list) per sample, relative to the infos' folder like ``img_path``. Paths are written
+    whether or not the files exist yet (extraction may run later); the original infos file is
+    left untouched.
+
+    Returns:
+        ``(new_path, frames, frames_with_a_file_now)``.
+
+    Raises:
+        ValueError: naming the infos file when a sample has neither img_path nor img_paths.
+    """
+    import pickle
+    with open(infos_path, 'rb') as fh:
+        data = pickle.load(fh)
+    root = osp.dirname(osp.abspath(infos_path))
+    frames = present = 0
+    for info in data['data_list']:
+        if 'img_path' in info:
+            info['clip_feat_path'] = feature_relpath(info['img_path'], info.get('scene_id'),
+                                                     info.get('frame_id'), feat_dir)
+            paths = [info['clip_feat_path']]
+        elif 'img_paths' in info:
+            info['clip_feat_paths'] = [feature_relpath(p, info.get('scene_id'), None, feat_dir)
+                                       for p in info['img_paths']]
+            paths = info['clip_feat_paths']
+        else:
+            raise ValueError(f'{infos_path}: sample {info.get("sample_idx")} has neither '
+                             f'img_path nor img_paths')
+        frames += len(paths)
+        present += sum(osp.isfile(osp.join(root, p)) for p in paths)
+    data.setdefault('metainfo', {})['clip_feat_dir'] = feat_dir
+    stem, ext = osp.splitext(infos_path)
+    out = f'{stem}{suffix}{ext}'
+    with open(out, 'wb') as fh:
+        pickle.dump(data, fh)
+    return out, frames, present
