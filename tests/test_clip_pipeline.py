@@ -14,14 +14,10 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 from oneformer3d.datasets import ScanNetSegDataset
-from oneformer3d.datasets.preprocessing.feature_io import (add_feature_paths_to_infos,
-                                                           load_feature_file)
-from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
-from oneformer3d.datasets.transforms import (GlobalRotScaleTrans, LoadClipFeature,
-                                             RandomFlip3D)
+from oneformer3d.datasets.preprocessing.feature_io import load_feature_file
+from oneformer3d.datasets.transforms import LoadClipFeature
 from oneformer3d.engine import ClipFeatureFallbackHook
 from oneformer3d.geometry import backproject_depth, build_uv_index, sample_img_feat
-from oneformer3d.metainfo import SCANNET20
 from oneformer3d.models import Det3DDataPreprocessor
 from oneformer3d.models.layers import sample_points_img_feat
 from tests.conftest import REPO, data_path
@@ -44,9 +40,11 @@ def sv_clip(tmp_path_factory):
     """SV infos of the three real ScanNet frames with 2D feature paths; RGB-patch features
     stored for the first two frames only (the third is missing on purpose)."""
     out = str(tmp_path_factory.mktemp('sv_clip'))
-    res = create_scannet_sv_infos(data_path('scannet'), out, SCANNET20, 'scannet_sv')
-    clip_infos, frames, present = add_feature_paths_to_infos(res['train'])
-    assert (frames, present) == (3, 0)       # paths are written before any extraction
+    rc, log = run_tool(osp.join(REPO, 'tools', 'create_data.py'), 'scannet_sv', '--root-path',
+                       data_path('scannet'), '--out-dir', out, '--pack-clip')
+    # paths are written before any extraction
+    assert rc == 0 and '(3 frames, 0 feature files present)' in log, log
+    clip_infos = osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl')
     rc, log = run_tool(EXTRACT, '--infos', clip_infos, '--encoder', 'RGBPatchEncoder',
                        '--limit', '2', '--workers', '0', '--vis', '1')
     assert rc == 0, log
@@ -214,3 +212,36 @@ def test_corrupt_feature_file_is_an_error_not_a_fallback(sv_clip, tmp_path):
     info['clip_feat_path'] = bad
     with pytest.raises(ValueError, match='bad.pt: features contain NaN'):
         LoadClipFeature()(info)
+
+
+def test_clip_dataset_config_loads_features(sv_clip):
+    """The _base_ dataset config for fusion models, pointed at the prepared frames."""
+    from mmengine.config import Config
+
+    from oneformer3d.registry import DATASETS
+    out, _ = sv_clip
+    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/scannet200_sv_clip.py'))
+    ds_cfg = cfg.val_dataloader.dataset
+    ds_cfg.update(type='ScanNetSegDataset', data_root=out,
+                  ann_file='scannet_sv_oneformer3d_infos_val_clip.pkl')
+    item = DATASETS.build(ds_cfg)[0]
+    assert item['inputs']['clip_pix'].shape == (3, 60, 80)
+    assert item['data_samples'].metainfo['clip_stride'] == (1296 / 80, 968 / 60)
+
+
+def test_bare_tensor_and_multi_view_lists(sv_clip, tmp_path):
+    """A bare (C, H, W) tensor file loads with the stride taken from the image size; MV infos
+    give per-frame lists in frame order, a missing frame marked in place."""
+    out, clip_infos = sv_clip
+    with open(clip_infos, 'rb') as fh:
+        infos = pickle.load(fh)['data_list']
+    imgs = [osp.join(out, i['img_path']) for i in infos]
+    bare = str(tmp_path / 'bare.pt')
+    torch.save(torch.rand(8, 22, 30), bare)
+    stored = osp.join(out, infos[0]['clip_feat_path'])
+    results = LoadClipFeature()(dict(img_paths=imgs[:3], clip_feat_paths=[
+        stored, bare, str(tmp_path / 'missing.pt')]))
+    assert results['clip_missing'] == [False, False, True]
+    assert results['clip_pix'][0].shape == (3, 60, 80) and results['clip_pix'][2] is None
+    assert results['clip_stride'][1] == (1296 / 30, 968 / 22)
+    assert results['img'][0] is None and results['img'][2].shape == (968, 1296, 3)

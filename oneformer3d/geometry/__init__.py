@@ -7,4 +7,5 @@ from .projection import build_uv_index, feature_stride, sample_img_feat, undo_au
 
 __all__ = ['as_intrinsic3x3', 'backproject_depth', 'build_uv_index', 'check_pose',
            'feature_stride', 'project_points', 'render_depth', 'render_points',
-           'sample_img_feat', 'scale_intrinsic', 'sunrgbd_pose', 'transform_points', 'undo_augmentation']
+           'sample_img_feat', 'scale_intrinsic', 'sunrgbd_pose', 'transform_points',
+           'undo_augmentation']

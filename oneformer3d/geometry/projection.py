@@ -169,7 +169,8 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
         mode: ``'bilinear'`` or ``'nearest'`` (``grid_sample`` modes).
 
     Returns:
-        ``feats`` (…, N, C) in the map's dtype (zeros where not valid) and ``valid`` (…, N):
+        ``feats`` (…, N, C) in the map's dtype (zeros where not valid; a transposed view of a
+        (…, C, N) buffer — call ``.contiguous()`` if needed) and ``valid`` (…, N):
         the given mask and the point lies inside the image.
     """
     unbatched = feat_map.dim() == 3
@@ -196,9 +197,8 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
                                                  else valid.unsqueeze(0))
     src = fm.float() if fm.device.type == 'cpu' else fm
     out = F.grid_sample(src, grid[:, :, None].to(src.dtype), mode=mode,
-                        padding_mode='border', align_corners=True)[..., 0].transpose(1, 2)
-    out = torch.where(ok[..., None], out, torch.zeros((), dtype=out.dtype, device=out.device))
-    out = out.to(feat_map.dtype)
+                        padding_mode='border', align_corners=True)[..., 0]     # (B, C, N)
+    out = out.masked_fill_(~ok[:, None], 0).to(feat_map.dtype).transpose(1, 2)  # (B, N, C) view
     if unbatched or uv.dim() == 2:
         return out[0], ok[0]
     return out, ok

@@ -5,7 +5,6 @@ from .loading_clip import LoadClipFeature
 from .point_transforms import (NormalizePointsColor, PointInstClassMapping, PointSample,
                                PointSegClassMapping)
 
-__all__ = ['ElasticTransform', 'GlobalRotScaleTrans', 'LoadAnnotations3D', 'LoadClipFeature', 'LoadPointsFromFile',
-           'NormalizePointsColor', 'Pack3DDetInputs', 'PointInstClassMapping', 'PointSample',
-           'PointSegClassMapping',
-           'RandomFlip3D']
+__all__ = ['ElasticTransform', 'GlobalRotScaleTrans', 'LoadAnnotations3D', 'LoadClipFeature',
+           'LoadPointsFromFile', 'NormalizePointsColor', 'Pack3DDetInputs',
+           'PointInstClassMapping', 'PointSample', 'PointSegClassMapping', 'RandomFlip3D']
