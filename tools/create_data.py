@@ -5,6 +5,8 @@ DATASET:
                                class table; R = folder of scenes (raw ScanNet or arrays layout)
   scannet200_sv | scannet_sv   single posed frames (ESAM style); R = dataset root holding
                                the scans and the posed frames (see --posed-dir)
+  scannet200_mv | scannet_mv   posed sequences, one info per scene (ESAM online); R as for SV
+  sevenscenes_mv               an unlabeled RGB-D folder (7-Scenes layout): inference-only
 
 --pack-clip adds the per-frame 2D feature paths (see tools/extract_2d_features.py).
 
@@ -26,7 +28,8 @@ from oneformer3d.metainfo import get_class_table
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('dataset', choices=['scannet200', 'scannet', 'scannet200_sv', 'scannet_sv'])
+    p.add_argument('dataset', choices=['scannet200', 'scannet', 'scannet200_sv', 'scannet_sv',
+                                       'scannet200_mv', 'scannet_mv', 'sevenscenes_mv'])
     p.add_argument('--root-path', required=True)
     p.add_argument('--out-dir', required=True)
     p.add_argument('--workers', type=int, default=1)
@@ -45,8 +48,9 @@ def parse_args(argv=None):
     p.add_argument('--posed-dir', default=None, help='SV: posed frames folder (see '
                    'oneformer3d/datasets/preprocessing/scannet_frames.py)')
     p.add_argument('--frame-interval', type=int, default=1,
-                   help='SV: keep every k-th posed frame (ESAM: 200 raw frames apart)')
-    p.add_argument('--max-points', type=int, default=20000, help='SV: points per frame')
+                   help='SV/MV: keep every k-th posed frame (ESAM: SV 200, MV 40 raw frames '
+                        'apart)')
+    p.add_argument('--max-points', type=int, default=20000, help='SV/MV: points per frame')
     # 2D features
     p.add_argument('--pack-clip', action='store_true',
                    help='also write infos with clip_feat_path(s) (<feat-dir>/<scene>/<frame>.pt '
@@ -61,9 +65,22 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     tag = args.dataset
-    table = get_class_table(tag.replace('_sv', ''))
+    table = get_class_table(tag.replace('_sv', '').replace('_mv', '').replace(
+        'sevenscenes', 'scannet200'))
     t0 = time.time()
-    if tag.endswith('_sv'):
+    if tag == 'sevenscenes_mv':
+        from oneformer3d.datasets.preprocessing.scannet_sequences import \
+            create_rgbd_sequence_infos
+        result = create_rgbd_sequence_infos(
+            args.root_path, args.out_dir, table, tag, frame_interval=args.frame_interval,
+            max_points=args.max_points, superpoints=args.superpoints)
+    elif tag.endswith('_mv'):
+        from oneformer3d.datasets.preprocessing.scannet_sequences import create_scannet_mv_infos
+        result = create_scannet_mv_infos(
+            args.root_path, args.out_dir, table, tag, posed_dir=args.posed_dir,
+            frame_interval=args.frame_interval, max_points=args.max_points,
+            superpoints=args.superpoints, scenes=args.scenes)
+    elif tag.endswith('_sv'):
         from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
         result = create_scannet_sv_infos(
             args.root_path, args.out_dir, table, tag, posed_dir=args.posed_dir,

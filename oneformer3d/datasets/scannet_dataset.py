@@ -67,3 +67,40 @@ class ScanNetSegDataset(BaseDataset):
 class ScanNet200SegDataset(ScanNetSegDataset):
     """ScanNet200 samples (ScanNet200 raw ids on disk); see :class:`ScanNetSegDataset`."""
     CLASS_TABLE = 'scannet200'
+
+
+@DATASETS.register_module()
+class ScanNetSegMVDataset(ScanNetSegDataset):
+    """Posed sequences (``create_data.py scannet_mv``): one sample per scene with per-frame
+    lists (``lidar_paths``, mask/superpoint paths, ``img_paths``, ``depth_paths``,
+    ``poses``), read by :class:`LoadAdjacentDataFromFile`; ``scan_path`` and the scan's mask
+    paths (evaluation on the reconstructed scan) are joined with the data root."""
+
+    LIST_KEYS = (('lidar_paths', 'pts'), ('pts_instance_mask_paths', 'pts_instance_mask'),
+                 ('pts_semantic_mask_paths', 'pts_semantic_mask'),
+                 ('super_pts_paths', 'sp_pts_mask'))
+
+    def parse_data_info(self, info: dict) -> dict:
+        p = self.data_prefix
+        info = dict(info)
+        for key, pre in self.LIST_KEYS:
+            if key in info:
+                info[key] = [osp.join(p[pre], name) for name in info[key]]
+        for key in ('scan_path', 'scan_instance_mask_path', 'scan_semantic_mask_path',
+                    'clip_feat_path'):
+            if info.get(key) is not None and not osp.isabs(info[key]):
+                info[key] = osp.join(self.data_root, info[key])
+        for key in ('img_paths', 'depth_paths', 'clip_feat_paths'):
+            if info.get(key) is not None:
+                info[key] = [q if osp.isabs(q) else osp.join(self.data_root, q)
+                             for q in info[key]]
+        info['data_root'] = self.data_root
+        info['seg_label_mapping'] = self.table.seg_lut
+        info['inst_label_mapping'] = self.table.seg_to_inst
+        return info
+
+
+@DATASETS.register_module()
+class ScanNet200SegMVDataset(ScanNetSegMVDataset):
+    """ScanNet200 posed sequences; see :class:`ScanNetSegMVDataset`."""
+    CLASS_TABLE = 'scannet200'

@@ -86,10 +86,14 @@ def list_frames(posed_dir: str) -> List[dict]:
     return frames
 
 
-def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: ClassTable,
-                  max_points: int, label_radius: float, superpoints: str, rng) -> dict:
-    """Convert one frame (see the module docstring); returns its info entry."""
-    name = f'{fr["scene"]}_{fr["frame"]}'
+def frame_cloud(fr: dict, scan: dict, out_dir: str, max_points: int, rng) -> dict:
+    """One posed frame -> axis-aligned world points coloured from its image.
+
+    Depth from the frame's file, or rendered from the scan's vertices (written to
+    ``<out_dir>/depth/<scene>/<frame>.png``). Returns ``xyz`` (M, 3) float64 aligned world,
+    ``rgb`` (M, 3) float32, ``depth_path``, ``depth_intrinsic`` (3, 3), ``depth_source``
+    ('sensor' | 'rendered') and ``align`` (4, 4).
+    """
     align = np.asarray(fr['axis_align_matrix'] if fr['axis_align_matrix'] is not None
                        else scan['axis_align_matrix'], dtype=np.float64)
     try:
@@ -118,11 +122,29 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
     u = np.clip(np.round((pix[:, 0] + 0.5) * w_c / depth.shape[1] - 0.5), 0, w_c - 1)
     v = np.clip(np.round((pix[:, 1] + 0.5) * h_c / depth.shape[0] - 0.5), 0, h_c - 1)
     rgb = color[v.astype(int), u.astype(int)].astype(np.float32)
-    xyz = transform_points(world.astype(np.float64), align)
+    return dict(xyz=transform_points(world.astype(np.float64), align), rgb=rgb,
+                depth_path=depth_path, depth_intrinsic=np.asarray(depth_k)[:3, :3],
+                depth_source=source, align=align)
+
+
+def transfer_labels(xyz: np.ndarray, scan: dict, tree: cKDTree, label_radius: float):
+    """Instance / semantic ids of the nearest scan vertex (0 beyond ``label_radius`` metres);
+    returns ``(ins, sem, near)``."""
     dist, nn = tree.query(xyz)
     near = dist <= label_radius
-    ins = np.where(near, scan['instance'][nn], 0)
-    sem = np.where(near, scan['semantic'][nn], 0)
+    return (np.where(near, scan['instance'][nn], 0), np.where(near, scan['semantic'][nn], 0),
+            near)
+
+
+def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: ClassTable,
+                  max_points: int, label_radius: float, superpoints: str, rng) -> dict:
+    """Convert one frame (see the module docstring); returns its info entry."""
+    name = f'{fr["scene"]}_{fr["frame"]}'
+    cloud = frame_cloud(fr, scan, out_dir, max_points, rng)
+    xyz, rgb, align = cloud['xyz'], cloud['rgb'], cloud['align']
+    depth_path, depth_k, source = cloud['depth_path'], cloud['depth_intrinsic'], \
+        cloud['depth_source']
+    ins, sem, near = transfer_labels(xyz, scan, tree, label_radius)
     centre = xyz.mean(axis=0)
     shift = np.eye(4)
     shift[:3, 3] = -centre
@@ -148,6 +170,35 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
         labelled_ratio=float(near.mean()) if len(near) else 0.0)
 
 
+class ScanCache:
+    """The reconstructed scan of the scene being converted (``<root>/scans``, raw ScanNet or
+    arrays layout) with a kd-tree over its vertices; one scene kept at a time."""
+
+    def __init__(self, root: str, table: ClassTable):
+        self.root, self.table = root, table
+        self.scans_dir = osp.join(root, 'scans')
+        self.layouts = find_scenes(self.scans_dir)
+        self.label_map = None
+        self.cache = {}
+
+    def get(self, scene: str, needed_by: str):
+        """``(scan dict, cKDTree)``; raises FileNotFoundError naming what needed the scan."""
+        if scene not in self.layouts:
+            raise FileNotFoundError(f'{self.scans_dir}: no scan for scene {scene} (needed to '
+                                    f'transfer labels to {needed_by})')
+        if scene not in self.cache:
+            if self.layouts[scene] == 'raw':
+                self.label_map = self.label_map or read_label_map(
+                    osp.join(self.root, 'scannetv2-labels.combined.tsv'))
+                scan = read_scene_raw(self.scans_dir, scene, self.label_map,
+                                      self.table.raw_id_kind)
+            else:
+                scan = read_scene_arrays(self.scans_dir, scene)
+            self.table.map_raw_to_seg(scan['semantic'], on_unknown='raise')
+            self.cache = {scene: (scan, cKDTree(scan['points'][:, :3]))}
+        return self.cache[scene]
+
+
 def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str,
                             posed_dir: Optional[str] = None, frame_interval: int = 1,
                             max_points: int = 20000, superpoints: str = 'auto',
@@ -161,34 +212,20 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
         counts frames, skipped bad poses and rendered depths.
     """
     posed_dir = posed_dir or osp.join(root, 'posed')
-    scans_dir = osp.join(root, 'scans')
     frames = list_frames(posed_dir)
     if scenes:
         frames = [f for f in frames if f['scene'] in scenes]
     frames = frames[::max(1, frame_interval)]
-    layouts = find_scenes(scans_dir)
-    label_map = None
+    scans = ScanCache(root, table)
     rng = np.random.default_rng(seed)
-    infos, skipped, scan_cache = [], 0, {}
+    infos, skipped = [], 0
     for fr in tqdm(frames, desc=f'create_data {tag}', unit='frame'):
         why = check_pose(fr['pose'])
         if why is not None:
             skipped += 1
             logger.warning(f'{fr["img_path"]}: {why}; frame skipped ({skipped} so far)')
             continue
-        if fr['scene'] not in layouts:
-            raise FileNotFoundError(f'{scans_dir}: no scan for scene {fr["scene"]} (needed to '
-                                    f'transfer labels to {fr["img_path"]})')
-        if fr['scene'] not in scan_cache:
-            if layouts[fr['scene']] == 'raw':
-                label_map = label_map or read_label_map(
-                    osp.join(root, 'scannetv2-labels.combined.tsv'))
-                scan = read_scene_raw(scans_dir, fr['scene'], label_map, table.raw_id_kind)
-            else:
-                scan = read_scene_arrays(scans_dir, fr['scene'])
-            table.map_raw_to_seg(scan['semantic'], on_unknown='raise')
-            scan_cache = {fr['scene']: (scan, cKDTree(scan['points'][:, :3]))}
-        scan, tree = scan_cache[fr['scene']]
+        scan, tree = scans.get(fr['scene'], fr['img_path'])
         infos.append(convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
                                    superpoints, rng))
     if not infos:

@@ -1,10 +1,11 @@
 from .augmentation import ElasticTransform, GlobalRotScaleTrans, RandomFlip3D
 from .formatting import Pack3DDetInputs
 from .loading import LoadAnnotations3D, LoadPointsFromFile
+from .loading_adjacent import LoadAdjacentDataFromFile
 from .loading_clip import LoadClipFeature
 from .point_transforms import (NormalizePointsColor, PointInstClassMapping, PointSample,
                                PointSegClassMapping)
 
-__all__ = ['ElasticTransform', 'GlobalRotScaleTrans', 'LoadAnnotations3D', 'LoadClipFeature',
+__all__ = ['ElasticTransform', 'GlobalRotScaleTrans', 'LoadAdjacentDataFromFile', 'LoadAnnotations3D', 'LoadClipFeature',
            'LoadPointsFromFile', 'NormalizePointsColor', 'Pack3DDetInputs',
            'PointInstClassMapping', 'PointSample', 'PointSegClassMapping', 'RandomFlip3D']

@@ -51,7 +51,8 @@ class Pack3DDetInputs(BaseTransform):
                  meta_keys=('sample_idx', 'lidar_path', 'aug_matrix', 'num_pts_feats',
                             'sampled_idx', 'img_path', 'depth_path', 'intrinsic', 'pose',
                             'axis_align_matrix', 'img_shape', 'clip_stride', 'clip_missing',
-                            'clip_feat_path', 'depth_intrinsic', 'scene_id', 'frame_id')):
+                            'clip_feat_path', 'depth_intrinsic', 'scene_id', 'frame_id',
+                            'poses', 'frame_ids', 'frame_sel', 'num_frames', 'img_paths')):
         self.keys = tuple(keys)
         self.meta_keys = tuple(meta_keys)
 
@@ -61,6 +62,9 @@ class Pack3DDetInputs(BaseTransform):
         if 'points' in self.keys:
             inputs['points'] = torch.from_numpy(np.ascontiguousarray(results['points'],
                                                                      dtype=np.float32))
+        for key in ('frame_idx', 'scan_points'):      # MV: frame of each point, eval scan
+            if key in results:
+                inputs[key] = torch.from_numpy(np.asarray(results[key]))
         if 'clip_pix' in results:     # same keys in every sample (collate needs them)
             inputs['clip_pix'] = _stack_views(results['clip_pix'])
             inputs['clip_global'] = _stack_views(results.get('clip_global'))

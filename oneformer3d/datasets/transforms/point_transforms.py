@@ -5,7 +5,7 @@ from mmcv.transforms import BaseTransform
 from oneformer3d.registry import TRANSFORMS
 
 PER_POINT_KEYS = ('points', 'pts_instance_mask', 'pts_semantic_mask', 'sp_pts_mask',
-                  'elastic_offset')
+                  'elastic_offset', 'frame_idx')
 
 
 @TRANSFORMS.register_module()

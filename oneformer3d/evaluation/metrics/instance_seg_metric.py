@@ -11,6 +11,7 @@ import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
@@ -19,6 +20,10 @@ from oneformer3d.evaluation.functional import (confusion_matrix, coverage_from_m
                                                iou_from_confusion, match_scene, split_ap)
 from oneformer3d.metainfo import get_class_table
 from oneformer3d.registry import METRICS
+
+
+def _numpy(x) -> np.ndarray:
+    return x.cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 @METRICS.register_module()
@@ -57,9 +62,12 @@ class InstanceSegMetric(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         table = self.table
         for ds in data_samples:
-            gt = ds['gt_pts_seg']
-            sem = gt['pts_semantic_mask'].cpu().numpy()
-            ins = gt['pts_instance_mask'].cpu().numpy()
+            # online MV results are scored on the reconstructed scan (eval_ann_info)
+            gt = ds.get('eval_ann_info') or {}
+            if 'pts_instance_mask' not in gt:
+                gt = ds['gt_pts_seg']
+            sem = _numpy(gt['pts_semantic_mask'])
+            ins = _numpy(gt['pts_instance_mask'])
             pred = ds['pred_instances_3d']
             masks = pred['pts_instance_mask'].cpu().numpy()
             labels = pred['instance_labels'].cpu().numpy()

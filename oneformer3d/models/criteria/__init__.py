@@ -1,4 +1,5 @@
 from .instance_criterion import InstanceCriterion, mask_iou
+from .merge_criterion import MergeCriterion
 from .semantic_criterion import SemanticCriterion
 
-__all__ = ['InstanceCriterion', 'SemanticCriterion', 'mask_iou']
+__all__ = ['InstanceCriterion', 'MergeCriterion', 'SemanticCriterion', 'mask_iou']

@@ -47,7 +47,9 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
     """Move a pseudo-collated batch to the model's device and voxelize it.
 
     Input ``data``: ``{'inputs': {'points': [ (N_i, C) ], ...}, 'data_samples': [...]}``.
-    Output ``inputs``: ``points``, ``voxels`` (:func:`voxelize`) and, when the pipeline
+    Output ``inputs``: ``points``, ``voxels`` (:func:`voxelize`; for multi-view samples,
+    which carry ``frame_idx``, the detector voxelizes each frame itself and ``frame_idx`` /
+    ``scan_points`` pass through) and, when the pipeline
     loaded 2D features (:class:`~oneformer3d.datasets.transforms.LoadClipFeature`):
 
     * ``clip_pix``: (B, C, H_f, W_f) float32 (SV) or (B, T, C, H_f, W_f) (MV) when every map
@@ -80,8 +82,13 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         points = data['inputs']['points']
-        inputs = dict(points=points,
-                      voxels=voxelize(points, self.voxel_size, slice(self.feat_start, None)))
+        inputs = dict(points=points)
+        if 'frame_idx' in data['inputs']:       # MV: the detector voxelizes frame by frame
+            for key in ('frame_idx', 'scan_points'):
+                if key in data['inputs']:
+                    inputs[key] = data['inputs'][key]
+        else:
+            inputs['voxels'] = voxelize(points, self.voxel_size, slice(self.feat_start, None))
         if 'clip_pix' in data['inputs']:
             inputs.update(self.collate_img_features(data['inputs'], data['data_samples']))
         return dict(inputs=inputs, data_samples=data['data_samples'])

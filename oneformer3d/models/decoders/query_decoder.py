@@ -71,7 +71,8 @@ class QueryDecoder(nn.Module):
     ``forward(sp_feats, training, sp_xyz=None)`` takes a list over samples of
     (S_i, in_channels) (and of (S_i, 3) centroids when ``pos_embed``) and returns
     ``{'layers': [ {'cls': [(Q_i, K+1)], 'masks': [(Q_i, S_i)], 'scores': [(Q_i,)]} ] * (L+1),
-    'sem': [(S_i, C_sem)] or None, 'query_idx': [(Q_i,)]}``.
+    'sem': [(S_i, C_sem)] or None, 'query_idx': [(Q_i,)], 'queries': [(Q_i, d_model)]}`` (the
+    last layer's normalised query embeddings, e.g. for a merge head).
     """
 
     def __init__(self, in_channels: int = 32, d_model: int = 256, num_layers: int = 3,
@@ -118,7 +119,7 @@ class QueryDecoder(nn.Module):
         if self.pos_embed is not None and sp_xyz is None:
             raise ValueError('QueryDecoder(pos_embed=True) needs superpoint centroids sp_xyz')
         outs = None
-        sems, query_idx = [], []
+        sems, query_idx, queries = [], [], []
         for i, feats in enumerate(sp_feats):
             s = feats.shape[0]
             cap = self.max_queries or s
@@ -151,5 +152,6 @@ class QueryDecoder(nn.Module):
                 o['masks'].append(m)
                 o['scores'].append(sc)
             sems.append(self.sem_head(sp) if self.sem_head is not None else None)
+            queries.append(self.out_norm(q))
         return dict(layers=outs, sem=sems if self.sem_head is not None else None,
-                    query_idx=query_idx)
+                    query_idx=query_idx, queries=queries)

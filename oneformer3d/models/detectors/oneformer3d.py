@@ -4,6 +4,7 @@ Data flow (``../shared/DESIGN.md``): voxels -> ``backbone`` (sparse U-Net) -> pe
 features -> superpoint pooling -> ``decoder`` (queries over superpoints) -> ``criterion``
 (training) or top-k instance masks + semantic labels (inference). Later parts (2D encoders,
 memory, merge head) plug in as further optional config entries; an absent part costs nothing.
+Multi-view samples (inputs with ``frame_idx``) run frame by frame through :mod:`.online`.
 """
 from typing import List, Optional
 
@@ -33,12 +34,19 @@ class OneFormer3D(BaseModel):
             of a kept mask), ``sp_score_thr`` (mask probability threshold),
             ``obj_normalization`` (multiply by the mean mask probability inside the mask),
             ``nms`` (matrix NMS over superpoint masks, OneFormer3D) with ``matrix_nms_kernel``.
+        memory: optional ``MultilevelMemory`` config (online MV; ``in_channels`` defaults to
+            the backbone's decoder channels).
+        merge_head: optional ``MergeHead`` config (cross-frame association embeddings).
+        merge_criterion: optional ``MergeCriterion`` config (needs ``merge_head``).
+        merger: ``OnlineInstanceMerger`` config for online inference (default one when None).
     """
 
     def __init__(self, backbone: dict, decoder: dict, criterion: dict,
                  sem_criterion: Optional[dict] = None, num_instance_classes: int = 1,
                  data_preprocessor: Optional[dict] = None, test_cfg: Optional[dict] = None,
-                 train_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None):
+                 train_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None,
+                 memory: Optional[dict] = None, merge_head: Optional[dict] = None,
+                 merge_criterion: Optional[dict] = None, merger: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         # one source of truth for K: the decoder's class head and the criterion follow it
@@ -49,10 +57,19 @@ class OneFormer3D(BaseModel):
         self.test_cfg = dict(dict(topk_insts=100, score_thr=0.0, npoint_thr=100,
                                   sp_score_thr=0.5, obj_normalization=True, nms=True,
                                   matrix_nms_kernel='linear'), **(test_cfg or {}))
+        if memory is not None and 'in_channels' not in memory:
+            memory = dict(memory, in_channels=self.backbone.decoder_channels())
+        self.memory = MODELS.build(memory) if memory else None
+        self.merge_head = MODELS.build(merge_head) if merge_head else None
+        if merge_criterion and merge_head is None:
+            raise ValueError('merge_criterion needs a merge_head')
+        self.merge_criterion = MODELS.build(merge_criterion) if merge_criterion else None
+        self.merger_cfg = merger or dict(type='OnlineInstanceMerger')
 
     # ------------------------------------------------------------------ features
-    def extract_feat(self, inputs: dict):
-        """Per-sample superpoint features.
+    def extract_feat(self, inputs: dict, injector=None):
+        """Per-sample superpoint features (``injector``: the backbone's decoder-stage hook,
+        e.g. the online memory).
 
         Returns:
             ``sp_feats`` list of (S_i, C), ``point2sp`` list of (N_i,) int64 and ``sp_xyz``
@@ -60,7 +77,7 @@ class OneFormer3D(BaseModel):
         """
         v = inputs['voxels']
         x = ME.SparseTensor(features=v['features'], coordinates=v['coordinates'])
-        out, _ = self.backbone(x)
+        out, _ = self.backbone(x, injector=injector)
         # stride-1 output rows follow the input coordinates' order (unique by construction)
         vfeat = out.F
         sp_feats, point2sp, sp_xyz = [], [], []
@@ -99,6 +116,10 @@ class OneFormer3D(BaseModel):
 
     # ------------------------------------------------------------------ modes
     def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
+        if 'frame_idx' in inputs and mode in ('loss', 'predict'):
+            from .online import loss_sequence, predict_sequence
+            fn = loss_sequence if mode == 'loss' else predict_sequence
+            return fn(self, inputs, data_samples)
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
@@ -157,4 +178,4 @@ class OneFormer3D(BaseModel):
         point_masks = binary[:, point2sp]
         keep = (point_masks.sum(1) >= cfg['npoint_thr']) & (scores > cfg['score_thr'])
         return InstanceData(pts_instance_mask=point_masks[keep], instance_labels=labels[keep],
-                            instance_scores=scores[keep])
+                            instance_scores=scores[keep], query_index=q[keep])

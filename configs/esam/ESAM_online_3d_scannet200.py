@@ -1,0 +1,44 @@
+# ESAM online multi-view, class-agnostic ScanNet200 (create_data.py scannet200_mv): the SV
+# baseline plus a decoder-level memory, a merge head and its contrastive criterion, trained on
+# 8 consecutive frames per sample from the SV checkpoint; online merging at test time, scored
+# on the reconstructed scan named in the infos. Only what differs from the SV config is here.
+_base_ = ['./ESAM_sv_3d_scannet200.py']
+dataset_type = 'ScanNet200SegMVDataset'
+data_root = 'data/scannet200_mv/'
+ann_prefix = 'scannet200_mv'
+num_frames = 8
+train_pipeline = [
+    dict(type='LoadAdjacentDataFromFile', num_frames=num_frames),
+    dict(type='PointSegClassMapping'),
+    dict(type='PointInstClassMapping'),
+    dict(type='GlobalRotScaleTrans', rot_range=[-3.14, 3.14], scale_ratio_range=[0.8, 1.2],
+         translation_std=[0.1, 0.1, 0.1]),
+    dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
+    dict(type='NormalizePointsColor'),
+    dict(type='Pack3DDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadAdjacentDataFromFile', num_frames=-1, load_scan=True),   # whole sequence
+    dict(type='PointSegClassMapping'),
+    dict(type='PointInstClassMapping'),
+    dict(type='NormalizePointsColor'),
+    dict(type='Pack3DDetInputs'),
+]
+model = dict(
+    memory=dict(type='MultilevelMemory', strides=[8, 4, 2]),
+    merge_head=dict(type='MergeHead', in_channels=256, hidden=256, out_channels=128),
+    merge_criterion=dict(type='MergeCriterion', temperature=0.1, loss_weight=1.0),
+    merger=dict(type='OnlineInstanceMerger', voxel_size=0.05, emb_weight=0.5, merge_thr=0.3,
+                min_iou=0.05, max_instances=500),
+    test_cfg=dict(topk_insts=20))
+train_dataloader = dict(
+    batch_size=4,
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file=f'{ann_prefix}_oneformer3d_infos_train.pkl', pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                   ann_file=f'{ann_prefix}_oneformer3d_infos_val.pkl',
+                                   pipeline=test_pipeline))
+test_dataloader = val_dataloader
+# the SV checkpoint (tools/train.py configs/esam/ESAM_sv_3d_scannet200.py); the memory, merge
+# head and their BN layers are new: the load report lists them as missing keys
+load_from = 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'

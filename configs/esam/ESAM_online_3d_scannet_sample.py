@@ -1,0 +1,21 @@
+# The shared scene0000_00 sequence (three posed frames; num_frames=8 takes all three) on a CPU
+# schedule, from the SV sample checkpoint. Prepare:
+#   python tools/create_data.py scannet_mv --root-path ../shared/data/scannet \
+#       --out-dir data/scannet_sample_mv
+#   python tools/train.py configs/esam/ESAM_sv_3d_scannet_sample.py      # the SV checkpoint
+_base_ = ['./ESAM_online_3d_scannet.py']
+data_root = 'data/scannet_sample_mv/'
+model = dict(backbone=dict(bn_momentum=0.1),
+             decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True))
+train_dataloader = dict(batch_size=1, num_workers=2,
+                        sampler=dict(type='InfiniteSampler', shuffle=True),
+                        dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=60, val_interval=60)
+param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=60, power=0.9,
+                       by_epoch=False)
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=60), logger=dict(interval=10))
+log_processor = dict(by_epoch=False)
+load_from = 'work_dirs/ESAM_sv_3d_scannet_sample/iter_100.pth'

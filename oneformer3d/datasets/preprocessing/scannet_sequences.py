@@ -1,0 +1,187 @@
+"""``create_data.py scannet200_mv|scannet_mv|sevenscenes_mv``: posed RGB-D sequences (ESAM MV).
+
+One info per scene: the kept frames in order (every ``frame_interval``-th posed frame; ESAM
+uses every 40th raw ScanNet frame), each with its own point cloud (back-projected depth,
+axis-aligned world frame shared by all frames of the scene — not centred — at most
+``max_points`` points), per-frame superpoints, and instance ids that are the scan's instance
+ids and therefore consistent across the scene. ``poses`` map each frame's camera to that
+common frame (``axis_align @ pose_raw``).
+
+For evaluation the reconstructed scan is written once per scene (``scans/<scene>.bin`` points
+(N, 6) aligned, ``scans/<scene>_ins.bin``, ``scans/<scene>_sem.bin`` int64) and its paths are
+stored in the info (``scan_path``, ``scan_instance_mask_path``, ``scan_semantic_mask_path``) —
+no hard-coded location.
+
+A folder of unlabeled RGB-D frames (7-Scenes: ``frame-XXXXXX.color.jpg``, ``.depth.png``
+(uint16 mm, 65535 = invalid), ``.pose.txt`` camera-to-world, ``camera-intrinsics.txt``) gives
+inference-only infos: no masks, no scan, ``metainfo['labelled'] = False``.
+"""
+import glob
+import logging
+import os
+import os.path as osp
+import pickle
+from typing import List, Optional
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from oneformer3d.geometry import backproject_depth, check_pose
+from oneformer3d.metainfo import ClassTable
+from .scannet_io import write_bin
+from .scannet_frames import ScanCache, frame_cloud, list_frames, transfer_labels
+from .scannet_scans import INFO_VERSION, SUBDIRS
+from .superpoints import compute_superpoints
+
+logger = logging.getLogger('oneformer3d')
+
+
+def _write_frame(out_dir, name, xyz, rgb, masks: Optional[dict], superpoints: str) -> dict:
+    points = np.concatenate([xyz, rgb], axis=1).astype(np.float32)
+    method = 'kmeans' if superpoints == 'kmeans' else 'graph'
+    sp = compute_superpoints(points, method) if len(points) else np.zeros(0, np.int64)
+    for d in SUBDIRS.values():
+        os.makedirs(osp.join(out_dir, d), exist_ok=True)
+    write_bin(osp.join(out_dir, SUBDIRS['points'], f'{name}.bin'), points, np.float32)
+    write_bin(osp.join(out_dir, SUBDIRS['superpoints'], f'{name}.bin'), sp, np.int64)
+    if masks is not None:
+        write_bin(osp.join(out_dir, SUBDIRS['instance'], f'{name}.bin'), masks['ins'], np.int64)
+        write_bin(osp.join(out_dir, SUBDIRS['semantic'], f'{name}.bin'), masks['sem'], np.int64)
+    return dict(num_points=int(len(points)), superpoint_source=method)
+
+
+def _dump(out_dir, tag, infos, metainfo) -> dict:
+    out = dict(infos=infos)
+    for split in ('train', 'val'):
+        path = osp.join(out_dir, f'{tag}_oneformer3d_infos_{split}.pkl')
+        with open(path, 'wb') as fh:
+            pickle.dump(dict(metainfo=metainfo, data_list=infos), fh)
+        out[split] = path
+    return out
+
+
+def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str,
+                            posed_dir: Optional[str] = None, frame_interval: int = 1,
+                            max_points: int = 20000, superpoints: str = 'auto',
+                            scenes: Optional[List[str]] = None, label_radius: float = 0.05,
+                            seed: int = 0, **_) -> dict:
+    """One sequence info per scene from ``<root>/posed`` frames and ``<root>/scans``."""
+    frames = list_frames(posed_dir or osp.join(root, 'posed'))
+    if scenes:
+        frames = [f for f in frames if f['scene'] in scenes]
+    by_scene = {}
+    for fr in frames:
+        by_scene.setdefault(fr['scene'], []).append(fr)
+    scans = ScanCache(root, table)
+    rng = np.random.default_rng(seed)
+    rel = lambda p: osp.relpath(osp.abspath(p), osp.abspath(out_dir))  # noqa: E731
+    infos, skipped = [], 0
+    for scene, seq in by_scene.items():
+        seq = seq[::max(1, frame_interval)]
+        info = dict(sample_idx=scene, scene_id=scene, frame_ids=[], lidar_paths=[],
+                    pts_instance_mask_paths=[], pts_semantic_mask_paths=[],
+                    super_pts_paths=[], img_paths=[], depth_paths=[], poses=[],
+                    num_points=[], depth_source=[])
+        for fr in tqdm(seq, desc=f'create_data {tag} {scene}', unit='frame'):
+            why = check_pose(fr['pose'])
+            if why is not None:
+                skipped += 1
+                logger.warning(f'{fr["img_path"]}: {why}; frame skipped ({skipped} so far)')
+                continue
+            scan, tree = scans.get(scene, fr['img_path'])
+            cloud = frame_cloud(fr, scan, out_dir, max_points, rng)
+            ins, sem, _ = transfer_labels(cloud['xyz'], scan, tree, label_radius)
+            name = f'{scene}_{fr["frame"]}'
+            meta = _write_frame(out_dir, name, cloud['xyz'], cloud['rgb'],
+                                dict(ins=ins, sem=sem), superpoints)
+            for key in ('lidar_paths', 'pts_instance_mask_paths', 'pts_semantic_mask_paths',
+                        'super_pts_paths'):
+                info[key].append(f'{name}.bin')
+            info['frame_ids'].append(fr['frame'])
+            info['img_paths'].append(rel(fr['img_path']))
+            info['depth_paths'].append(rel(cloud['depth_path']))
+            info['poses'].append(cloud['align'] @ fr['pose'])
+            info['num_points'].append(meta['num_points'])
+            info['depth_source'].append(cloud['depth_source'])
+            info.update(intrinsic=np.asarray(fr['intrinsic'], np.float64)[:3, :3],
+                        depth_intrinsic=cloud['depth_intrinsic'],
+                        axis_align_matrix=cloud['align'],
+                        superpoint_source=meta['superpoint_source'])
+        if not info['frame_ids']:
+            continue
+        scan, _ = scans.get(scene, scene)
+        os.makedirs(osp.join(out_dir, 'scans'), exist_ok=True)
+        write_bin(osp.join(out_dir, 'scans', f'{scene}.bin'), scan['points'], np.float32)
+        write_bin(osp.join(out_dir, 'scans', f'{scene}_ins.bin'), scan['instance'], np.int64)
+        write_bin(osp.join(out_dir, 'scans', f'{scene}_sem.bin'), scan['semantic'], np.int64)
+        info.update(poses=np.stack(info['poses']), scan_path=f'scans/{scene}.bin',
+                    scan_instance_mask_path=f'scans/{scene}_ins.bin',
+                    scan_semantic_mask_path=f'scans/{scene}_sem.bin')
+        infos.append(info)
+    if not infos:
+        raise ValueError(f'{root}: no usable sequence ({skipped} frames skipped for bad poses)')
+    metainfo = dict(table.metainfo(), info_version=INFO_VERSION, data_kind='multi_view',
+                    labelled=True)
+    out = _dump(out_dir, tag, infos, metainfo)
+    out['summary'] = dict(scenes=len(infos), frames=sum(len(i['frame_ids']) for i in infos),
+                          skipped_bad_pose=skipped,
+                          points_mean=float(np.mean(sum((i['num_points'] for i in infos), []))))
+    return out
+
+
+def create_rgbd_sequence_infos(root: str, out_dir: str, table: ClassTable, tag: str,
+                               frame_interval: int = 1, max_points: int = 20000,
+                               superpoints: str = 'auto', seed: int = 0, **_) -> dict:
+    """Inference-only infos for one folder of unlabeled posed RGB-D frames (7-Scenes)."""
+    k_path = osp.join(root, 'camera-intrinsics.txt')
+    if not osp.isfile(k_path):
+        raise FileNotFoundError(f'{k_path}: missing camera intrinsics')
+    k = np.loadtxt(k_path)
+    colours = sorted(glob.glob(osp.join(root, 'frame-*.color.*')))[::max(1, frame_interval)]
+    if not colours:
+        raise FileNotFoundError(f'{root}: no frame-*.color.* images')
+    scene = osp.basename(osp.normpath(root))
+    rng = np.random.default_rng(seed)
+    rel = lambda p: osp.relpath(osp.abspath(p), osp.abspath(out_dir))  # noqa: E731
+    info = dict(sample_idx=scene, scene_id=scene, frame_ids=[], lidar_paths=[],
+                super_pts_paths=[], img_paths=[], depth_paths=[], poses=[], num_points=[],
+                intrinsic=k, depth_intrinsic=k, axis_align_matrix=np.eye(4))
+    skipped = 0
+    for colour in tqdm(colours, desc=f'create_data {tag}', unit='frame'):
+        stem = colour.split('.color.')[0]
+        frame = osp.basename(stem)
+        pose = np.loadtxt(f'{stem}.pose.txt')
+        why = check_pose(pose)
+        if why is not None:
+            skipped += 1
+            logger.warning(f'{stem}.pose.txt: {why}; frame skipped ({skipped} so far)')
+            continue
+        try:
+            depth = np.asarray(Image.open(f'{stem}.depth.png'), np.float32)
+        except (OSError, FileNotFoundError) as err:
+            raise FileNotFoundError(f'{stem}.depth.png: unreadable depth ({err})') from None
+        depth[depth >= 65535] = 0
+        xyz, pix = backproject_depth(depth / 1000.0, k, pose)
+        if len(xyz) > max_points:
+            keep = np.sort(rng.choice(len(xyz), max_points, replace=False))
+            xyz, pix = xyz[keep], pix[keep]
+        img = np.asarray(Image.open(colour).convert('RGB'))
+        rgb = img[np.clip(pix[:, 1], 0, img.shape[0] - 1),
+                  np.clip(pix[:, 0], 0, img.shape[1] - 1)].astype(np.float32)
+        name = f'{scene}_{frame}'
+        meta = _write_frame(out_dir, name, xyz.astype(np.float64), rgb, None, superpoints)
+        info['frame_ids'].append(frame)
+        info['lidar_paths'].append(f'{name}.bin')
+        info['super_pts_paths'].append(f'{name}.bin')
+        info['img_paths'].append(rel(colour))
+        info['depth_paths'].append(rel(f'{stem}.depth.png'))
+        info['poses'].append(pose)
+        info['num_points'].append(meta['num_points'])
+    info['poses'] = np.stack(info['poses'])
+    metainfo = dict(table.metainfo(), info_version=INFO_VERSION, data_kind='multi_view',
+                    labelled=False)
+    out = _dump(out_dir, tag, [info], metainfo)
+    out['summary'] = dict(scenes=1, frames=len(info['frame_ids']), skipped_bad_pose=skipped,
+                          points_mean=float(np.mean(info['num_points'])))
+    return out

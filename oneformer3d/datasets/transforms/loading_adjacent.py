@@ -1,0 +1,114 @@
+"""``LoadAdjacentDataFromFile``: the frames of a posed sequence (ESAM online setting)."""
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from oneformer3d.datasets.preprocessing.scannet_io import read_bin
+from oneformer3d.registry import TRANSFORMS
+
+FRAME_LIST_KEYS = ('img_paths', 'depth_paths', 'frame_ids', 'clip_feat_paths')
+
+
+@TRANSFORMS.register_module()
+class LoadAdjacentDataFromFile(BaseTransform):
+    """Read ``num_frames`` consecutive frames of a sequence info (random start) or, with
+    ``num_frames <= 0`` (test), the whole sequence, and concatenate them.
+
+    Adds ``points`` (N, len(use_dim)) float32 in the scene's common frame (all frames of a
+    sample share one ``aug_matrix``, so later augmentations keep them registered),
+    ``frame_idx`` (N,) int64 position of each point's frame in the selection, and, when
+    requested, ``pts_instance_mask`` (scene-consistent ids), ``pts_semantic_mask`` and
+    ``sp_pts_mask`` (superpoints made unique across frames by offsets). Per-frame lists
+    (``img_paths``, ``depth_paths``, ``frame_ids``, ``clip_feat_paths``) and ``poses``
+    (T, 4, 4) are cut to the selected frames (``frame_sel``), so a following
+    :class:`LoadClipFeature` loads exactly those frames.
+
+    ``load_scan=True`` (evaluation) also reads the reconstructed scan named by the info:
+    ``scan_points`` (M, 3) float32 and ``eval_ann_info`` with its ``pts_instance_mask`` and
+    train-id ``pts_semantic_mask`` (via ``seg_label_mapping``), so the online result is scored
+    on the scan, as the ScanNet benchmark does.
+
+    Raises:
+        KeyError: the info lacks the paths a requested annotation needs (names the sample).
+        ValueError / FileNotFoundError: naming the file when it is missing, truncated or its
+        length differs from the frame's points.
+    """
+
+    def __init__(self, num_frames: int = 8, load_dim: int = 6, use_dim=(0, 1, 2, 3, 4, 5),
+                 with_mask_3d: bool = True, with_seg_3d: bool = True,
+                 with_sp_mask_3d: bool = True, load_scan: bool = False):
+        self.num_frames = num_frames
+        self.load_dim, self.use_dim = load_dim, list(use_dim)
+        self.masks = [k for k, on in (('pts_instance_mask', with_mask_3d),
+                                      ('pts_semantic_mask', with_seg_3d)) if on]
+        self.with_sp = with_sp_mask_3d
+        self.load_scan = load_scan
+
+    def select(self, total: int) -> np.ndarray:
+        if self.num_frames <= 0 or self.num_frames >= total:
+            return np.arange(total)
+        start = np.random.randint(0, total - self.num_frames + 1)
+        return np.arange(start, start + self.num_frames)
+
+    def transform(self, results: dict) -> dict:
+        paths = results['lidar_paths']
+        sel = self.select(len(paths))
+        for key in self.masks + (['super_pts_path'] if self.with_sp else []):
+            list_key = 'super_pts_paths' if key == 'super_pts_path' else f'{key}_paths'
+            if not results.get(list_key):
+                raise KeyError(f'sample {results.get("sample_idx")}: no {list_key} in the info '
+                               f'(unlabeled sequence? switch the annotation off)')
+        points, frame_idx, masks, sps = [], [], {k: [] for k in self.masks}, []
+        sp_offset = 0
+        for t, i in enumerate(sel):
+            pts = read_bin(paths[i], np.float32, self.load_dim)
+            if not np.isfinite(pts).all():
+                raise ValueError(f'{paths[i]}: points contain NaN/Inf')
+            points.append(pts[:, self.use_dim])
+            frame_idx.append(np.full(len(pts), t, dtype=np.int64))
+            for key in self.masks:
+                masks[key].append(self._read(results[f'{key}_paths'][i], len(pts)))
+            if self.with_sp:
+                sp = self._read(results['super_pts_paths'][i], len(pts))
+                sps.append(sp + sp_offset)
+                sp_offset += int(sp.max(initial=-1)) + 1
+        results['points'] = np.concatenate(points)
+        results['frame_idx'] = np.concatenate(frame_idx)
+        results['aug_matrix'] = np.eye(4)
+        for key in self.masks:
+            results[key] = np.concatenate(masks[key])
+        if self.with_sp:
+            results['sp_pts_mask'] = np.concatenate(sps)
+        results['frame_sel'] = sel
+        results['num_frames'] = len(sel)
+        for key in FRAME_LIST_KEYS:
+            if results.get(key) is not None:
+                results[key] = [results[key][i] for i in sel]
+        if 'poses' in results:
+            results['poses'] = np.asarray(results['poses'], dtype=np.float64)[sel]
+        if self.load_scan:
+            self._load_scan(results)
+        return results
+
+    @staticmethod
+    def _read(path, n):
+        arr = read_bin(path, np.int64)
+        if arr.shape[0] != n:
+            raise ValueError(f'{path}: {arr.shape[0]} values for {n} points')
+        return arr
+
+    def _load_scan(self, results):
+        for key in ('scan_path', 'scan_instance_mask_path', 'scan_semantic_mask_path'):
+            if not results.get(key):
+                raise KeyError(f'sample {results.get("sample_idx")}: no {key} in the info '
+                               f'(needed to evaluate on the reconstructed scan)')
+        scan = read_bin(results['scan_path'], np.float32, 6)
+        n = len(scan)
+        sem = self._read(results['scan_semantic_mask_path'], n)
+        results['scan_points'] = scan[:, :3].copy()
+        results['eval_ann_info'] = dict(
+            pts_instance_mask=self._read(results['scan_instance_mask_path'], n),
+            pts_semantic_mask=results['seg_label_mapping'][sem])
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(num_frames={self.num_frames}, masks={self.masks}, '
+                f'sp={self.with_sp}, load_scan={self.load_scan})')

@@ -1,0 +1,135 @@
+"""Multi-view (online) paths of :class:`OneFormer3D`: frame-by-frame training and streaming
+inference (ESAM). A sample's frames share one world frame; ``inputs['frame_idx']`` tells each
+point's frame. Per frame the backbone runs with the ``memory`` as its decoder injector (reset
+at the start of each sequence), the decoder predicts the frame's instances, and
+
+* training: the instance criterion on the GT instances visible in that frame, averaged over
+  frames, plus the ``merge_criterion`` on the ``merge_head`` embeddings of matched queries of
+  consecutive frames;
+* inference: the frame's instances (same top-k / NMS as single view) are merged into the
+  scene by :class:`~oneformer3d.models.online.OnlineInstanceMerger`; the scene result is
+  mapped onto ``inputs['scan_points']`` (the reconstructed scan) when present.
+"""
+from typing import List, Optional
+
+import torch
+from mmengine.structures import InstanceData
+
+from oneformer3d.registry import TASK_UTILS
+from ..data_preprocessors import voxelize
+from ..online.instance_merger import points_to_voxel_keys
+
+
+def frame_inputs(model, points: List[torch.Tensor], superpoints: List[torch.Tensor]) -> dict:
+    """Voxelize one frame per sample; superpoint ids are made contiguous per frame."""
+    pre = model.data_preprocessor
+    sps = [torch.unique(sp, return_inverse=True)[1] for sp in superpoints]
+    return dict(points=points, sp_pts_mask=sps,
+                voxels=voxelize(points, pre.voxel_size, slice(pre.feat_start, None)))
+
+
+def _num_frames(inputs) -> int:
+    counts = [int(f.max()) + 1 if len(f) else 0 for f in inputs['frame_idx']]
+    if len(set(counts)) != 1:
+        raise ValueError(f'multi-view batch with different frame counts {counts}; use '
+                         f'sequences of at least num_frames frames')
+    return counts[0]
+
+
+def _reset(model):
+    if model.memory is not None:
+        model.memory.reset()
+
+
+def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
+    _reset(model)
+    frames = _num_frames(inputs)
+    totals, merge_frames = {}, []
+    for t in range(frames):
+        sel = [f == t for f in inputs['frame_idx']]
+        pts = [p[s] for p, s in zip(inputs['points'], sel)]
+        sps = [ds.gt_pts_seg.sp_pts_mask[s] for ds, s in zip(data_samples, sel)]
+        fin = frame_inputs(model, pts, sps)
+        sp_feats, point2sp, sp_xyz = model.extract_feat(fin, injector=model.memory)
+        out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
+        targets, scene_ids = [], []
+        for ds, s, p2s, f in zip(data_samples, sel, point2sp, sp_feats):
+            ins = ds.gt_pts_seg.pts_instance_mask[s]
+            ids, local = torch.unique(ins, return_inverse=True)  # 0 (none) stays first
+            if len(ids) and ids[0] != 0:
+                ids, local = torch.cat([ids.new_zeros(1), ids]), local + 1
+            labels = ds.gt_instances_3d.labels_3d[ids[1:] - 1]
+            if model.num_instance_classes == 1:
+                labels = torch.zeros_like(labels)
+            targets.append(dict(labels=labels, masks=model._sp_targets(p2s, local, labels,
+                                                                     f.shape[0])))
+            scene_ids.append(ids[1:])
+        for k, v in model.criterion(out['layers'], targets).items():
+            totals[k] = totals.get(k, 0) + v / frames
+        if model.merge_head is not None:
+            matches = model.criterion.match(out['layers'][-1], targets)
+            emb = [model.merge_head(q) for q in out['queries']]
+            merge_frames.append([(e[q_idx], ids[g_idx])
+                                 for e, ids, (q_idx, g_idx) in zip(emb, scene_ids, matches)])
+    if model.merge_criterion is not None:
+        per_sample = [model.merge_criterion([f[b] for f in merge_frames])['loss_merge']
+                      for b in range(len(data_samples))]
+        totals['loss_merge'] = torch.stack(per_sample).mean()
+    return totals
+
+
+class OnlineSession:
+    """Stream one sequence through the model frame by frame (inference, no gradients).
+
+    ``step(points (N, C) tensor, superpoints (N,) int64)`` -> the frame's ``InstanceData``
+    and the merge counts; ``merger`` holds the scene result; ``state_nbytes()`` = memory +
+    merger state. ``points`` are in the sequence's common frame (metres, colour columns as
+    the model was trained with).
+    """
+
+    def __init__(self, model, merger_cfg: Optional[dict] = None):
+        self.model = model
+        _reset(model)
+        self.merger = TASK_UTILS.build(merger_cfg or model.merger_cfg)
+
+    @torch.no_grad()
+    def step(self, points: torch.Tensor, superpoints: torch.Tensor):
+        model = self.model
+        if len(points) == 0:
+            return InstanceData(), self.merger.update([], torch.zeros(0, 1), torch.zeros(0),
+                                                      torch.zeros(0, dtype=torch.long))
+        fin = frame_inputs(model, [points], [superpoints])
+        sp_feats, point2sp, sp_xyz = model.extract_feat(fin, injector=model.memory)
+        out = model.decoder(sp_feats, training=False, sp_xyz=sp_xyz)
+        last = out['layers'][-1]
+        inst = model._predict_instances(last['cls'][0], last['masks'][0], last['scores'][0],
+                                        point2sp[0])
+        queries = out['queries'][0][inst.query_index]
+        emb = model.merge_head(queries) if model.merge_head is not None else queries
+        xyz = points[:, :3].float()
+        keys = [points_to_voxel_keys(xyz[m].cpu(), self.merger.voxel_size)
+                for m in inst.pts_instance_mask]
+        counts = self.merger.update(keys, emb, inst.instance_scores, inst.instance_labels)
+        return inst, counts
+
+    def state_nbytes(self) -> int:
+        mem = self.model.memory.state_nbytes() if self.model.memory is not None else 0
+        return mem + self.merger.state_nbytes()
+
+
+def predict_sequence(model, inputs: dict, data_samples: List) -> List:
+    for b, ds in enumerate(data_samples):
+        session = OnlineSession(model)
+        fidx = inputs['frame_idx'][b]
+        for t in range(int(fidx.max()) + 1 if len(fidx) else 0):
+            sel = fidx == t
+            session.step(inputs['points'][b][sel], ds.gt_pts_seg.sp_pts_mask[sel])
+        if 'scan_points' in inputs:
+            result = session.merger.to_points(inputs['scan_points'][b].cpu().numpy())
+        else:   # no scan: the scene instances as their voxel centres
+            result = dict(instance_labels=session.merger.labels,
+                          instance_scores=session.merger.scores)
+        ds.pred_instances_3d = InstanceData(**result)
+        ds.set_metainfo(dict(online_stats=dict(session.merger.stats,
+                                               instances=len(session.merger))))
+    return data_samples

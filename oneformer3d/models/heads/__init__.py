@@ -1,0 +1,3 @@
+from .merge_head import MergeHead
+
+__all__ = ['MergeHead']

@@ -1,0 +1,3 @@
+from .instance_merger import OnlineInstanceMerger
+
+__all__ = ['OnlineInstanceMerger']
