@@ -1,0 +1,158 @@
+"""Online multi-view path on the real scene0000_00 sequence and the 7-Scenes sequence:
+MV infos, LoadAdjacentDataFromFile, memory, merge head/criterion, streaming inference scored
+on the reconstructed scan, DDP and load_from from an SV checkpoint."""
+import os.path as osp
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+
+from oneformer3d.datasets.preprocessing.scannet_io import read_bin
+from oneformer3d.datasets.preprocessing.scannet_sequences import (create_rgbd_sequence_infos,
+                                                                  create_scannet_mv_infos)
+from oneformer3d.geometry import build_uv_index
+from oneformer3d.metainfo import SCANNET20, SCANNET200
+from oneformer3d.registry import DATASETS, MODELS
+from tests.conftest import REPO, data_path
+from tests.test_train import train
+
+init_default_scope('oneformer3d')
+CONFIG = osp.join(REPO, 'configs/esam/ESAM_online_3d_scannet_sample.py')
+
+
+@pytest.fixture(scope='module')
+def mv_root(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('mv'))
+    create_scannet_mv_infos(data_path('scannet'), out, SCANNET20, 'scannet_mv', max_points=5000)
+    return out
+
+
+def build(cfg_loader, root, **pipeline_kw):
+    ds_cfg = cfg_loader.dataset.copy()
+    ds_cfg.data_root = root
+    if pipeline_kw:
+        ds_cfg.pipeline[0].update(pipeline_kw)
+    return DATASETS.build(ds_cfg)
+
+
+def test_mv_infos_consistent_ids_and_poses(mv_root):
+    with open(osp.join(mv_root, 'scannet_mv_oneformer3d_infos_train.pkl'), 'rb') as fh:
+        data = pickle.load(fh)
+    assert data['metainfo']['data_kind'] == 'multi_view' and len(data['data_list']) == 1
+    info = data['data_list'][0]
+    assert info['frame_ids'] == ['00000', '00011', '00102'] and info['poses'].shape == (3, 4, 4)
+    assert osp.isfile(osp.join(mv_root, info['scan_path']))
+    scan_ins = read_bin(osp.join(mv_root, info['scan_instance_mask_path']), np.int64)
+    seen = []
+    for i, name in enumerate(info['lidar_paths']):
+        pts = read_bin(osp.join(mv_root, 'points', name), np.float32, 6)
+        ins = read_bin(osp.join(mv_root, 'instance_mask', name), np.int64)
+        assert len(pts) == 5000 and set(np.unique(ins)) <= set(np.unique(scan_ins))
+        seen.append(set(np.unique(ins[ins > 0])))
+        # world-frame points project into their own image with the stored pose
+        uv, ok = build_uv_index(pts, info['intrinsic'], info['poses'][i], (968, 1296))
+        assert ok.float().mean() > 0.99
+    # the same scan instance ids recur across frames (consistent across the scene)
+    assert len(seen[0] & seen[1]) + len(seen[1] & seen[2]) >= 4    # measured 7 + 1
+
+
+def test_sevenscenes_inference_only_infos(tmp_path):
+    res = create_rgbd_sequence_infos(data_path('sevenscenes', 'redkitchen'), str(tmp_path),
+                                     SCANNET200, 'sevenscenes_mv', frame_interval=10,
+                                     max_points=3000)
+    info = res['infos'][0]
+    assert res['summary']['frames'] == 5 and 'pts_instance_mask_paths' not in info
+    assert 'scan_path' not in info
+    with open(res['val'], 'rb') as fh:
+        assert pickle.load(fh)['metainfo']['labelled'] is False
+
+
+def test_load_adjacent_frames(mv_root):
+    cfg = Config.fromfile(CONFIG)
+    ds = build(cfg.train_dataloader, mv_root, num_frames=2)
+    item = ds[0]
+    meta = item['data_samples'].metainfo
+    fidx = item['inputs']['frame_idx']
+    assert meta['num_frames'] == 2 and fidx.unique().tolist() == [0, 1]
+    assert len(meta['img_paths']) == 2 and meta['poses'].shape == (2, 4, 4)
+    assert meta['frame_sel'][1] == meta['frame_sel'][0] + 1                # consecutive
+    sp = item['data_samples'].gt_pts_seg.sp_pts_mask
+    assert not set(sp[fidx == 0].tolist()) & set(sp[fidx == 1].tolist())  # unique per frame
+    test = build(cfg.test_dataloader, mv_root)[0]
+    assert test['data_samples'].metainfo['num_frames'] == 3
+    assert test['inputs']['scan_points'].shape == (81369, 3)
+    assert len(test['data_samples'].eval_ann_info['pts_instance_mask']) == 81369
+
+
+def test_memory_starts_as_identity_and_stays_bounded(mv_root):
+    """Zero-initialised fusion: with memory, frame outputs equal the memory-less model's;
+    re-feeding the same frames does not grow the memory."""
+    cfg = Config.fromfile(CONFIG)
+    item = build(cfg.test_dataloader, mv_root)[0]
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    data = model.data_preprocessor(pseudo_collate([item]))
+    from oneformer3d.models.detectors.online import frame_inputs
+    pts, fidx = data['inputs']['points'][0], data['inputs']['frame_idx'][0]
+    sp = item['data_samples'].gt_pts_seg.sp_pts_mask
+    model.memory.reset()
+    sizes = []
+    with torch.no_grad():
+        for rep in range(2):
+            for t in range(3):
+                fin = frame_inputs(model, [pts[fidx == t]], [sp[fidx == t]])
+                with_mem = model.extract_feat(fin, injector=model.memory)[0][0]
+                plain = model.extract_feat(fin)[0][0]
+                torch.testing.assert_close(with_mem, plain)
+                sizes.append(model.memory.state_nbytes())
+    assert sizes[2] > sizes[0] and sizes[5] == sizes[2]
+
+
+def test_mv_loss_uses_every_parameter_and_predicts_on_the_scan(mv_root):
+    cfg = Config.fromfile(CONFIG)
+    model = MODELS.build(cfg.model)
+    item = build(cfg.train_dataloader, mv_root)[0]
+    losses = model(**model.data_preprocessor(pseudo_collate([item]), True), mode='loss')
+    assert set(losses) >= {'loss_cls', 'loss_bce', 'loss_dice', 'loss_merge'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not unused, unused           # DDP needs no find_unused_parameters
+    model.eval()
+    test = build(cfg.test_dataloader, mv_root)[0]
+    out = model(**model.data_preprocessor(pseudo_collate([test])), mode='predict')[0]
+    pred = out.pred_instances_3d
+    assert pred.pts_instance_mask.shape[1] == 81369
+    stats = out.metainfo['online_stats']
+    assert stats['frames'] == 3 and stats['instances'] == len(pred) <= 3 * 20  # topk_insts=20
+
+
+@pytest.mark.slow
+def test_online_training_from_sv_checkpoint_under_torchrun(mv_root, tmp_path):
+    """An SV checkpoint (1 iteration) -> load_from into the online model, which trains 2
+    iterations in 2 processes (gloo) without unused-parameter errors; the load report lists
+    the new memory / merge head keys."""
+    sv_root = str(tmp_path / 'sv')
+    from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
+    create_scannet_sv_infos(data_path('scannet'), sv_root, SCANNET20, 'scannet_sv',
+                            max_points=5000)
+    sv_cfg = osp.join(REPO, 'configs/esam/ESAM_sv_3d_scannet_sample.py')
+    common = ['train_cfg.max_iters=1', 'train_cfg.val_interval=10', 'param_scheduler.end=1',
+              'default_hooks.checkpoint.interval=1']
+    roots = lambda root: [f'{loader}.dataset.data_root={root}'  # noqa: E731
+                          for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    train([sv_cfg, '--work-dir', str(tmp_path / 'sv_run'), '--cfg-options', *common,
+           *roots(sv_root)])
+    ckpt = tmp_path / 'sv_run' / 'iter_1.pth'
+    assert ckpt.is_file()
+    res = train([CONFIG, '--work-dir', str(tmp_path / 'mv_run'), '--cfg-options',
+                 'train_cfg.max_iters=2', 'train_cfg.val_interval=10', 'param_scheduler.end=2',
+                 'default_hooks.checkpoint.interval=2', f'load_from={ckpt}',
+                 *roots(mv_root)], nproc=2)
+    log = res.stdout + res.stderr
+    assert 'missing keys in source state_dict' in log and 'memory.convs' in log, log[-3000:]
+    assert (tmp_path / 'mv_run' / 'iter_2.pth').is_file()
