@@ -22,7 +22,8 @@ def test_config_builds(path):
     k = cfg.model.num_instance_classes
     assert model.decoder.cls_head.out_features == k + 1 and model.criterion.num_classes == k
     for loader in ('train_dataloader', 'val_dataloader'):
-        assert cfg[loader].dataset.type in ('ScanNetSegDataset', 'ScanNet200SegDataset')
+        assert cfg[loader].dataset.type in ('ScanNetSegDataset', 'ScanNet200SegDataset',
+                                            'ScanNetSegMVDataset', 'ScanNet200SegMVDataset')
 
 
 def test_esam_sv_baseline_settings():
@@ -33,3 +34,16 @@ def test_esam_sv_baseline_settings():
     assert cfg.param_scheduler.type == 'PolyLR' and cfg.train_cfg.max_epochs == 128
     assert cfg.train_dataloader.batch_size == 16
     assert cfg.train_dataloader.dataset.type == 'ScanNet200SegDataset'
+
+
+def test_esam_online_changes_only_what_differs():
+    sv = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_sv_3d_scannet200.py'))
+    mv = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_online_3d_scannet200.py'))
+    assert mv.train_dataloader.dataset.type == 'ScanNet200SegMVDataset'
+    assert mv.train_dataloader.dataset.pipeline[0] == dict(type='LoadAdjacentDataFromFile',
+                                                           num_frames=8)
+    assert mv.model.test_cfg.topk_insts == 20 and mv.model.memory.type == 'MultilevelMemory'
+    assert mv.load_from.endswith('.pth')
+    for key in ('backbone', 'decoder', 'criterion', 'data_preprocessor'):
+        assert mv.model[key] == sv.model[key], key
+    assert mv.optim_wrapper == sv.optim_wrapper and mv.param_scheduler == sv.param_scheduler

@@ -5,17 +5,25 @@
 #   python tools/train.py configs/esam/ESAM_sv_3d_scannet_sample.py      # the SV checkpoint
 _base_ = ['./ESAM_online_3d_scannet.py']
 data_root = 'data/scannet_sample_mv/'
-model = dict(backbone=dict(bn_momentum=0.1),
+# CPU-sized like the SV sample: voxel 0.05 m, no augmentation, BN momentum 0.1, FPS queries
+voxel_size = 0.05
+model = dict(data_preprocessor=dict(voxel_size=voxel_size), backbone=dict(bn_momentum=0.1),
              decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True))
 train_dataloader = dict(batch_size=1, num_workers=2,
                         sampler=dict(type='InfiniteSampler', shuffle=True),
-                        dataset=dict(data_root=data_root))
+                        dataset=dict(data_root=data_root, pipeline=[
+                            dict(type='LoadAdjacentDataFromFile', num_frames=8),
+                            dict(type='PointSegClassMapping'),
+                            dict(type='PointInstClassMapping'),
+                            dict(type='NormalizePointsColor'),
+                            dict(type='Pack3DDetInputs')]))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=60, val_interval=60)
 param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=60, power=0.9,
                        by_epoch=False)
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=60), logger=dict(interval=10))
+optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=0.0))
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=60, max_keep_ckpts=1),
+                     logger=dict(interval=10))
 log_processor = dict(by_epoch=False)
-load_from = 'work_dirs/ESAM_sv_3d_scannet_sample/iter_100.pth'
+load_from = 'work_dirs/ESAM_sv_3d_scannet_sample/iter_150.pth'

@@ -3,16 +3,22 @@
 #               --out-dir data/scannet_sample_sv
 _base_ = ['./ESAM_sv_3d_scannet.py']
 data_root = 'data/scannet_sample_sv/'
-model = dict(backbone=dict(bn_momentum=0.1),
+# CPU-sized like oneformer3d_scannet_sample.py: voxel 0.05 m, no augmentation (a fit of the
+# three frames, the SV checkpoint the online sample starts from), BN momentum 0.1, FPS queries.
+voxel_size = 0.05
+model = dict(data_preprocessor=dict(voxel_size=voxel_size), backbone=dict(bn_momentum=0.1),
              decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True))
 train_dataloader = dict(batch_size=1, num_workers=2,
                         sampler=dict(type='InfiniteSampler', shuffle=True),
-                        dataset=dict(data_root=data_root))
+                        dataset=dict(data_root=data_root, pipeline={{_base_.test_pipeline}}))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=100, val_interval=100)
-param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=100, power=0.9,
+max_iters = 150
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=max_iters)
+param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=max_iters, power=0.9,
                        by_epoch=False)
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100), logger=dict(interval=10))
+optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=0.0))
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1),
+                     logger=dict(interval=10))
 log_processor = dict(by_epoch=False)

@@ -1,6 +1,7 @@
 from . import transforms  # noqa: F401  (registers the transforms)
+from .rlbench_align_dataset import RLBenchAlignDataset
 from .scannet_dataset import (ScanNet200SegDataset, ScanNet200SegMVDataset, ScanNetSegDataset,
                               ScanNetSegMVDataset)
 
-__all__ = ['ScanNet200SegDataset', 'ScanNet200SegMVDataset', 'ScanNetSegDataset',
-           'ScanNetSegMVDataset']
+__all__ = ['RLBenchAlignDataset', 'ScanNet200SegDataset', 'ScanNet200SegMVDataset',
+           'ScanNetSegDataset', 'ScanNetSegMVDataset']

@@ -1,5 +1,6 @@
-from .hooks import ClipFeatureFallbackHook, MetricRunInfoHook, SafeCheckpointHook
+from .hooks import (ClipFeatureFallbackHook, MetricRunInfoHook, SafeCheckpointHook,
+                    TrainingCurvesHook)
 from .optim_wrapper import MixedPrecisionOptimWrapper
 
 __all__ = ['ClipFeatureFallbackHook', 'MetricRunInfoHook', 'MixedPrecisionOptimWrapper',
-           'SafeCheckpointHook']
+           'SafeCheckpointHook', 'TrainingCurvesHook']

@@ -1,6 +1,7 @@
 """Models: backbones -> (superpoint pooling) -> decoders -> criteria; one detector class.
 Online multi-view parts: memory (decoder-level feature memory), heads (merge head), online
 (scene-level instance merging)."""
+from .alignment import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .criteria import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403

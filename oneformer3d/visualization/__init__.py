@@ -1,4 +1,7 @@
-"""Pictures for people: feature maps as colours (PCA) and point-feature embeddings."""
+"""Pictures for people: feature maps as colours (PCA), point-feature embeddings, the online
+instance map."""
 from .feature_vis import pca_rgb, save_feature_pca_png, save_point_feature_png
+from .stream_vis import instance_colours, save_stream_png
 
-__all__ = ['pca_rgb', 'save_feature_pca_png', 'save_point_feature_png']
+__all__ = ['instance_colours', 'pca_rgb', 'save_feature_pca_png', 'save_point_feature_png',
+           'save_stream_png']

@@ -1,3 +1,4 @@
 from .instance_seg_metric import InstanceSegMetric
+from .retrieval_metric import RetrievalMetric, retrieval_recalls
 
-__all__ = ['InstanceSegMetric']
+__all__ = ['InstanceSegMetric', 'RetrievalMetric', 'retrieval_recalls']
