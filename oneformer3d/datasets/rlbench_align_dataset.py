@@ -36,7 +36,8 @@ class RLBenchAlignDataset(Dataset):
     * distill: ``tokens`` {encoder: (T, K, C_e)} — ``num_tokens`` random grid cells per frame —
       and ``pc_feat`` (K_t, D) / ``xyz`` (K_t, 3) of ``num_points`` sampled points;
     * point_patch: ``patches`` {encoder: (P, C_e)} sampled bilinearly at each point's ``uv``
-      (:func:`oneformer3d.geometry.sample_img_feat` with the pack's stride), ``valid`` (P,),
+      (:func:`oneformer3d.geometry.sample_img_feat` with the pack's stride), ``valid`` (P,)
+      (inside the anchor image and, when the point file has ``uv_valid``, not occluded),
       ``pc_feat`` (P, D), ``xyz`` (P, 3).
 
     Args:
@@ -163,7 +164,8 @@ class RLBenchAlignDataset(Dataset):
             inputs['patches'] = {}
             uv = pts['uv'][pick].float()
             size = pts.get('meta', {}).get('image_size')
-            valid = torch.ones(len(uv), dtype=torch.bool)
+            valid = pts['uv_valid'][pick].clone() if 'uv_valid' in pts else \
+                torch.ones(len(uv), dtype=torch.bool)
             for enc, f in frames.items():
                 meta = packs[enc].meta
                 img_size = size or meta['image_size']

@@ -14,7 +14,8 @@ Output (the layout users already have):
 * ``<out>/pc_dataset/PC/<feat_root>/<task>/<episode>/step_XXXX.ply.<tag>.pt`` =
   ``{pc: (N, 6) float32 xyz (world, metres) rgb (0..255), uv: (N, 2) float32 pixel
   coordinates of the point in the anchor camera's original image (pixel-centre convention;
-  outside the image for points the anchor does not see), pc_feat: (N, D) float32 teacher
+  outside the image for points the anchor does not see), uv_valid: (N,) bool (inside the
+  anchor image and not occluded there: |z − depth| ≤ 2 cm), pc_feat: (N, D) float32 teacher
   features, meta: {teacher, teacher_cfg, anchor_camera, cameras, image_size, fused}}``.
 """
 import os
@@ -104,7 +105,7 @@ def prepare_episode(root: str, out_dir: str, task: str, episode: str, teacher,
                         'front',), fused: bool = True, num_points: int = 4096,
                     feat_root: str = 'teacher', tag: str = 'teacher',
                     extra_rgb_cameras: Sequence[str] = (), seed: int = 0,
-                    steps: Optional[List[int]] = None) -> dict:
+                    steps: Optional[List[int]] = None, occlusion_thr: float = 0.02) -> dict:
     """Write one episode in the study's layout (see the module docstring).
 
     Args:
@@ -137,11 +138,13 @@ def prepare_episode(root: str, out_dir: str, task: str, episode: str, teacher,
         if len(pc) > num_points:
             pc = pc[np.sort(rng.choice(len(pc), num_points, replace=False))]
         cal = ep.camera(anchor, step)
+        # visible in the anchor camera: inside its image and in front of its depth (2 cm)
         uv, ok = build_uv_index(pc[:, :3], cal['intrinsic'], cal['pose'], img.shape[:2],
-                                min_depth=0.01)
+                                depth=ep.depth(anchor, step), min_depth=0.01,
+                                occlusion_thr=occlusion_thr)
         with torch.no_grad():
             feat = teacher(torch.from_numpy(pc)).float()
-        torch.save(dict(pc=torch.from_numpy(pc), uv=uv.float(), pc_feat=feat,
+        torch.save(dict(pc=torch.from_numpy(pc), uv=uv.float(), uv_valid=ok, pc_feat=feat,
                         meta=dict(teacher=teacher_name, anchor_camera=anchor,
                                   cameras=list(use), fused=fused,
                                   image_size=list(img.shape[:2]))),

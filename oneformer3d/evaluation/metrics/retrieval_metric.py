@@ -25,6 +25,10 @@ class RetrievalMetric(BaseMetric):
     own point cloud is the positive), with the chance levels ``k / N``; writes a PNG histogram
     of positive vs negative cosine similarities to ``<work_dir>/retrieval_similarity.png``
     (``MetricRunInfoHook`` supplies the work dir; ``out_dir`` overrides).
+
+    When samples carry per-point embeddings (stage 1), also point-level retrieval inside each
+    sample — a point's RGB feature retrieving its own point among the sample's M visible
+    points and back — averaged over samples (``point_*``, chance ``k / M``).
     """
 
     default_prefix = 'retrieval'
@@ -39,11 +43,16 @@ class RetrievalMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for ds in data_samples:
-            self.results.append((ds['rgb_emb'], ds['pc_emb']))
+            point = None
+            if 'rgb_point_emb' in ds and len(ds['rgb_point_emb']) >= 5:
+                a, b = ds['rgb_point_emb'], ds['pc_point_emb']
+                r, p = retrieval_recalls(a, b), retrieval_recalls(b, a)
+                point = (r[1], r[5], p[1], p[5], 1 / len(a), 5 / len(a))
+            self.results.append((ds['rgb_emb'], ds['pc_emb'], point))
 
     def compute_metrics(self, results: list) -> dict:
-        rgb = torch.stack([r for r, _ in results])
-        pc = torch.stack([p for _, p in results])
+        rgb = torch.stack([r[0] for r in results])
+        pc = torch.stack([r[1] for r in results])
         n = len(rgb)
         r2p, p2r = retrieval_recalls(rgb, pc), retrieval_recalls(pc, rgb)
         sim = F.normalize(rgb, dim=-1) @ F.normalize(pc, dim=-1).T
@@ -52,6 +61,12 @@ class RetrievalMetric(BaseMetric):
         metrics = {'rgb2pc_R@1': r2p[1], 'rgb2pc_R@5': r2p[5], 'pc2rgb_R@1': p2r[1],
                    'pc2rgb_R@5': p2r[5], 'chance_R@1': 1 / n, 'chance_R@5': min(1.0, 5 / n),
                    'pos_sim_mean': float(pos.mean()), 'neg_sim_mean': float(neg.mean())}
+        points = [r[2] for r in results if r[2] is not None]
+        if points:
+            mean = np.mean(np.asarray(points), axis=0)
+            metrics.update({'point_rgb2pc_R@1': mean[0], 'point_rgb2pc_R@5': mean[1],
+                            'point_pc2rgb_R@1': mean[2], 'point_pc2rgb_R@5': mean[3],
+                            'point_chance_R@1': mean[4], 'point_chance_R@5': mean[5]})
         if self.out_dir:
             path = self._histogram(pos, neg, n)
             MMLogger.get_current_instance().info(f'similarity histogram: {path}')

@@ -11,26 +11,33 @@ class PointProjector(nn.Module):
     without them, on xyz (``source='xyz'``); the source is fixed per model so every
     parameter is used (DDP).
 
-    ``forward(pc_feat (…, C) or None, xyz (…, 3)) -> (…, D)``.
+    ``forward(pc_feat (…, C) or None, xyz (…, 3)) -> (…, D)``. The input is batch-normalised
+    over all leading dims (``input_norm=True``): pooled teacher features of neighbouring steps
+    share a large common part, which the contrast needs removed.
 
     Raises:
         ValueError: ``source='pc_feat'`` and the batch has no ``pc_feat``.
     """
 
     def __init__(self, in_channels: int = 256, out_channels: int = 256, hidden: int = 256,
-                 source: str = 'pc_feat'):
+                 source: str = 'pc_feat', input_norm: bool = True):
         super().__init__()
         if source not in ('pc_feat', 'xyz'):
             raise ValueError(f"PointProjector source must be 'pc_feat' or 'xyz', got {source!r}")
         self.source = source
+        c = in_channels if source == 'pc_feat' else 3
+        self.norm = nn.BatchNorm1d(c) if input_norm else nn.Identity()
         self.net = nn.Sequential(nn.Linear(in_channels if source == 'pc_feat' else 3, hidden),
                                  nn.GELU(), nn.Linear(hidden, out_channels),
                                  nn.LayerNorm(out_channels))
 
     def forward(self, pc_feat, xyz: torch.Tensor) -> torch.Tensor:
         if self.source == 'xyz':
-            return self.net(xyz.float())
-        if pc_feat is None:
+            x = xyz.float()
+        elif pc_feat is None:
             raise ValueError("PointProjector(source='pc_feat'): the batch has no pc_feat; use "
                              "source='xyz' for point files without teacher features")
-        return self.net(pc_feat.float())
+        else:
+            x = pc_feat.float()
+        shape = x.shape
+        return self.net(self.norm(x.reshape(-1, shape[-1])).reshape(shape))

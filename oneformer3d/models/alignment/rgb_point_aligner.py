@@ -8,7 +8,8 @@
   frames -> fusion over encoders -> student embedding; teacher = projected mean of ``pc_feat``
   over ``K_t`` points; :class:`ClipInfoNCE` (learnable ``logit_scale``, optional queue / nMSE).
 
-``predict`` returns per sample ``{'rgb_emb', 'pc_emb', 'episode', 'step'}`` for
+``predict`` returns per sample ``{'rgb_emb', 'pc_emb', 'episode', 'step'}`` (point_patch
+also ``rgb_point_emb`` / ``pc_point_emb`` (M, D) of the points the anchor camera sees) for
 :class:`~oneformer3d.evaluation.metrics.RetrievalMetric`; ``fusion_weights()`` the current
 per-encoder weights (:class:`~oneformer3d.engine.hooks.TrainingCurvesHook` plots them).
 """
@@ -52,6 +53,9 @@ class RGBPointAligner(BaseModel):
                                           dim=dim)) if task == 'distill' else None
         self.projector = MODELS.build(dict(point_projector or dict(type='PointProjector'),
                                            out_channels=dim))
+        # batch-normalised student embedding (as in SimCLR-style projection heads): removes
+        # the component shared by all samples of one scene before the contrast
+        self.student_norm = torch.nn.BatchNorm1d(dim)
         default = dict(type='ClipInfoNCE' if task == 'distill' else 'PointPatchInfoNCE')
         self.criterion = MODELS.build(criterion or default)
 
@@ -70,7 +74,9 @@ class RGBPointAligner(BaseModel):
                 per_enc.append(self.temporal(y.mean(2)))              # (B, D)
             else:
                 per_enc.append(self.adapters[name](inputs['patches'][name].float()))
-        return self.fusion(torch.stack(per_enc))
+        fused, aux = self.fusion(torch.stack(per_enc))
+        shape = fused.shape
+        return self.student_norm(fused.reshape(-1, shape[-1])).reshape(shape), aux
 
     def pc_embed(self, inputs: dict) -> torch.Tensor:
         feat, xyz = inputs.get('pc_feat'), inputs['xyz']
@@ -92,8 +98,11 @@ class RGBPointAligner(BaseModel):
                                         None if valid is None else valid.flatten())
             losses.update(aux)
             return losses
+        points = None
         if self.task == 'point_patch':        # set level: mean over the valid points
-            w = inputs['valid'].float().unsqueeze(-1)
+            valid = inputs['valid']
+            points = [(rgb[i][valid[i]], pc[i][valid[i]]) for i in range(len(rgb))]
+            w = valid.float().unsqueeze(-1)
             rgb = (rgb * w).sum(1) / w.sum(1).clamp(min=1)
             pc = (pc * w).sum(1) / w.sum(1).clamp(min=1)
         if mode == 'tensor':
@@ -101,7 +110,11 @@ class RGBPointAligner(BaseModel):
         meta = data_samples or {}
         out = []
         for i in range(len(rgb)):
-            out.append(dict(rgb_emb=rgb[i].detach().cpu(), pc_emb=pc[i].detach().cpu(),
-                            episode=meta.get('episode', [None] * len(rgb))[i],
-                            step=meta.get('step', [None] * len(rgb))[i]))
+            item = dict(rgb_emb=rgb[i].detach().cpu(), pc_emb=pc[i].detach().cpu(),
+                        episode=meta.get('episode', [None] * len(rgb))[i],
+                        step=meta.get('step', [None] * len(rgb))[i])
+            if points is not None:      # per-point embeddings of the visible points
+                item.update(rgb_point_emb=points[i][0].detach().cpu(),
+                            pc_point_emb=points[i][1].detach().cpu())
+            out.append(item)
         return out

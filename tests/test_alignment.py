@@ -1,0 +1,227 @@
+"""RGB <-> point-cloud alignment on the real RLBench episode: point files, feature packs
+(.pt / zarr), strict pairing and its fallbacks, InfoNCE by hand, MoCo queue, training above
+chance through the Runner."""
+import math
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.registry import init_default_scope
+
+from oneformer3d.datasets import RLBenchAlignDataset
+from oneformer3d.datasets.feature_packs import FeaturePack, pack_path, write_pack
+from oneformer3d.datasets.preprocessing.pack_builder import build_pack, episode_frames
+from oneformer3d.datasets.preprocessing.rlbench import prepare_episode
+from oneformer3d.models import ClipInfoNCE, MoCoQueue, PointMLPEncoder
+from oneformer3d.models.img_encoders import DINOv2, RGBPatchEncoder
+from tests.conftest import REPO, data_path
+
+init_default_scope('oneformer3d')
+STEPS = 40
+
+
+@pytest.fixture(scope='module')
+def rlbench_root(tmp_path_factory):
+    """The first 40 real steps: fused 4-camera clouds (1,024 points, random frozen PointMLP
+    teacher), RGB-patch and DINOv2-S/14 (random init) packs in both stores."""
+    out = str(tmp_path_factory.mktemp('rlbench'))
+    prepare_episode(data_path('rlbench', 'open_drawer', 'episode0'), out, 'open_drawer',
+                    'episode0', PointMLPEncoder().eval(), 'PointMLPEncoder',
+                    cameras=('front', 'left_shoulder', 'right_shoulder', 'overhead'),
+                    num_points=1024, steps=list(range(STEPS)))
+    frames = episode_frames(osp.join(out, 'rgb_dataset', 'RGB', 'open_drawer', 'episode0'))
+    for name, enc in (('rgb', RGBPatchEncoder(stride=4, short_side=128)),
+                      ('dino_s', DINOv2('vit_small_patch14_dinov2', short_side=112))):
+        build_pack(enc, name, frames, [pack_path(osp.join(out, 'packs'), name, 'open_drawer',
+                                                 'episode0', s) for s in ('zarr', 'pt')])
+    return out
+
+
+def dataset(root, **kw):
+    args = dict(data_root=root, task='open_drawer', episodes=['episode0'],
+                encoders=['rgb', 'dino_s'], num_points=256, num_tokens=16)
+    args.update(kw)
+    return RLBenchAlignDataset(**args)
+
+
+def test_point_files_and_packs(rlbench_root):
+    pts = torch.load(osp.join(rlbench_root, 'pc_dataset/PC/teacher/open_drawer/episode0/'
+                              'step_0007.ply.teacher.pt'), weights_only=True)
+    assert pts['pc'].shape == (1024, 6) and pts['uv'].shape == (1024, 2)
+    assert pts['pc_feat'].shape == (1024, 256) and pts['meta']['teacher'] == 'PointMLPEncoder'
+    z = FeaturePack(pack_path(osp.join(rlbench_root, 'packs'), 'dino_s', 'open_drawer',
+                              'episode0', 'zarr'))
+    p = FeaturePack(pack_path(osp.join(rlbench_root, 'packs'), 'dino_s', 'open_drawer',
+                              'episode0', 'pt'))
+    assert z.shape == p.shape == (9, 8, 8, 8, 384)       # 40 frames, windows of 8 every 4
+    import zarr
+    assert zarr.open_group(z.path, mode='r')['per_frame_features'].chunks == (1, 1, 8, 8, 384)
+    torch.testing.assert_close(z.frame('step_0013'), p.frame('step_0013'))
+    assert z.meta['stride'] == [16.0, 16.0]               # 128 px image / 8 cells
+
+
+def test_legacy_pt_pack_variants(tmp_path):
+    feats = torch.rand(2, 3, 4, 5, 6)
+    paths = [[f'x/step_{w * 3 + t:04d}.png' for t in range(3)] for w in range(2)]
+    torch.save(dict(features=feats, paths=paths), tmp_path / 'legacy.pt')
+    pack = FeaturePack(str(tmp_path / 'legacy.pt'))
+    torch.testing.assert_close(pack.frame('step_0004'), feats[1, 1])
+    assert pack.meta == {}
+    torch.save(dict(something=feats), tmp_path / 'bad.pt')
+    with pytest.raises(ValueError, match='bad.pt: needs a'):
+        FeaturePack(str(tmp_path / 'bad.pt'))
+
+
+def test_strict_pairing_uses_the_same_step_in_every_pack(rlbench_root):
+    """Every encoder's frame is the anchor step's; the RGB-patch features sampled at the
+    points' uv reproduce the colours of the points the anchor camera sees."""
+    ds = dataset(rlbench_root, mode='point_patch', test_mode=True)
+    packs = ds.packs('episode0')
+    for i in (0, 17, 39):
+        item = ds[i]
+        step = item['data_samples']['step']
+        assert step == f'step_{i:04d}'
+        # the patches equal a fresh sampling of each pack's frame of that step
+        from oneformer3d.geometry import sample_img_feat
+        rng = np.random.default_rng(i)
+        pts = ds._load_points('episode0', step)
+        pick = torch.from_numpy(rng.choice(len(pts['pc']), 256, replace=False))
+        for enc, pack in packs.items():
+            ref, _ = sample_img_feat(pack.frame(step).permute(2, 0, 1), pts['uv'][pick],
+                                     (128, 128), stride=pack.meta['stride'])
+            torch.testing.assert_close(item['inputs']['patches'][enc], ref)
+    item = ds[10]
+    pts = ds._load_points('episode0', 'step_0010')
+    rng = np.random.default_rng(10)
+    pick = torch.from_numpy(rng.choice(len(pts['pc']), 256, replace=False))
+    colour = item['inputs']['patches']['rgb'] * 255
+    valid = item['inputs']['valid']
+    err = (colour[valid] - pts['pc'][pick][valid, 3:]).abs().mean()
+    shuffled = (colour[valid] - pts['pc'][pick][valid][torch.randperm(int(valid.sum())), 3:]
+                ).abs().mean()
+    assert err < 0.5 * shuffled, (err, shuffled)
+
+
+@pytest.fixture()
+def gappy_packs(rlbench_root, tmp_path):
+    """'rgb' pack without step_0005; 'none' pack holding only steps the data never asks for."""
+    root = str(tmp_path)
+    src = FeaturePack(pack_path(osp.join(rlbench_root, 'packs'), 'rgb', 'open_drawer',
+                                'episode0', 'zarr'))
+    import shutil
+    shutil.copytree(osp.join(rlbench_root, 'pc_dataset'), osp.join(root, 'pc_dataset'))
+    frames = [p for w in src.frame_paths for p in w]
+    keep = [p for p in dict.fromkeys(frames) if 'step_0005' not in p][:8]
+    feats = torch.stack([src.frame(osp.basename(p)[:9]) for p in keep])[None]
+    write_pack(pack_path(osp.join(root, 'packs'), 'rgb', 'open_drawer', 'episode0'), feats,
+               [keep], src.meta)
+    other = [p.replace('step_00', 'step_90') for p in keep]
+    write_pack(pack_path(osp.join(root, 'packs'), 'none', 'open_drawer', 'episode0'), feats,
+               [other], src.meta)
+    return root
+
+
+def test_pairing_fallbacks(gappy_packs):
+    kw = dict(encoders=['rgb'], mode='point_patch', step_range=(5, 6), test_mode=True)
+    with pytest.raises(KeyError, match=r'episode0.zarr: no frame step_0005 \(strict'):
+        dataset(gappy_packs, pairing_fallback='error', **kw)[0]
+    ds = dataset(gappy_packs, pairing_fallback='random', **kw)
+    assert ds[0]['data_samples']['step'] == 'step_0005' and ds.fallback_counts['random'] == 1
+    ds = dataset(gappy_packs, pairing_fallback='skip', encoders=['rgb'], mode='point_patch',
+                 step_range=(4, 7), test_mode=True)
+    assert ds[1]['data_samples']['step'] == 'step_0006' and ds.fallback_counts['skip'] == 1
+    ds = dataset(gappy_packs, pairing_fallback='skip', encoders=['none'], mode='point_patch',
+                 step_range=(0, 8), test_mode=True)
+    with pytest.raises(RuntimeError, match='every sample misses a step'):
+        ds[0]                                  # terminates after one pass over the data
+
+
+def test_clip_infonce_equals_hand_computation():
+    a = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.6, 0.8]])
+    b = torch.tensor([[0.8, 0.6, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    loss = ClipInfoNCE()(a, b)['loss_nce']
+    s = 1 / 0.07                              # exp(logit_scale) at init
+    sim = [[sum(x * y for x, y in zip(r, c)) for c in b.tolist()] for r in a.tolist()]
+
+    def ce(rows):
+        return sum(math.log(sum(math.exp(s * v) for v in r)) - s * r[i]
+                   for i, r in enumerate(rows)) / 3
+    expect = 0.5 * (ce(sim) + ce([list(col) for col in zip(*sim)]))
+    assert loss.item() == pytest.approx(expect, rel=1e-5)
+    crit = ClipInfoNCE()
+    with torch.no_grad():
+        crit.logit_scale.fill_(10.0)
+    assert crit.scale().item() == pytest.approx(100.0)      # clamped at ln 100
+
+
+def test_moco_queue_enqueue_dequeue_and_momentum():
+    q = MoCoQueue(dim=4, size=5)
+    q.enqueue(torch.eye(4)[:3])
+    assert q.negatives().shape == (3, 4) and int(q.ptr) == 3
+    q.enqueue(torch.eye(4))                  # wraps: slots 3, 4, 0, 1
+    assert q.negatives().shape == (5, 4) and int(q.ptr) == 2
+    torch.testing.assert_close(q.queue[0], torch.eye(4)[2])   # oldest entries overwritten
+    torch.testing.assert_close(q.queue[2], torch.eye(4)[2])   # from the first call, kept
+    online, target = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    before = target.weight.detach().clone()
+    MoCoQueue.momentum_update(online, target, momentum=0.9)
+    torch.testing.assert_close(target.weight, 0.9 * before + 0.1 * online.weight.detach())
+
+
+def test_moe_fusion_balance_and_weighted_fusion():
+    from oneformer3d.models import MoEFusion, WeightedFusion
+    x = torch.randn(3, 2, 5, 8)
+    fused, aux = MoEFusion(3, 8)(x)
+    # zero-initialised gates: uniform mixture, balance term = 1.0 * weight
+    torch.testing.assert_close(fused, x.mean(0))
+    assert aux['loss_balance'].item() == pytest.approx(0.01)
+    wf = WeightedFusion(3, 8)
+    torch.testing.assert_close(wf(x)[0], x.mean(0))
+    assert wf.weights().sum().item() == pytest.approx(1.0)
+
+
+def run_train(cfg_name, root, work_dir, iters, extra=()):
+    cfg = osp.join(REPO, 'configs/alignment', cfg_name)
+    opts = [f'{loader}.dataset.data_root={root}'
+            for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    opts += ['train_dataloader.dataset.step_range=[0,30]',
+             'val_dataloader.dataset.step_range=[30,40]',
+             'test_dataloader.dataset.step_range=[30,40]',
+             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+             'train_dataloader.prefetch_factor=None', 'train_dataloader.batch_size=8',
+             f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+             f'param_scheduler.T_max={iters}', f'default_hooks.checkpoint.interval={iters}',
+             *extra]
+    res = subprocess.run([sys.executable, osp.join(REPO, 'tools/train.py'), cfg, '--work-dir',
+                          str(work_dir), '--cfg-options', *opts], capture_output=True,
+                         text=True, timeout=900, env=dict(__import__('os').environ,
+                                                          PYTHONPATH=REPO))
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-4000:]
+    import re
+    return {k: float(v) for k, v in re.findall(r'retrieval/(\S+): ([0-9.]+)', log)}, log
+
+
+@pytest.mark.slow
+def test_stage1_point_patch_retrieval_above_chance(rlbench_root, tmp_path):
+    """Stage 1 through tools/train.py on steps 0-29; held-out steps 30-39: a point's fused
+    RGB feature retrieves its own point among the step's visible points far above chance;
+    the loss-curve, fusion-weight and similarity PNGs are written."""
+    m, log = run_train('align_point_patch_rlbench.py', rlbench_root, tmp_path, 80)
+    assert m['point_rgb2pc_R@1'] > 5 * m['point_chance_R@1'], log[-2000:]
+    assert m['point_pc2rgb_R@5'] > 2 * m['point_chance_R@5'], log[-2000:]
+    for png in ('loss_curves.png', 'fusion_weights.png', 'retrieval_similarity.png'):
+        assert (tmp_path / png).is_file(), png
+
+
+@pytest.mark.slow
+def test_distillation_moe_trains(rlbench_root, tmp_path):
+    """Route 2 with the MoE fusion runs end to end (windows of 8, CLIP InfoNCE, balance
+    term) and reports set-level retrieval with its chance level."""
+    m, log = run_train('distill_rgb2pc_rlbench_moe.py', rlbench_root, tmp_path, 10)
+    assert m['chance_R@1'] == pytest.approx(0.1) and 0 <= m['rgb2pc_R@5'] <= 1
+    assert 'loss_balance' in log
