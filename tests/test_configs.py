@@ -19,6 +19,13 @@ def test_config_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'oneformer3d'
     model = MODELS.build(cfg.model)
+    if cfg.model.type == 'RGBPointAligner':
+        # alignment configs: one adapter per encoder pack the dataset reads, in the same order
+        assert list(model.adapters) == list(cfg.train_dataloader.dataset.encoders)
+        assert model.task == cfg.train_dataloader.dataset.mode == cfg.val_dataloader.dataset.mode
+        for loader in ('train_dataloader', 'val_dataloader'):
+            assert cfg[loader].dataset.type == 'RLBenchAlignDataset'
+        return
     k = cfg.model.num_instance_classes
     assert model.decoder.cls_head.out_features == k + 1 and model.criterion.num_classes == k
     for loader in ('train_dataloader', 'val_dataloader'):
