@@ -2,9 +2,11 @@
 7 instances), trained and evaluated through create_data -> Runner -> InstanceSegMetric.
 
 Threshold: the superpoint oracle (GT rasterised onto our superpoints) scores class-agnostic
-AP50 1.0 on this crop and development runs reached 1.0 at iteration 40; an untrained model
-scores below 0.1. 0.8 leaves room for platform nondeterminism and still fails whenever
-matching, losses, decoding or evaluation disagree.
+AP50 1.0 on this crop; an untrained model scores below 0.1. Multi-threaded sparse convolution
+and scatter reductions are not bitwise deterministic, so runs differ: three runs at 50
+iterations gave AP50 1.0 (AP 0.65 / 0.74 / 0.69), and one CI run at 50 iterations failed the
+threshold. 60 iterations and 0.8 (one of the 7 instances may be missed) leave that margin and
+still fail whenever matching, losses, decoding or evaluation disagree.
 """
 import importlib.util
 import os.path as osp
@@ -25,7 +27,7 @@ def load_tool(name):
 def test_overfit_cropped_real_scene(cropped_scene, tmp_path):
     overfit = load_tool('overfit')
     args = overfit.parse_args(['--data', cropped_scene, '--scene', 'scene0000_00',
-                               '--iters', '50', '--work-dir', str(tmp_path / 'wd'),
+                               '--iters', '60', '--work-dir', str(tmp_path / 'wd'),
                                '--config', osp.join(REPO, 'configs/oneformer3d/overfit_scene.py')])
     metrics = overfit.run_overfit(args)
     assert metrics['ca_ap50'] >= 0.8, metrics
