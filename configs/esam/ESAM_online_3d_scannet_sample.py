@@ -17,7 +17,16 @@ train_dataloader = dict(batch_size=1, num_workers=2,
                             dict(type='PointInstClassMapping'),
                             dict(type='NormalizePointsColor'),
                             dict(type='Pack3DDetInputs')]))
-val_dataloader = dict(dataset=dict(data_root=data_root))
+# The sample's three frames see ~27 % of the scan: score on the observed part (scan points
+# within 5 cm of a frame point). The full-scan score (scan_region='full', the benchmark's
+# setting for whole sequences) counts every unseen object as missed.
+val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=[
+    dict(type='LoadAdjacentDataFromFile', num_frames=-1, load_scan=True,
+         scan_region='observed', observed_radius=0.05),
+    dict(type='PointSegClassMapping'),
+    dict(type='PointInstClassMapping'),
+    dict(type='NormalizePointsColor'),
+    dict(type='Pack3DDetInputs')]))
 test_dataloader = val_dataloader
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=60, val_interval=60)
 param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=60, power=0.9,

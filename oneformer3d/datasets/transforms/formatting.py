@@ -52,7 +52,8 @@ class Pack3DDetInputs(BaseTransform):
                             'sampled_idx', 'img_path', 'depth_path', 'intrinsic', 'pose',
                             'axis_align_matrix', 'img_shape', 'clip_stride', 'clip_missing',
                             'clip_feat_path', 'depth_intrinsic', 'scene_id', 'frame_id',
-                            'poses', 'frame_ids', 'frame_sel', 'num_frames', 'img_paths')):
+                            'poses', 'frame_ids', 'frame_sel', 'num_frames', 'img_paths',
+                            'scan_observed_fraction')):
         self.keys = tuple(keys)
         self.meta_keys = tuple(meta_keys)
 

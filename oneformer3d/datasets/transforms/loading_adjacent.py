@@ -25,7 +25,11 @@ class LoadAdjacentDataFromFile(BaseTransform):
     ``load_scan=True`` (evaluation) also reads the reconstructed scan named by the info:
     ``scan_points`` (M, 3) float32 and ``eval_ann_info`` with its ``pts_instance_mask`` and
     train-id ``pts_semantic_mask`` (via ``seg_label_mapping``), so the online result is scored
-    on the scan, as the ScanNet benchmark does.
+    on the scan, as the ScanNet benchmark does. A whole ScanNet sequence covers its scan; a
+    short or subsampled one does not, and the unseen part then counts as missed objects.
+    ``scan_region='observed'`` crops the scan (points and GT) to the points within
+    ``observed_radius`` metres of any loaded frame point (scipy ``cKDTree``) and records the
+    kept fraction as ``scan_observed_fraction``; the default ``'full'`` is the benchmark's.
 
     Raises:
         KeyError: the info lacks the paths a requested annotation needs (names the sample).
@@ -35,7 +39,11 @@ class LoadAdjacentDataFromFile(BaseTransform):
 
     def __init__(self, num_frames: int = 8, load_dim: int = 6, use_dim=(0, 1, 2, 3, 4, 5),
                  with_mask_3d: bool = True, with_seg_3d: bool = True,
-                 with_sp_mask_3d: bool = True, load_scan: bool = False):
+                 with_sp_mask_3d: bool = True, load_scan: bool = False,
+                 scan_region: str = 'full', observed_radius: float = 0.05):
+        if scan_region not in ('full', 'observed'):
+            raise ValueError(f"scan_region must be 'full' or 'observed', got {scan_region!r}")
+        self.scan_region, self.observed_radius = scan_region, observed_radius
         self.num_frames = num_frames
         self.load_dim, self.use_dim = load_dim, list(use_dim)
         self.masks = [k for k, on in (('pts_instance_mask', with_mask_3d),
@@ -104,11 +112,18 @@ class LoadAdjacentDataFromFile(BaseTransform):
         scan = read_bin(results['scan_path'], np.float32, 6)
         n = len(scan)
         sem = self._read(results['scan_semantic_mask_path'], n)
-        results['scan_points'] = scan[:, :3].copy()
-        results['eval_ann_info'] = dict(
-            pts_instance_mask=self._read(results['scan_instance_mask_path'], n),
-            pts_semantic_mask=results['seg_label_mapping'][sem])
+        ins = self._read(results['scan_instance_mask_path'], n)
+        keep = np.ones(n, dtype=bool)
+        if self.scan_region == 'observed':
+            from scipy.spatial import cKDTree
+            dist, _ = cKDTree(results['points'][:, :3]).query(
+                scan[:, :3], distance_upper_bound=self.observed_radius)
+            keep = np.isfinite(dist)
+        results['scan_observed_fraction'] = float(keep.mean()) if n else 0.0
+        results['scan_points'] = scan[keep, :3].copy()
+        results['eval_ann_info'] = dict(pts_instance_mask=ins[keep],
+                                        pts_semantic_mask=results['seg_label_mapping'][sem[keep]])
 
     def __repr__(self):
         return (f'{type(self).__name__}(num_frames={self.num_frames}, masks={self.masks}, '
-                f'sp={self.with_sp}, load_scan={self.load_scan})')
+                f'sp={self.with_sp}, load_scan={self.load_scan}, scan_region={self.scan_region!r})')
