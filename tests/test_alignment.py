@@ -225,3 +225,28 @@ def test_distillation_moe_trains(rlbench_root, tmp_path):
     m, log = run_train('distill_rgb2pc_rlbench_moe.py', rlbench_root, tmp_path, 10)
     assert m['chance_R@1'] == pytest.approx(0.1) and 0 <= m['rgb2pc_R@5'] <= 1
     assert 'loss_balance' in log
+
+
+def test_retrieval_metric_recalls_and_point_histogram(tmp_path):
+    """Identical embeddings retrieve themselves (R@1 = 1); a shifted gallery gives R@1 = 0
+    and R@5 = 1 among 6 samples; point-level negatives never include the positive pair."""
+    from oneformer3d.evaluation.metrics import RetrievalMetric
+    torch.manual_seed(0)
+    emb = F.normalize(torch.randn(6, 16), dim=-1)
+    pts = F.normalize(torch.randn(40, 8), dim=-1)
+    metric = RetrievalMetric(out_dir=str(tmp_path))
+    metric.process(None, [dict(rgb_emb=emb[i], pc_emb=emb[i], rgb_point_emb=pts,
+                               pc_point_emb=pts) for i in range(6)])
+    m = metric.compute_metrics(metric.results)
+    assert m['rgb2pc_R@1'] == m['point_rgb2pc_R@1'] == 1.0
+    assert m['point_chance_R@1'] == pytest.approx(1 / 40)
+    pos, neg = metric.results[0][3]
+    np.testing.assert_allclose(pos, 1.0, rtol=1e-5)
+    assert len(neg) == 400 and (neg < 1 - 1e-4).all()     # distinct random vectors only
+    assert (tmp_path / 'retrieval_similarity.png').is_file()
+    shifted = RetrievalMetric()
+    # gallery i is sample i+1's embedding made most similar to query i: the positive ranks 2nd
+    shifted.process(None, [dict(rgb_emb=emb[i] + 2 * emb[(i + 1) % 6], pc_emb=emb[i])
+                           for i in range(6)])
+    s = shifted.compute_metrics(shifted.results)
+    assert s['rgb2pc_R@1'] == 0.0 and s['rgb2pc_R@5'] == 1.0
