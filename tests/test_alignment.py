@@ -61,6 +61,13 @@ def test_point_files_and_packs(rlbench_root):
     import zarr
     assert zarr.open_group(z.path, mode='r')['per_frame_features'].chunks == (1, 1, 8, 8, 384)
     torch.testing.assert_close(z.frame('step_0013'), p.frame('step_0013'))
+    # grouped reads (runs across window boundaries, out of order) equal frame-by-frame reads
+    steps = [f'step_{i:04d}' for i in range(5, 14)] + ['step_0030', 'step_0002']
+    for pack in (z, p):
+        torch.testing.assert_close(pack.frames(steps), torch.stack([pack.frame(s)
+                                                                    for s in steps]))
+    with pytest.raises(KeyError, match='no frame step_0099'):
+        z.frames(['step_0001', 'step_0099'])
     assert z.meta['stride'] == [16.0, 16.0]               # 128 px image / 8 cells
 
 

@@ -154,6 +154,28 @@ class FeaturePack:
         return torch.as_tensor(np.asarray(self.array()[w, t])).float()
 
 
+    def frames(self, steps: Sequence[str]) -> torch.Tensor:
+        """(len(steps), H_f, W_f, C) float32 of several steps, read as few slices: each run
+        of steps stored consecutively in one window is one read (``arr[w, t0:t1]``), instead
+        of one read per frame.
+
+        Raises:
+            KeyError: naming the pack and the first step it lacks.
+        """
+        missing = [s for s in steps if s not in self.index]
+        if missing:
+            raise KeyError(f'{self.path}: no frame {missing[0]}')
+        runs = []                                       # [window, first t, last t]
+        for w, t in (self.index[s] for s in steps):
+            if runs and runs[-1][0] == w and runs[-1][2] + 1 == t:
+                runs[-1][2] = t
+            else:
+                runs.append([w, t, t])
+        arr = self.array()
+        parts = [torch.as_tensor(np.asarray(arr[w, t0:t1 + 1])) for w, t0, t1 in runs]
+        return torch.cat(parts).float()
+
+
 def pack_path(root: str, encoder: str, task: str, episode: str, store: str = 'zarr') -> str:
     """``<root>/<encoder>/<task>/<episode>.<store>``."""
     return osp.join(root, encoder, task, f'{episode}.{store}')

@@ -142,10 +142,13 @@ class RLBenchAlignDataset(Dataset):
         frames = {}
         for enc, pack in packs.items():
             use = steps if self.mode == 'distill' else [anchor]
+            if all(s in pack for s in use):                  # the usual case: one read
+                frames[enc] = pack.frames(use)               # (T, H_f, W_f, C)
+                continue
             maps = [self._frame(pack, s, rng) for s in use]
             if any(m is None for m in maps):
                 return None
-            frames[enc] = torch.stack(maps)                 # (T, H_f, W_f, C)
+            frames[enc] = torch.stack(maps)
         pts = self._load_points(episode, anchor)
         n = len(pts['pc'])
         pick = torch.from_numpy(rng.choice(n, self.num_points, replace=n < self.num_points))
