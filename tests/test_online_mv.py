@@ -82,7 +82,7 @@ def test_load_adjacent_frames(mv_root):
     assert meta['frame_sel'][1] == meta['frame_sel'][0] + 1                # consecutive
     sp = item['data_samples'].gt_pts_seg.sp_pts_mask
     assert not set(sp[fidx == 0].tolist()) & set(sp[fidx == 1].tolist())  # unique per frame
-    test = build(cfg.test_dataloader, mv_root)[0]
+    test = build(cfg.test_dataloader, mv_root, scan_region='full')[0]
     assert test['data_samples'].metainfo['num_frames'] == 3
     assert test['inputs']['scan_points'].shape == (81369, 3)
     assert len(test['data_samples'].eval_ann_info['pts_instance_mask']) == 81369
@@ -144,7 +144,7 @@ def test_mv_loss_uses_every_parameter_and_predicts_on_the_scan(mv_root):
     unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not unused, unused           # DDP needs no find_unused_parameters
     model.eval()
-    test = build(cfg.test_dataloader, mv_root)[0]
+    test = build(cfg.test_dataloader, mv_root, scan_region='full')[0]
     out = model(**model.data_preprocessor(pseudo_collate([test])), mode='predict')[0]
     pred = out.pred_instances_3d
     assert pred.pts_instance_mask.shape[1] == 81369
