@@ -91,32 +91,31 @@ def bench_training(data_root: str, iters: int, workers: int) -> float:
     # workers' prefetching (a finite shuffle over this ~90-unit dataset would, every 6 steps)
     from mmengine.dataset import InfiniteSampler
     loader = DataLoader(dataset, batch_size=cfg.train_dataloader.batch_size,
-                        sampler=InfiniteSampler(dataset, shuffle=True), num_workers=workers, persistent_workers=workers > 0,
+                        sampler=InfiniteSampler(dataset, shuffle=True), num_workers=workers,
+                        persistent_workers=workers > 0,
                         prefetch_factor=cfg.train_dataloader.prefetch_factor if workers else None,
                         collate_fn=default_collate)
     model = MODELS.build(cfg.model).train()
     optim = torch.optim.AdamW(model.parameters(), lr=1e-3)
     wait = fwd = bwd = 0.0
-    it, warmup = 0, 3
+    warmup = 3
     t_end = time.perf_counter()
-    while it < iters + warmup:      # one pass of the infinite loader
-        for batch in loader:
-            t0 = time.perf_counter()
-            losses = model(**batch, mode='loss')
-            loss = sum(losses.values())
-            t1 = time.perf_counter()
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-            t2 = time.perf_counter()
-            if it >= warmup:
-                wait += t0 - t_end
-                fwd += t1 - t0
-                bwd += t2 - t1
-            it += 1
-            t_end = time.perf_counter()
-            if it >= iters + warmup:
-                break
+    for it, batch in enumerate(loader):
+        t0 = time.perf_counter()
+        losses = model(**batch, mode='loss')
+        loss = sum(losses.values())
+        t1 = time.perf_counter()
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        t2 = time.perf_counter()
+        if it >= warmup:
+            wait += t0 - t_end
+            fwd += t1 - t0
+            bwd += t2 - t1
+        t_end = time.perf_counter()
+        if it + 1 >= iters + warmup:
+            break
     total = wait + fwd + bwd
     print(f'\n| {iters} steps, batch {cfg.train_dataloader.batch_size}, {workers} workers | '
           f'ms/step | share |\n|---|---|---|')

@@ -252,7 +252,8 @@ def test_retrieval_metric_recalls_and_point_histogram(tmp_path):
     assert len(neg) == 400 and (neg < 1 - 1e-4).all()     # distinct random vectors only
     assert (tmp_path / 'retrieval_similarity.png').is_file()
     shifted = RetrievalMetric()
-    # gallery i is sample i+1's embedding made most similar to query i: the positive ranks 2nd
+    # query i = emb[i] + 2·emb[i+1]: gallery i+1 outranks the positive gallery i, which stays
+    # ahead of the unrelated rest (rank 1 of 6, inside the top 5)
     shifted.process(None, [dict(rgb_emb=emb[i] + 2 * emb[(i + 1) % 6], pc_emb=emb[i])
                            for i in range(6)])
     s = shifted.compute_metrics(shifted.results)

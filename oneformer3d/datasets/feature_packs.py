@@ -148,11 +148,7 @@ class FeaturePack:
         Raises:
             KeyError: naming the pack when it has no such step.
         """
-        if step not in self.index:
-            raise KeyError(f'{self.path}: no frame {step}')
-        w, t = self.index[step]
-        return torch.as_tensor(np.asarray(self.array()[w, t])).float()
-
+        return self.frames([step])[0]
 
     def frames(self, steps: Sequence[str]) -> torch.Tensor:
         """(len(steps), H_f, W_f, C) float32 of several steps, read as few slices: each run

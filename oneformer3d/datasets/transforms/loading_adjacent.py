@@ -126,4 +126,5 @@ class LoadAdjacentDataFromFile(BaseTransform):
 
     def __repr__(self):
         return (f'{type(self).__name__}(num_frames={self.num_frames}, masks={self.masks}, '
-                f'sp={self.with_sp}, load_scan={self.load_scan}, scan_region={self.scan_region!r})')
+                f'sp={self.with_sp}, load_scan={self.load_scan}, '
+                f'scan_region={self.scan_region!r})')
