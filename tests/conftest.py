@@ -1,11 +1,24 @@
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA_ROOT = os.environ.get('ONEFORMER3D_DATA', osp.join(REPO, '..', 'shared', 'data'))
+
+
+def run_script(args, threads=2, timeout=600):
+    """Run ``python <args>`` (a tool, or ``-m torch.distributed.run ...``) with the repository
+    on PYTHONPATH and ``threads`` OpenMP threads; asserts exit 0 with the output's tail.
+    One thread makes CPU training bitwise repeatable (multi-threaded scatter sums are not)."""
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS=str(threads))
+    res = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                         timeout=timeout)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    return res
 
 
 def data_path(*parts):

@@ -10,34 +10,27 @@ thread, 60 iterations, threshold 0.8 (one of the 7 instances may be missed); it 
 whenever matching, losses, decoding or evaluation disagree.
 """
 import csv
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.conftest import REPO, run_script
 
 
 @pytest.mark.slow
 def test_overfit_cropped_real_scene(cropped_scene, tmp_path):
     wd = tmp_path / 'wd'
     # one OpenMP thread: bitwise repeatable (two runs give the same metrics)
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
-    res = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'overfit.py'),
-                          '--data', cropped_scene, '--scene', 'scene0000_00', '--iters', '60',
-                          '--work-dir', str(wd),
-                          '--config', osp.join(REPO, 'configs/oneformer3d/overfit_scene.py')],
-                         env=env, capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    res = run_script([osp.join(REPO, 'tools', 'overfit.py'), '--data', cropped_scene,
+                      '--scene', 'scene0000_00', '--iters', '60', '--work-dir', str(wd),
+                      '--config', osp.join(REPO, 'configs/oneformer3d/overfit_scene.py')],
+                     threads=1, timeout=900)
     last = res.stdout.strip().splitlines()[-1]
     assert last.startswith('class-agnostic AP50: '), last
     with open(wd / 'metrics.csv') as fh:
         rows = list(csv.DictReader(fh))
     assert rows and rows[-1]['config'].endswith('overfit_scene.py')
     metrics = {k: float(v) for k, v in rows[-1].items() if k in ('ca_ap', 'ca_ap50', 'mRec')}
-    print('overfit metrics', metrics)
     assert metrics['ca_ap50'] >= 0.8, metrics
     assert metrics['mRec'] >= 0.8, metrics
     assert float(last.split(': ')[1]) == pytest.approx(metrics['ca_ap50'], abs=1e-4)

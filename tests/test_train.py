@@ -1,15 +1,12 @@
 """tools/train.py: 2-process torchrun on CPU (gloo), and exact resume on the cropped real scene."""
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
 from oneformer3d.metainfo import SCANNET20
-from tests.conftest import REPO
+from tests.conftest import REPO, run_script
 
 CONFIG = osp.join(REPO, 'configs/oneformer3d/overfit_scene.py')
 
@@ -32,16 +29,11 @@ def options(data_root, iters, interval):
 
 
 def train(args, nproc=1, timeout=600, threads=2):
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1' if nproc > 1 else str(threads))
     if nproc > 1:
-        cmd = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
-               '--master_port=29517', osp.join(REPO, 'tools/train.py'), *args,
-               '--launcher', 'pytorch']
-    else:
-        cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), *args]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
-    return res
+        return run_script(['-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
+                           '--master_port=29517', osp.join(REPO, 'tools/train.py'), *args,
+                           '--launcher', 'pytorch'], threads=1, timeout=timeout)
+    return run_script([osp.join(REPO, 'tools/train.py'), *args], threads, timeout)
 
 
 def weights(path):
