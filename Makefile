@@ -8,7 +8,8 @@ SCENE  ?= scene0000_00
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements/constraints-cpu.txt setup.py tools/setup_env.sh
+$(VENV)/.installed: requirements.txt requirements/constraints-cpu.txt requirements/constraints-cuda.txt \
+		setup.py tools/setup_env.sh tools/patch_minkowski_cuda.py
 	VENV=$(VENV) bash tools/setup_env.sh
 
 # main job on the embedded default: synthetic rooms -> create_data -> train -> test

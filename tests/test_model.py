@@ -16,6 +16,7 @@ from oneformer3d.models.layers import farthest_point_sampling, matrix_nms, super
 from oneformer3d.registry import MODELS
 from oneformer3d.structures import Det3DDataSample, PointData
 from tests.conftest import REPO, data_path
+from tests.helpers.mask3d_reference import mask3d_res16unet34c_shapes
 
 init_default_scope('oneformer3d')
 
@@ -55,18 +56,62 @@ def test_hungarian_matcher_is_optimal():
     assert q.numel() == 0 and g.numel() == 0
 
 
-def test_matrix_nms_and_fps():
-    a = torch.zeros(4, 10, dtype=torch.bool)
-    a[0, :5] = a[1, :5] = True  # duplicates
-    a[2, 5:] = True             # disjoint
-    a[3, :4] = True             # IoU 0.8 with the first
-    out = matrix_nms(a, torch.tensor([0.9, 0.8, 0.7, 0.6]))
-    assert out[0] == 0.9 and out[2] == 0.7       # unaffected
-    assert out[1] == pytest.approx(0.0, abs=1e-6)  # exact duplicate suppressed
-    assert out[3] == pytest.approx(0.6 * 0.2, rel=1e-4)
+def _real_instance_masks():
+    """Superpoint masks of two real GT instances of scene0000_00's 2 m corner (20-point
+    superpoints): (S,) instance id per superpoint, the two largest instance ids."""
+    _, ins = real_points(3000)
+    sp_ins = ins[torch.arange(0, len(ins), 20)]
+    ids, counts = torch.unique(sp_ins[sp_ins > 0], return_counts=True)
+    a, b = ids[counts.argsort(descending=True)[:2]].tolist()
+    return sp_ins, a, b
+
+
+def _iou(x, y):
+    x, y = x.float(), y.float()
+    inter = (x * y).sum()
+    return float(inter / (x.sum() + y.sum() - inter))
+
+
+def test_matrix_nms_is_label_aware_on_real_instances():
+    """SOLOv2 Eq. 4 (linear kernel) on masks of real instances: only higher-scored masks of
+    the same label decay a mask; one mask with two class hypotheses keeps both scores."""
+    sp_ins, a, b = _real_instance_masks()
+    inst_a, inst_b = sp_ins == a, sp_ins == b
+    part_a = inst_a.clone()
+    part_a[torch.nonzero(inst_a).squeeze(1)[::3]] = False  # two thirds of A: overlaps A
+    masks = torch.stack([inst_a, inst_a, part_a, inst_b])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
+    # the same mask twice with labels 0 and 1 (two class hypotheses of one query): no decay
+    two_hyp = matrix_nms(masks[:2], torch.tensor([0, 1]), scores[:2])
+    torch.testing.assert_close(two_hyp, scores[:2])
+    # one label: the duplicate vanishes, the part decays by (1 - IoU(A, part)) / (1 - 0)...
+    out = matrix_nms(masks, torch.zeros(4, dtype=torch.long), scores)
+    iou_ap = _iou(inst_a, part_a)
+    assert 0.5 < iou_ap < 0.8
+    assert out[0] == 0.9 and out[1] == pytest.approx(0.0, abs=1e-6)
+    # ... compensated for the duplicate's own suppression (comp = IoU(A, A) = 1 -> ignored by
+    # the min over i, which keeps the row of A)
+    assert out[2] == pytest.approx(0.7 * (1 - iou_ap), rel=1e-5)
+    assert out[3] == pytest.approx(0.6 * (1 - _iou(inst_a, inst_b)), rel=1e-5)
+    # labels 0, 0, 1, 1: the part is alone in label 1 (apart from B, ranked below it)
+    out = matrix_nms(masks, torch.tensor([0, 0, 1, 1]), scores)
+    assert out[2] == pytest.approx(0.7) and out[1] == pytest.approx(0.0, abs=1e-6)
+    assert out[3] == pytest.approx(0.6 * (1 - _iou(part_a, inst_b)), rel=1e-5)
+    # gaussian kernel: exp(-sigma (IoU^2 - comp^2)), sigma 2
+    out = matrix_nms(masks[[0, 2]], torch.zeros(2, dtype=torch.long), scores[[0, 2]],
+                     kernel='gaussian')
+    assert out[1] == pytest.approx(0.7 * float(np.exp(-2 * iou_ap ** 2)), rel=1e-5)
+    with pytest.raises(ValueError, match='labels'):
+        matrix_nms(masks, torch.zeros(3, dtype=torch.long), scores)
+
+
+def test_farthest_point_sampling_is_deterministic_and_unique():
     pts, _ = real_points()
     idx = farthest_point_sampling(pts[:, :3], 50)
     assert len(set(idx.tolist())) == 50 and torch.equal(idx, farthest_point_sampling(pts[:, :3], 50))
+    d = torch.cdist(pts[idx, :3], pts[:, :3]).min(0).values
+    rand = torch.randperm(len(pts), generator=torch.Generator().manual_seed(0))[:50]
+    assert d.max() < torch.cdist(pts[rand, :3], pts[:, :3]).min(0).values.max()
 
 
 def build_model(**decoder):
@@ -116,56 +161,139 @@ def test_losses_finite_with_and_without_gt_and_inference_shapes():
     assert (out.pts_instance_mask.sum(1) >= 100).all()
 
 
-def test_mask3d_backbone_keys_load():
-    """Mask3D keeps the U-Net under 'model.backbone.'; a state dict in that layout (made here,
-    no download) loads into ours strictly after the mapping."""
-    ours = Res16UNet34C(in_channels=3, out_channels=32)
-    theirs = {f'model.backbone.{k}': v + 1 for k, v in ours.state_dict().items()}
-    theirs['model.mask_embed_head.weight'] = torch.zeros(3)
-    mapped = mask3d_backbone_state_dict(theirs)
-    fresh = Res16UNet34C(in_channels=3, out_channels=32)
-    fresh.load_state_dict(mapped, strict=True)
-    k = 'block1.0.conv1.kernel'
-    torch.testing.assert_close(fresh.state_dict()[k], ours.state_dict()[k] + 1)
-    assert any(k.startswith('bn0.bn.') for k in mapped)
+def test_backbone_keys_equal_mask3d_definition():
+    """Our Res16UNet34C has exactly Mask3D's parameter names and shapes (the reference is
+    written from JonasSchult/Mask3D's module definitions in tests/helpers/mask3d_reference.py),
+    except Mask3D's ``final`` conv, which its forward never calls."""
+    ref = mask3d_res16unet34c_shapes(in_channels=3, out_channels=20, conv1_kernel_size=5)
+    ours = {k: tuple(v.shape) for k, v in Res16UNet34C(in_channels=3).state_dict().items()}
+    assert set(ours) == set(ref) - {'final.kernel', 'final.bias'}
+    assert {k: ref[k] for k in ours} == ours
+    with_final = Res16UNet34C(in_channels=3, out_channels=20).state_dict()
+    assert {k: tuple(v.shape) for k, v in with_final.items()} == dict(ref)
 
 
-def test_pretrained_mask3d_file_loads_weights_only(tmp_path):
-    src = Res16UNet34C(in_channels=3, out_channels=32)
-    state = {f'model.backbone.{k}': v for k, v in src.state_dict().items()}
-    state['model.backbone.final.kernel'] = torch.zeros(1, 96, 200)  # another head width
-    path = tmp_path / 'mask3d_like.pth'
+def _mask3d_like_checkpoint(path, seed=0, drop=(), final_width=200):
+    """A Lightning-layout checkpoint with Mask3D's backbone keys and shapes (random values,
+    no download) plus a decoder key of Mask3D's own."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for k, shape in mask3d_res16unet34c_shapes(out_channels=final_width).items():
+        if k in drop:
+            continue
+        state[f'model.backbone.{k}'] = (torch.randint(0, 5, shape, generator=g)
+                                        if k.endswith('num_batches_tracked')
+                                        else torch.randn(shape, generator=g))
+    state['model.mask_embed_head.weight'] = torch.zeros(3)
     torch.save({'state_dict': state, 'epoch': 3}, path)
-    net = Res16UNet34C(in_channels=3, out_channels=32, pretrained=str(path))
-    k = 'block8.1.conv2.kernel'
-    torch.testing.assert_close(net.state_dict()[k], src.state_dict()[k])
+    return state
+
+
+def test_pretrained_mask3d_file_loads_every_tensor(tmp_path):
+    path = tmp_path / 'mask3d_like.pth'
+    state = _mask3d_like_checkpoint(path)
+    net = Res16UNet34C(in_channels=3, pretrained=str(path))
+    for k in ('conv0p1s1.kernel', 'block8.1.conv2.kernel', 'bntr7.bn.running_var'):
+        torch.testing.assert_close(net.state_dict()[k], state[f'model.backbone.{k}'])
     report = net.load_pretrained(str(path))
-    assert report['mismatched'] == ['final.kernel'] and report['missing'] == ['final.kernel']
+    assert report.missing == [] and report.mismatched == []
+    assert set(report.unexpected) == {'final.kernel', 'final.bias'}  # unused upstream too
 
 
-def test_backbone_injector_sees_decoder_strides():
-    """The extension point for 2D-feature injection: called on each decoder stage's upsampled
-    tensor at strides 8, 4, 2, 1 with the advertised channels; changing it changes outputs."""
+def test_pretrained_loading_is_strict_by_default(tmp_path):
+    # a checkpoint of another stem (kernel 3 instead of 5): one tensor cannot load
+    other = tmp_path / 'other_stem.pth'
+    g = torch.Generator().manual_seed(0)
+    shapes = mask3d_res16unet34c_shapes(conv1_kernel_size=3)
+    torch.save({f'model.backbone.{k}': torch.randn(s, generator=g) if s else torch.tensor(0)
+                for k, s in shapes.items()}, other)
+    with pytest.raises(ValueError, match=r'conv0p1s1.kernel \(27, 3, 32\) in the checkpoint'):
+        Res16UNet34C(pretrained=str(other))
+    net = Res16UNet34C(pretrained=str(other), pretrained_max_missing=0.01)  # opted in
+    assert net.load_pretrained(str(other)).mismatched[0][0] == 'conv0p1s1.kernel'
+    # a file of another model entirely: zero tensors load
+    unrelated = tmp_path / 'unrelated.pth'
+    torch.save({'state_dict': {'decoder.weight': torch.zeros(3)}}, unrelated)
+    with pytest.raises(ValueError, match='no tensor of the checkpoint matches'):
+        Res16UNet34C(pretrained=str(unrelated), pretrained_max_missing=1.0)
+
+
+def test_backbone_injector_points_and_chain():
+    """The extension point for memory / 2D-feature injection: called on the encoder outputs
+    (strides 2, 4, 8, 16) and on each decoder stage's upsampled tensor (8, 4, 2, 1) with the
+    advertised channels; a list is a chain applied in order; changing a tensor changes the
+    output; the output rows follow the input coordinates."""
     import MinkowskiEngine as ME
     pts, _ = real_points(2000)
     coords = torch.unique(torch.floor(pts[:, :3] / 0.05).int(), dim=0)
     coords = torch.cat([torch.zeros(len(coords), 1, dtype=torch.int32), coords], 1)
     net = Res16UNet34C().eval()
+    assert net.out_channels == 96
     x = ME.SparseTensor(torch.rand(len(coords), 3), coordinates=coords)
     seen = []
 
-    def record(stride, t):
-        seen.append((stride, t.tensor_stride[0], t.F.shape[1]))
+    def record(point, stride, t):
+        seen.append((point, stride, t.tensor_stride[0], t.F.shape[1]))
         return t
     base, stages = net(x, injector=record)
-    assert seen == [(s, s, c) for s, c in net.decoder_channels().items()]
+    assert seen == ([('encoder', s, s, c) for s, c in net.encoder_channels().items()]
+                    + [('upsampled', s, s, c) for s, c in net.decoder_channels().items()])
     assert list(stages) == [8, 4, 2, 1] and torch.equal(base.C, coords)
+    assert base.F.shape == (len(coords), 96)
     x = ME.SparseTensor(x.F, coordinates=coords)
 
-    def add_one(stride, t):  # what a zero-initialised projection of 2D features would add
-        if stride != 2:
-            return t
-        return ME.SparseTensor(t.F + 1.0, coordinate_map_key=t.coordinate_map_key,
-                               coordinate_manager=t.coordinate_manager)
-    shifted, _ = net(x, injector=add_one)
-    assert not torch.allclose(shifted.F, base.F)
+    def shift(at_point, at_stride, order):
+        def hook(point, stride, t):
+            if (point, stride) != (at_point, at_stride):
+                return t
+            order.append(at_point)
+            return ME.SparseTensor(t.F + 1.0, coordinate_map_key=t.coordinate_map_key,
+                                   coordinate_manager=t.coordinate_manager)
+        return hook
+    order = []
+    shifted, _ = net(x, injector=[shift('encoder', 8, order), shift('upsampled', 2, order)])
+    assert order == ['encoder', 'upsampled'] and not torch.allclose(shifted.F, base.F)
+
+
+def test_bf16_autocast_keeps_sparse_convs_fp32_and_matches_fp32_loss():
+    """Under --amp (bf16 autocast on CPU, fp16 on CUDA) no MinkowskiEngine op receives a half
+    tensor (its kernels take fp32/fp64 only), the dense decoder does run in bf16, and the
+    losses and gradients stay close to the fp32 step on the same real points."""
+    import MinkowskiEngine as ME
+    torch.manual_seed(0)
+    model = build_model()
+    pts, ins = real_points()
+    data = model.data_preprocessor(make_batch(pts, ins), True)
+    seen_sparse, seen_dense = set(), set()
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, (ME.MinkowskiModuleBase, ME.MinkowskiBatchNorm)):
+            hooks.append(m.register_forward_pre_hook(
+                lambda mod, args: seen_sparse.add(args[0].F.dtype)))
+        elif isinstance(m, torch.nn.Linear):
+            hooks.append(m.register_forward_hook(
+                lambda mod, args, out: seen_dense.add(out.dtype)))
+    assert any(isinstance(m, ME.MinkowskiConvolution) for m in model.modules())
+
+    def step(autocast):
+        model.zero_grad()
+        torch.manual_seed(1)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+            losses = model.loss(data['inputs'], data['data_samples'])
+        total = sum(losses.values())
+        total.backward()
+        grad = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        return {k: float(v.detach()) for k, v in losses.items()}, grad
+
+    ref_losses, ref_grad = step(False)
+    seen_sparse.clear()
+    seen_dense.clear()
+    amp_losses, amp_grad = step(True)
+    for h in hooks:
+        h.remove()
+    assert seen_sparse == {torch.float32}
+    assert torch.bfloat16 in seen_dense
+    for k, v in ref_losses.items():
+        assert amp_losses[k] == pytest.approx(v, rel=0.05, abs=1e-3), k
+    cos = torch.nn.functional.cosine_similarity(ref_grad, amp_grad, dim=0)
+    assert cos > 0.9, float(cos)

@@ -91,3 +91,37 @@ def test_amp_on_cpu_trains_with_bf16(prepared_crop, tmp_path):
     w = ckpt['state_dict']['decoder.cls_head.weight']
     assert w.dtype == torch.float32 and torch.isfinite(w).all()
     assert 'MixedPrecisionOptimWrapper' in res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_test_tool_loads_strictly(prepared_crop, tmp_path):
+    """tools/test.py with a checkpoint of another config (class-agnostic, no semantic head)
+    under the class-aware 18-class config stops with the load report instead of scoring
+    random heads; --allow-partial-load evaluates and marks the metrics row partial."""
+    import csv
+    import subprocess
+    import sys
+    wd = tmp_path / 'ca'
+    train([CONFIG, '--work-dir', str(wd), '--cfg-options', *options(prepared_crop, 1, 1)])
+    aware = osp.join(REPO, 'configs/oneformer3d/oneformer3d_scannet_sample.py')
+    opts = ['--cfg-options', *[o for o in options(prepared_crop, 1, 1)
+                               if o.startswith(('val_', 'test_'))]]
+    cmd = [sys.executable, osp.join(REPO, 'tools/test.py'), aware, str(wd / 'iter_1.pth'),
+           '--work-dir', str(tmp_path / 'eval'), *opts]
+    env = dict(__import__('os').environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0
+    err = res.stdout + res.stderr
+    assert 'strict loading needs every key to match' in err, err[-3000:]
+    assert 'decoder.cls_head.weight (2, 256) in the checkpoint vs (19, 256)' in err
+    assert 'decoder.sem_head.weight' in err  # missing
+    assert not (tmp_path / 'eval' / 'metrics.csv').exists()
+    run_script(cmd[1:] + ['--allow-partial-load'])
+    with open(tmp_path / 'eval' / 'metrics.csv') as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 1 and rows[0]['load'] == 'partial'
+    # the same checkpoint under its own config loads fully
+    run_script([osp.join(REPO, 'tools/test.py'), CONFIG, str(wd / 'iter_1.pth'),
+                '--work-dir', str(tmp_path / 'eval'), *opts])
+    with open(tmp_path / 'eval' / 'metrics.csv') as fh:
+        assert [r['load'] for r in csv.DictReader(fh)] == ['partial', 'full']

@@ -13,7 +13,7 @@ import time
 
 import oneformer3d  # noqa: F401
 from mmengine.config import Config
-from mmengine.runner import Runner
+from oneformer3d.engine import Runner
 
 from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos

@@ -12,7 +12,7 @@ import time
 
 import oneformer3d  # noqa: F401
 from mmengine.config import Config
-from mmengine.runner import Runner
+from oneformer3d.engine import Runner
 
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
 from oneformer3d.metainfo import get_class_table

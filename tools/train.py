@@ -14,7 +14,7 @@ import torch
 
 import oneformer3d  # noqa: F401  (compat fixes, registries)
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from oneformer3d.engine import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
 from oneformer3d.utils.compat import init_cpu_distributed

@@ -3,6 +3,7 @@
 # 8 consecutive frames per sample from the SV checkpoint; online merging at test time, scored
 # on the reconstructed scan named in the infos. Only what differs from the SV config is here.
 _base_ = ['./ESAM_sv_3d_scannet200.py']
+color_norm = {{_base_.color_norm}}
 dataset_type = 'ScanNet200SegMVDataset'
 data_root = 'data/scannet200_mv/'
 ann_prefix = 'scannet200_mv'
@@ -14,23 +15,25 @@ train_pipeline = [
     dict(type='GlobalRotScaleTrans', rot_range=[-3.14, 3.14], scale_ratio_range=[0.8, 1.2],
          translation_std=[0.1, 0.1, 0.1]),
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadAdjacentDataFromFile', num_frames=-1, load_scan=True),   # whole sequence
     dict(type='PointSegClassMapping'),
     dict(type='PointInstClassMapping'),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs'),
 ]
 model = dict(
-    memory=dict(type='MultilevelMemory', strides=[8, 4, 2]),
+    # ESAM: max-pooled voxel memory on the four encoder outputs, read box 2.5x, all history
+    memory=dict(type='MultilevelMemory', point='encoder', strides=[2, 4, 8, 16], scale=2.5,
+                queue=-1),
     merge_head=dict(type='MergeHead', in_channels=256, hidden=256, out_channels=128),
     merge_criterion=dict(type='MergeCriterion', temperature=0.1, loss_weight=1.0),
     merger=dict(type='OnlineInstanceMerger', voxel_size=0.05, emb_weight=0.5, merge_thr=0.3,
                 min_iou=0.05, max_instances=500),
-    test_cfg=dict(topk_insts=20))
+    test_cfg=dict(topk_insts=20, score_thr=0.25))  # ESAM online: inst_score_thr 0.25
 train_dataloader = dict(
     batch_size=4,
     dataset=dict(type=dataset_type, data_root=data_root,

@@ -4,6 +4,7 @@
 #       --out-dir data/scannet_sample_mv
 #   python tools/train.py configs/esam/ESAM_sv_3d_scannet_sample.py      # the SV checkpoint
 _base_ = ['./ESAM_online_3d_scannet.py']
+color_norm = {{_base_.color_norm}}
 data_root = 'data/scannet_sample_mv/'
 # CPU-sized like the SV sample: voxel 0.05 m, no augmentation, BN momentum 0.1, FPS queries
 voxel_size = 0.05
@@ -15,7 +16,7 @@ train_dataloader = dict(batch_size=1, num_workers=2,
                             dict(type='LoadAdjacentDataFromFile', num_frames=8),
                             dict(type='PointSegClassMapping'),
                             dict(type='PointInstClassMapping'),
-                            dict(type='NormalizePointsColor'),
+                            color_norm,
                             dict(type='Pack3DDetInputs')]))
 # The sample's three frames see ~27 % of the scan: score on the observed part (scan points
 # within 5 cm of a frame point). The full-scan score (scan_region='full', the benchmark's
@@ -25,7 +26,7 @@ val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=[
          scan_region='observed', observed_radius=0.05),
     dict(type='PointSegClassMapping'),
     dict(type='PointInstClassMapping'),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs')]))
 test_dataloader = val_dataloader
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=60, val_interval=60)

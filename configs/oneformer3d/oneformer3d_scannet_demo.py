@@ -2,6 +2,7 @@
 # tools/demo.py; the CPU settings of the sample config, with rigid augmentation, 200 queries
 # and 60 iterations (~4 min on 2 cores).
 _base_ = ['./oneformer3d_scannet_sample.py']
+color_norm = {{_base_.color_norm}}
 data_root = 'data/demo/scannet/'
 model = dict(decoder=dict(max_queries=200))
 train_pipeline = [
@@ -12,7 +13,7 @@ train_pipeline = [
     dict(type='GlobalRotScaleTrans', rot_range=[-3.14, 3.14], scale_ratio_range=[0.9, 1.1],
          translation_std=[0.1, 0.1, 0.1]),
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs'),
 ]
 train_dataloader = dict(num_workers=1, persistent_workers=True,

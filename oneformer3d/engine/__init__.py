@@ -1,6 +1,7 @@
 from .hooks import (ClipFeatureFallbackHook, MetricRunInfoHook, SafeCheckpointHook,
                     TrainingCurvesHook)
 from .optim_wrapper import MixedPrecisionOptimWrapper
+from .runner import Runner
 
 __all__ = ['ClipFeatureFallbackHook', 'MetricRunInfoHook', 'MixedPrecisionOptimWrapper',
-           'SafeCheckpointHook', 'TrainingCurvesHook']
+           'Runner', 'SafeCheckpointHook', 'TrainingCurvesHook']

@@ -1,10 +1,10 @@
 # Single-view ScanNet200 frames (create_data.py scannet200_sv): <= 20,000 points per frame,
 # centred, with pose/intrinsic/img_path/depth_path in the infos (ESAM SV setting). Loaders,
-# test pipeline and metric come from the reconstructed-scan base.
-_base_ = ['./scannet_seg.py']
-dataset_type = 'ScanNet200SegDataset'
+# colour statistics, test pipeline and metric come from the reconstructed-scan base.
+_base_ = ['./scannet200_seg.py']
 data_root = 'data/scannet200_sv/'
 ann_prefix = 'scannet200_sv'
+color_norm = {{_base_.color_norm}}
 train_pipeline = [
     dict(type='LoadPointsFromFile', load_dim=6, use_dim=[0, 1, 2, 3, 4, 5]),
     dict(type='LoadAnnotations3D'),
@@ -14,14 +14,14 @@ train_pipeline = [
     dict(type='GlobalRotScaleTrans', rot_range=[-3.14, 3.14], scale_ratio_range=[0.8, 1.2],
          translation_std=[0.1, 0.1, 0.1]),
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs'),
 ]
 train_dataloader = dict(
     batch_size=16,
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file=f'{ann_prefix}_oneformer3d_infos_train.pkl', pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+    dataset=dict(data_root=data_root, ann_file=f'{ann_prefix}_oneformer3d_infos_train.pkl',
+                 pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root,
                                    ann_file=f'{ann_prefix}_oneformer3d_infos_val.pkl'))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='InstanceSegMetric', class_agnostic=True)

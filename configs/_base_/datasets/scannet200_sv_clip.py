@@ -6,6 +6,7 @@
 # data_preprocessor has an img_encoder (else a clear error), and counted per epoch by
 # ClipFeatureFallbackHook (default runtime).
 _base_ = ['./scannet200_sv.py']
+color_norm = {{_base_.color_norm}}
 ann_prefix = 'scannet200_sv'
 clip_feat_dir = 'clip_feat'
 train_pipeline = [
@@ -18,7 +19,7 @@ train_pipeline = [
     dict(type='GlobalRotScaleTrans', rot_range=[-3.14, 3.14], scale_ratio_range=[0.8, 1.2],
          translation_std=[0.1, 0.1, 0.1]),
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs'),
 ]
 test_pipeline = [
@@ -27,7 +28,7 @@ test_pipeline = [
     dict(type='PointSegClassMapping'),
     dict(type='PointInstClassMapping'),
     dict(type='LoadClipFeature', feat_dir=clip_feat_dir),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs'),
 ]
 train_dataloader = dict(dataset=dict(

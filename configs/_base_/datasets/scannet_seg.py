@@ -2,6 +2,9 @@
 dataset_type = 'ScanNetSegDataset'
 data_root = 'data/scannet/'
 ann_prefix = 'scannet'
+# OneFormer3D's ScanNet-20 colour normalisation: (rgb - 127.5) / 127.5
+color_norm = dict(type='NormalizePointsColor', color_mean=(127.5, 127.5, 127.5),
+                  color_std=(127.5, 127.5, 127.5))
 train_pipeline = [
     dict(type='LoadPointsFromFile', load_dim=6, use_dim=[0, 1, 2, 3, 4, 5]),
     dict(type='LoadAnnotations3D'),
@@ -11,7 +14,7 @@ train_pipeline = [
          translation_std=[0.1, 0.1, 0.1]),
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
     dict(type='ElasticTransform', gran=[6, 20], mag=[40, 160], voxel_size=0.02, p=0.5),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs'),
 ]
 test_pipeline = [
@@ -19,7 +22,7 @@ test_pipeline = [
     dict(type='LoadAnnotations3D'),
     dict(type='PointSegClassMapping'),
     dict(type='PointInstClassMapping'),
-    dict(type='NormalizePointsColor'),
+    color_norm,
     dict(type='Pack3DDetInputs'),
 ]
 train_dataloader = dict(

@@ -3,7 +3,8 @@
 ``process`` reduces each scene to the compact record of
 :func:`oneformer3d.evaluation.functional.match_scene` (no masks are kept), so evaluating
 hundreds of scenes needs little memory. ``compute_metrics`` logs a table and appends one row
-per evaluation to ``<work_dir>/metrics.csv`` (config, checkpoint, metrics).
+per evaluation to ``<work_dir>/metrics.csv`` (config, checkpoint, ``load`` = full / partial,
+metrics).
 """
 import csv
 import os
@@ -120,10 +121,18 @@ class InstanceSegMetric(BaseMetric):
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
         row = dict(config=self.run_info.get('config', ''),
                    checkpoint=self.run_info.get('checkpoint', ''),
+                   load=self.run_info.get('load', ''),
                    **{k: f'{v:.6f}' for k, v in metrics.items()})
-        new = not osp.isfile(path)
-        with open(path, 'a', newline='') as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        rows = []
+        if osp.isfile(path):
+            with open(path, newline='') as fh:
+                rows = list(csv.DictReader(fh))
+        fields = list(dict.fromkeys([k for r in rows for k in r] + list(row)))
+        # rewritten whole through a temp file: a new column widens the header, and a kill
+        # mid-write never leaves a truncated file
+        tmp = f'{path}.tmp'
+        with open(tmp, 'w', newline='') as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, restval='')
+            writer.writeheader()
+            writer.writerows(rows + [row])
+        os.replace(tmp, path)

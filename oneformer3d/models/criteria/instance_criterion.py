@@ -82,9 +82,10 @@ class InstanceCriterion:
 
     def __call__(self, layers: List[dict], targets: List[dict]) -> dict:
         totals = [0.0, 0.0, 0.0, 0.0]
-        last = self.match(layers[-1], targets)
-        for layer in layers:
-            indices = self.match(layer, targets) if self.iter_matcher else last
+        last = self.match(layers[-1], targets)  # matched once per step, reused below
+        for i, layer in enumerate(layers):
+            indices = (self.match(layer, targets)
+                       if self.iter_matcher and i < len(layers) - 1 else last)
             for k, v in enumerate(self._layer_losses(layer, targets, indices)):
                 totals[k] = totals[k] + v
         return dict(zip(('loss_cls', 'loss_bce', 'loss_dice', 'loss_score'), totals))

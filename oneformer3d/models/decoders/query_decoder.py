@@ -56,12 +56,13 @@ class QueryDecoder(nn.Module):
             is "no object".
         num_semantic_classes: when set, a per-superpoint semantic head (logits of
             ``num_semantic_classes``) is added.
-        query_ratio: share of superpoints used as queries during training (OneFormer3D: 0.5).
+        query_ratio: least share of superpoints used as queries during training; each sample
+            draws its share uniformly in ``[query_ratio, 1]`` (OneFormer3D ``query_thr`` 0.5).
         attn_mask: Mask2Former masked attention.
         max_queries: cap on the number of queries (None = no cap). Inference takes a
             farthest-point sample of the superpoint centroids (deterministic, even coverage).
             Needed with fine superpoints (thousands per scene) to keep attention affordable.
-        query_sampling: how training picks its queries: ``'random'`` (``query_ratio`` of the
+        query_sampling: how training picks its queries: ``'random'`` (a random share of the
             superpoints, at most ``max_queries``; OneFormer3D) or ``'fps'`` (the same
             farthest-point sample as inference; for overfitting checks).
         pos_embed: add an MLP embedding of each superpoint's centroid (metres, relative to the
@@ -75,7 +76,7 @@ class QueryDecoder(nn.Module):
     last layer's normalised query embeddings, e.g. for a merge head).
     """
 
-    def __init__(self, in_channels: int = 32, d_model: int = 256, num_layers: int = 3,
+    def __init__(self, in_channels: int = 96, d_model: int = 256, num_layers: int = 3,
                  num_heads: int = 8, ffn_dim: int = 1024, dropout: float = 0.0,
                  num_instance_classes: int = 1, num_semantic_classes: Optional[int] = None,
                  query_ratio: float = 0.5, attn_mask: bool = True, pos_embed: bool = False,
@@ -124,7 +125,10 @@ class QueryDecoder(nn.Module):
             s = feats.shape[0]
             cap = self.max_queries or s
             if training and self.query_sampling == 'random':
-                k = min(cap, max(1, int(round(s * self.query_ratio))))
+                # OneFormer3D ``_select_queries``: a share drawn uniformly in [query_ratio, 1]
+                # (a CPU draw: no device sync)
+                share = self.query_ratio + (1 - self.query_ratio) * float(torch.rand(()))
+                k = min(cap, max(1, int(s * share)))
                 idx = torch.randperm(s, device=feats.device)[:k]
             elif cap < s:
                 if sp_xyz is None:

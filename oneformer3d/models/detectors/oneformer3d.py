@@ -24,7 +24,8 @@ class OneFormer3D(BaseModel):
 
     Args:
         backbone: sparse 3D backbone config (e.g. ``Res16UNet34C``).
-        decoder: ``QueryDecoder`` config.
+        decoder: ``QueryDecoder`` config; its ``in_channels`` is set from the backbone's
+            ``out_channels`` (an explicit, different value raises ``ValueError``).
         criterion: ``InstanceCriterion`` config.
         sem_criterion: optional ``SemanticCriterion`` config (needs the decoder's semantic head).
         num_instance_classes: K; 1 = class-agnostic (every GT instance is class 0). Passed on
@@ -35,7 +36,7 @@ class OneFormer3D(BaseModel):
             ``obj_normalization`` (multiply by the mean mask probability inside the mask),
             ``nms`` (matrix NMS over superpoint masks, OneFormer3D) with ``matrix_nms_kernel``.
         memory: optional ``MultilevelMemory`` config (online MV; ``in_channels`` defaults to
-            the backbone's decoder channels).
+            the backbone's channels at the memory's hook point).
         merge_head: optional ``MergeHead`` config (cross-frame association embeddings).
         merge_criterion: optional ``MergeCriterion`` config (needs ``merge_head``).
         merger: ``OnlineInstanceMerger`` config for online inference (default one when None).
@@ -50,15 +51,24 @@ class OneFormer3D(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         # one source of truth for K: the decoder's class head and the criterion follow it
-        self.decoder = MODELS.build(dict(decoder, num_instance_classes=num_instance_classes))
+        # ... and for the decoder's input width: whatever feeds it (the backbone)
+        width = self.backbone.out_channels
+        if decoder.get('in_channels', width) != width:
+            raise ValueError(f'decoder in_channels={decoder["in_channels"]} but the backbone '
+                             f'outputs {width} channels; leave in_channels out of the config')
+        self.decoder = MODELS.build(dict(decoder, num_instance_classes=num_instance_classes,
+                                         in_channels=width))
         self.criterion = MODELS.build(dict(criterion, num_classes=num_instance_classes))
         self.sem_criterion = MODELS.build(sem_criterion) if sem_criterion else None
         self.num_instance_classes = num_instance_classes
-        self.test_cfg = dict(dict(topk_insts=100, score_thr=0.0, npoint_thr=100,
-                                  sp_score_thr=0.5, obj_normalization=True, nms=True,
+        # OneFormer3D's ScanNet test_cfg (configs/oneformer3d_1xb4_scannet*.py)
+        self.test_cfg = dict(dict(topk_insts=600, score_thr=0.0, npoint_thr=100,
+                                  sp_score_thr=0.4, obj_normalization=True, nms=True,
                                   matrix_nms_kernel='linear'), **(test_cfg or {}))
         if memory is not None and 'in_channels' not in memory:
-            memory = dict(memory, in_channels=self.backbone.decoder_channels())
+            memory = dict(memory, in_channels=(
+                self.backbone.decoder_channels() if memory.get('point') == 'upsampled'
+                else self.backbone.encoder_channels()))
         self.memory = MODELS.build(memory) if memory else None
         self.merge_head = MODELS.build(merge_head) if merge_head else None
         if merge_criterion and merge_head is None:
@@ -68,16 +78,20 @@ class OneFormer3D(BaseModel):
 
     # ------------------------------------------------------------------ features
     def extract_feat(self, inputs: dict, injector=None):
-        """Per-sample superpoint features (``injector``: the backbone's decoder-stage hook,
-        e.g. the online memory).
+        """Per-sample superpoint features (``injector``: the backbone's hook or chain of hooks,
+        e.g. the online memory; see ``Res16UNet34C.forward``).
 
         Returns:
             ``sp_feats`` list of (S_i, C), ``point2sp`` list of (N_i,) int64 and ``sp_xyz``
             list of (S_i, 3) superpoint centroids (metres, the points' frame).
         """
         v = inputs['voxels']
-        x = ME.SparseTensor(features=v['features'], coordinates=v['coordinates'])
-        out, _ = self.backbone(x, injector=injector)
+        # MinkowskiEngine's kernels take fp32/fp64 only: under --amp the sparse part runs in
+        # fp32 with autocast off; the decoder (dense attention) runs under the caller's
+        # autocast
+        with torch.autocast(device_type=v['features'].device.type, enabled=False):
+            x = ME.SparseTensor(features=v['features'].float(), coordinates=v['coordinates'])
+            out, _ = self.backbone(x, injector=injector)
         # stride-1 output rows follow the input coordinates' order (unique by construction)
         vfeat = out.F
         sp_feats, point2sp, sp_xyz = [], [], []
@@ -161,7 +175,14 @@ class OneFormer3D(BaseModel):
 
     def _predict_instances(self, cls: torch.Tensor, masks: torch.Tensor, obj: torch.Tensor,
                            point2sp: torch.Tensor) -> InstanceData:
-        """Top-k (query, class) pairs -> per-point masks, labels, scores."""
+        """Top-k (query, class) pairs -> per-point masks, labels, scores.
+
+        OneFormer3D's ``predict_by_feat_instance`` (filaPro/oneformer3d): score = class
+        probability x objectness; the ``topk_insts`` best (query, class) pairs; score x mean
+        mask probability inside the mask (logit > 0) when ``obj_normalization``; label-aware
+        matrix NMS on the soft superpoint masks; binarise at ``sp_score_thr``; keep
+        ``score > score_thr`` and more than ``npoint_thr`` points.
+        """
         cfg = self.test_cfg
         k = cls.shape[1] - 1
         scores = cls.softmax(-1)[:, :-1] * obj.sigmoid()[:, None]
@@ -169,13 +190,13 @@ class OneFormer3D(BaseModel):
         scores, idx = scores.flatten().topk(topk)
         labels, q = idx % k, idx // k
         logits = masks[q]
-        binary = logits.sigmoid() > cfg['sp_score_thr']
+        prob = logits.sigmoid()
         if cfg['obj_normalization']:
-            prob = logits.sigmoid()
-            scores = scores * (prob * binary).sum(1) / binary.sum(1).clamp(min=1)
+            inside = logits > 0
+            scores = scores * (prob * inside).sum(1) / (inside.sum(1) + 1e-6)
         if cfg['nms']:
-            scores = matrix_nms(binary, scores, cfg['matrix_nms_kernel'])
-        point_masks = binary[:, point2sp]
-        keep = (point_masks.sum(1) >= cfg['npoint_thr']) & (scores > cfg['score_thr'])
+            scores = matrix_nms(prob, labels, scores, cfg['matrix_nms_kernel'])
+        point_masks = (prob > cfg['sp_score_thr'])[:, point2sp]
+        keep = (point_masks.sum(1) > cfg['npoint_thr']) & (scores > cfg['score_thr'])
         return InstanceData(pts_instance_mask=point_masks[keep], instance_labels=labels[keep],
                             instance_scores=scores[keep], query_index=q[keep])

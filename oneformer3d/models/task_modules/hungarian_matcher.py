@@ -15,7 +15,8 @@ class HungarianMatcher:
         costs: list of cost configs (``TASK_UTILS``), e.g. ``QueryClassificationCost``,
             ``MaskBCECost``, ``MaskDiceCost``.
 
-    ``__call__(pred, gt)`` returns ``(query_idx, gt_idx)`` int64 tensors of equal length
+    Costs are computed in fp32 with autocast disabled (mixed-precision training feeds fp16 /
+    bf16 logits). ``__call__(pred, gt)`` returns ``(query_idx, gt_idx)`` int64 tensors of equal length
     ``min(Q, G)`` (empty when there is no GT).
     """
 
@@ -28,8 +29,12 @@ class HungarianMatcher:
         if gt['labels'].numel() == 0:
             empty = torch.zeros(0, dtype=torch.long, device=device)
             return empty, empty
-        cost = sum(c(pred, gt) for c in self.costs)
-        cost = torch.nan_to_num(cost.float(), nan=1e6, posinf=1e6, neginf=-1e6)
+        # costs in fp32 even under --amp (fp16 softmax/sigmoid products lose the ranking)
+        with torch.autocast(device_type=device.type, enabled=False):
+            pred = {k: v.float() for k, v in pred.items()}
+            gt = dict(gt, masks=gt['masks'].float())
+            cost = sum(c(pred, gt) for c in self.costs)
+        cost = torch.nan_to_num(cost, nan=1e6, posinf=1e6, neginf=-1e6)
         q, g = linear_sum_assignment(cost.cpu().numpy())
         return (torch.as_tensor(q, dtype=torch.long, device=device),
                 torch.as_tensor(g, dtype=torch.long, device=device))
