@@ -1,9 +1,10 @@
 """Training throughput on real single-view ScanNet frames (20,000 points each).
 
-    python benchmarks/bench_train.py [--iters 20] [--workers 2] [--voxel-size 0.02]
+    python benchmarks/bench_train.py [--iters 20] [--workers 2] [--voxel-size 0.02] [--config C]
 
 Prepares the shared scene0000_00 posed frames with create_data (scannet_sv, rendered depth),
-builds the ESAM-style SV model (Res16UNet34C + query decoder, class-agnostic) and trains with
+builds the model of ``--config`` (default the ESAM SV baseline, Res16UNet34C + 3-layer query
+decoder, class-agnostic) and trains with
 a DataLoader of ``--workers`` processes. Prints iterations/s, peak resident memory, and the
 share of each iteration spent waiting for data, measured side by side in one run; the last
 line is ``it_per_s=<x> peak_rss_gb=<y> data_wait_share=<z>``.
@@ -39,14 +40,16 @@ def main(argv=None):
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--voxel-size', type=float, default=0.02)
+    p.add_argument('--config', default=osp.join(REPO, 'configs/esam/ESAM_sv_3d_scannet.py'))
     args = p.parse_args(argv)
     init_default_scope('oneformer3d')
     out = tempfile.mkdtemp(prefix='bench_sv_')
     create_scannet_sv_infos(osp.join(DATA, 'scannet'), out, SCANNET20, 'scannet_sv',
                             max_points=20000)
-    cfg = Config.fromfile(osp.join(REPO, 'configs/oneformer3d/oneformer3d_scannet_demo.py'))
+    cfg = Config.fromfile(args.config)
     ds_cfg = cfg.train_dataloader.dataset
-    ds_cfg.update(data_root=out, ann_file='scannet_sv_oneformer3d_infos_train.pkl')
+    ds_cfg.update(data_root=out, ann_file='scannet_sv_oneformer3d_infos_train.pkl',
+                  type='ScanNetSegDataset')
     dataset = DATASETS.build(ds_cfg)
     cfg.model.data_preprocessor.voxel_size = args.voxel_size
     model = MODELS.build(cfg.model)
@@ -73,6 +76,7 @@ def main(argv=None):
             compute += t2 - t1
     total = wait + compute
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    print(f'config {osp.relpath(args.config, REPO)}')
     print(f'points/frame 20000  voxel {args.voxel_size} m  workers {args.workers}  '
           f'iters {args.iters}  threads {torch.get_num_threads()}')
     print(f'time/iter {total / args.iters:.2f} s (data wait {wait / args.iters:.3f} s, '

@@ -198,6 +198,30 @@ class ClassTable:
             raw_ids = np.where(bad, 0, raw_ids)
         return self.seg_lut[raw_ids]
 
+    def check_raw_id_kind(self, raw_ids: np.ndarray, source: str) -> None:
+        """Stop when the ids were written with the other table's label map.
+
+        ScanNet200 raw ids (tsv ``id``) and NYU40 ids share the range 1..40 with other
+        meanings (NYU40 2 = floor, ScanNet200 2 = chair), so a NYU40-labelled scan read with
+        the ScanNet200 table maps without an error to wrong classes. The sign: every id is at
+        most 40 and some of them are no ScanNet200 class (NYU40 has 12 counter, 25 television,
+        ...). Ids above 40 under the NYU40 table are caught by :meth:`map_raw_to_seg`.
+
+        Raises:
+            ValueError: naming ``source``, the ids and both ways out.
+        """
+        if self.raw_id_kind != 'scannet200':
+            return
+        ids = np.unique(np.asarray(raw_ids))
+        ids = ids[ids > 0]
+        foreign = sorted(set(ids.tolist()) - set(self.seg_class_ids))
+        if len(ids) and ids.max() <= 40 and foreign:
+            raise ValueError(
+                f'{source}: every semantic id is <= 40 and {foreign} are no ScanNet200 class: '
+                f'these look like NYU40 ids. Use `create_data.py scannet` (ScanNet-20 table) '
+                f'for NYU40 labels, or write ScanNet200 raw ids (the `id` column of '
+                f'scannetv2-labels.combined.tsv) for `scannet200`.')
+
     def metainfo(self) -> dict:
         """The ``metainfo`` dict stored in infos files and datasets."""
         return dict(

@@ -10,6 +10,16 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA_ROOT = os.environ.get('ONEFORMER3D_DATA', osp.join(REPO, '..', 'shared', 'data'))
 
 
+def pytest_configure(config):
+    """An explicitly set ONEFORMER3D_DATA that does not exist is a mistake, not a reason to
+    skip every real-data test: stop the run and say so. (Unset, the default folder may be
+    absent; the tests that need it are then skipped with that reason.)"""
+    explicit = os.environ.get('ONEFORMER3D_DATA')
+    if explicit is not None and not osp.isdir(explicit):
+        raise pytest.UsageError(f'ONEFORMER3D_DATA={explicit} is not a folder; point it at the '
+                                f'shared data folder or unset it')
+
+
 def run_script(args, threads=2, timeout=600):
     """Run ``python <args>`` (a tool, or ``-m torch.distributed.run ...``) with the repository
     on PYTHONPATH and ``threads`` OpenMP threads; asserts exit 0 with the output's tail.

@@ -16,7 +16,7 @@ from mmengine.registry import init_default_scope
 from oneformer3d.datasets import ScanNetSegDataset
 from oneformer3d.datasets.preprocessing.feature_io import load_feature_file
 from oneformer3d.datasets.transforms import LoadClipFeature
-from oneformer3d.engine import ClipFeatureFallbackHook
+from oneformer3d.engine import DataFallbackHook
 from oneformer3d.geometry import backproject_depth, build_uv_index, sample_img_feat
 from oneformer3d.models import Det3DDataPreprocessor
 from oneformer3d.models.layers import sample_points_img_feat
@@ -66,9 +66,9 @@ def test_pack_clip_paths_and_loading(sv_clip):
     assert items[0]['data_samples'].metainfo['img_shape'] == (968, 1296)
     assert items[2]['inputs']['img'].shape == (3, 968, 1296)           # for online computation
     # the epoch hook counts the fallback from the packed flags (works with any workers)
-    hook = ClipFeatureFallbackHook()
+    hook = DataFallbackHook()
     hook.after_train_iter(None, 0, pseudo_collate(items))
-    assert hook.counts['train'] == (1, 3)
+    assert hook.counts[('train', 'clip_missing')] == (1, 3)
 
 
 def test_point_features_match_colours_and_nearest_pixel(sv_clip):
@@ -237,7 +237,7 @@ def test_bare_tensor_and_multi_view_lists(sv_clip, tmp_path):
         infos = pickle.load(fh)['data_list']
     imgs = [osp.join(out, i['img_path']) for i in infos]
     bare = str(tmp_path / 'bare.pt')
-    torch.save(torch.rand(8, 22, 30), bare)
+    torch.save(torch.rand(3, 22, 30), bare)   # same width as the stored maps
     stored = osp.join(out, infos[0]['clip_feat_path'])
     results = LoadClipFeature()(dict(img_paths=imgs[:3], clip_feat_paths=[
         stored, bare, str(tmp_path / 'missing.pt')]))
@@ -245,3 +245,57 @@ def test_bare_tensor_and_multi_view_lists(sv_clip, tmp_path):
     assert results['clip_pix'][0].shape == (3, 60, 80) and results['clip_pix'][2] is None
     assert results['clip_stride'][1] == (1296 / 30, 968 / 22)
     assert results['img'][0] is None and results['img'][2].shape == (968, 1296, 3)
+
+
+def test_mv_samples_sample_their_own_frames_features(tmp_path):
+    """MV infos of the real scene0000_00 sequence with stored RGB-patch features: the
+    preprocessor stacks per-frame maps and cameras (poses (B, T, 4, 4), the shared intrinsic
+    broadcast), every frame's points sample their own frame's colours, and the online
+    per-frame split hands frame t exactly its map and camera."""
+    from mmengine.config import Config
+    from oneformer3d.models.detectors.online import frame_inputs
+    from oneformer3d.registry import DATASETS, MODELS
+    out = str(tmp_path)
+    rc, log = run_tool(osp.join(REPO, 'tools', 'create_data.py'), 'scannet_mv', '--root-path',
+                       data_path('scannet'), '--out-dir', out, '--pack-clip',
+                       '--max-points', '5000')
+    assert rc == 0, log
+    clip_infos = osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl')
+    rc, log = run_tool(EXTRACT, '--infos', clip_infos, '--encoder', 'RGBPatchEncoder',
+                       '--workers', '0')
+    assert rc == 0, log
+    ds = DATASETS.build(dict(
+        type='ScanNetSegMVDataset', data_root=out, ann_file=osp.basename(clip_infos),
+        pipeline=[dict(type='LoadAdjacentDataFromFile', num_frames=-1),
+                  dict(type='LoadClipFeature'), dict(type='PointSegClassMapping'),
+                  dict(type='PointInstClassMapping'), dict(type='Pack3DDetInputs')]))
+    item = ds[0]
+    assert item['data_samples'].metainfo['clip_missing'] == [False] * 3
+    data = Det3DDataPreprocessor()(pseudo_collate([item]))
+    inputs = data['inputs']
+    cam = inputs['camera']
+    assert inputs['clip_pix'].shape == (1, 3, 3, 60, 80)
+    assert cam['pose'].shape == (1, 3, 4, 4) and cam['intrinsic'].shape == (1, 3, 3, 3)
+    pts, fidx = inputs['points'][0], inputs['frame_idx'][0]
+
+    def colour_error(points, feats, ok):
+        err = (feats[ok] * 255 - points[ok, 3:]).abs().mean()
+        shuffled = (feats[ok] * 255 - points[ok][torch.randperm(int(ok.sum())), 3:]).abs().mean()
+        return float(err), float(shuffled)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_online_3d_scannet_sample.py'))
+    model = MODELS.build(cfg.model)
+    sps = item['data_samples'].gt_pts_seg.sp_pts_mask
+    for t in range(3):
+        sel = fidx == t
+        fin = frame_inputs(model, [pts[sel]], [sps[sel]], inputs, t, [sel])
+        assert fin['clip_pix'].shape == (1, 3, 60, 80)
+        torch.testing.assert_close(fin['clip_pix'][0], inputs['clip_pix'][0, t])
+        torch.testing.assert_close(fin['camera']['pose'][0], cam['pose'][0, t])
+        feats, valid = sample_points_img_feat(fin['points'], fin['clip_pix'], fin['camera'])
+        err, shuffled = colour_error(pts[sel], feats[0], valid[0])
+        assert valid[0].float().mean() > 0.95 and err < 0.3 * shuffled, (t, err, shuffled)
+        # another frame's camera does not fit these points (the split matters)
+        other = frame_inputs(model, [pts[sel]], [sps[sel]], inputs, (t + 1) % 3, [sel])
+        f2, v2 = sample_points_img_feat(fin['points'], other['clip_pix'], other['camera'])
+        if v2[0].sum() > 100:
+            assert colour_error(pts[sel], f2[0], v2[0])[0] > err

@@ -54,3 +54,41 @@ def test_esam_online_changes_only_what_differs():
     for key in ('backbone', 'decoder', 'criterion', 'data_preprocessor'):
         assert mv.model[key] == sv.model[key], key
     assert mv.optim_wrapper == sv.optim_wrapper and mv.param_scheduler == sv.param_scheduler
+
+
+OVERFIT = osp.join(REPO, 'configs/oneformer3d/overfit_scene.py')
+
+
+@pytest.mark.parametrize('key, closest', [
+    ('optim_wraper.optimizer.lr', 'optim_wrapper'),
+    ('default_hooks.checkpoint.intervl', 'interval'),
+    ('model.decoder.layers', 'num_layers'),
+    ('train_dataloader.prefetch_factr', 'prefetch_factor')])
+def test_override_typos_are_rejected_with_the_closest_key(key, closest):
+    from oneformer3d.utils.config import load_config
+    with pytest.raises(ValueError, match=rf"no key .* did you mean '{closest}'"):
+        load_config(OVERFIT, {key: 1})
+
+
+def test_overrides_that_exist_or_are_constructor_arguments_pass():
+    from oneformer3d.utils.config import load_config
+    cfg = load_config(OVERFIT, {'optim_wrapper.optimizer.lr': 0.5,
+                                'model.backbone.pretrained_max_missing': 0.1,  # a default
+                                'train_dataloader.prefetch_factor': None,      # DataLoader arg
+                                '+my_note': 'kept on purpose'})
+    assert cfg.optim_wrapper.optimizer.lr == 0.5 and cfg.my_note == 'kept on purpose'
+    assert cfg.model.backbone.pretrained_max_missing == 0.1
+
+
+def test_hook_and_loop_arguments_are_checked_before_the_run():
+    from oneformer3d.utils.config_check import check_component_args
+    cfg = Config.fromfile(OVERFIT)
+    check_component_args(cfg)
+    cfg.default_hooks.checkpoint.intervl = 1     # CheckpointHook takes **kwargs
+    with pytest.raises(ValueError, match=r"checkpoint.intervl is not an argument of "
+                                         r"CheckpointHook; did you mean 'interval'"):
+        check_component_args(cfg)
+    cfg = Config.fromfile(OVERFIT)
+    cfg.train_cfg.max_iter = 3
+    with pytest.raises(ValueError, match="train_cfg.max_iter .* did you mean 'max_iters'"):
+        check_component_args(cfg)

@@ -64,3 +64,38 @@ def test_nan_pose_is_skipped_and_counted(tmp_path):
                                   max_points=2000)
     assert res['summary']['skipped_bad_pose'] == 1 and res['summary']['frames'] == 2
     assert [i['frame_id'] for i in res['infos']] == ['00000', '00102']
+
+
+def test_posed_txt_without_alignment_warns_and_empty_frames_are_dropped(tmp_path, caplog):
+    """posed_images/<scene>/<frame>.txt poses (raw ScanNet frame) over scan arrays without an
+    axis-alignment file: identity is assumed with a warning naming the scene and the frames
+    are counted; a frame whose camera sees nothing (moved 100 m away) yields no points and is
+    dropped and counted instead of becoming a 0-point sample."""
+    import logging
+    root = tmp_path / 'scannet'
+    shutil.copytree(data_path('scannet', 'scans'), root / 'scans')
+    # scan arrays in the raw frame (the same vertices, data README): identity is then right
+    raw = np.fromfile(data_path('scannet', 'scans_raw', 'scene0000_00.bin'),
+                      np.float32).reshape(-1, 6)
+    np.save(root / 'scans' / 'scene0000_00_vert.npy', raw)
+    with open(data_path('scannet', 'posed', 'scannet_infos.pkl'), 'rb') as fh:
+        info = pickle.load(fh)[0]
+    scene_dir = root / 'posed' / 'posed_images' / 'scene0000_00'
+    scene_dir.mkdir(parents=True)
+    np.savetxt(scene_dir / 'intrinsic.txt', info['intrinsics'])
+    for k, (img, pose) in enumerate(zip(info['img_paths'], info['extrinsics'])):
+        stem = osp.splitext(osp.basename(img))[0]
+        shutil.copy(data_path('scannet', 'posed', img), scene_dir / f'{stem}.jpg')
+        pose = np.array(pose, dtype=np.float64)
+        if k == 2:
+            pose[:3, 3] += 100.0            # looks at empty space
+        np.savetxt(scene_dir / f'{stem}.txt', pose)
+    with caplog.at_level(logging.WARNING, logger='oneformer3d'):
+        res = create_scannet_sv_infos(str(root), str(tmp_path / 'out'), SCANNET20,
+                                      'scannet_sv', max_points=2000)
+    s = res['summary']
+    assert s['frames'] == 2 and s['skipped_few_points'] == 1 and s['default_alignment'] == 3
+    text = caplog.text
+    assert 'scene0000_00: no axis alignment for the posed frames' in text
+    assert '00102.jpg: fewer than 100 points from its depth; frame skipped' in text
+    assert [i['frame_id'] for i in res['infos']] == ['00000', '00011']

@@ -120,14 +120,17 @@ def test_hand_computed_cases():
     r = instance_seg_eval([sem], [ins], [np.stack([gt, far])], [np.array([0, 0])],
                           [np.array([0.5, 0.99])], (0,), ('a',))
     assert r['all_ap_50%'] == 1.0
-    # The same FP off void: sorted scores [0.5 TP, 0.99 FP] give precision [0.5, 0, 1] and
-    # recall [1, 0, 0]; step widths [0.5, 0.5, 0] -> AP = 0.25.
+    # Off void: points 400..599 become a second GT and the FP is far|gt (400 points). Its IoU
+    # with each GT is 200/400 = 0.5, not > 0.5, so at AP50 gt (0.5) is the TP of GT 1, GT 2
+    # stays unmatched (FN) and far|gt (0.99) is an FP: ranked [0.99 FP, 0.5 TP] over 2 GT,
+    # precision [0.5, 0, 1] and recall [0.5, 0, 0]; the official step widths (recall
+    # convolved with [-0.5, 0, 0.5]) are [0.25, 0.25, 0] -> AP = 0.5 * 0.25 = 0.125, as the
+    # literal port of the official loop gives
     sem2 = sem.copy(); ins2 = ins.copy(); sem2[400:600] = 0; ins2[400:600] = 2
-    r = instance_seg_eval([sem2], [ins2], [np.stack([gt, far | gt])], [np.array([0, 0])],
-                          [np.array([0.5, 0.99])], (0,), ('a',))
-    # far|gt has IoU 0.5 with each GT: not > 0.5, so at AP50: GT1 TP 0.5, GT2 unmatched (FN),
-    # far|gt FP with 0.99 -> precision [0.5, 0, 1], recall [0.5, 0, 0] -> AP = 0.125
+    preds = ([np.stack([gt, far | gt])], [np.array([0, 0])], [np.array([0.5, 0.99])])
+    r = instance_seg_eval([sem2], [ins2], *preds, (0,), ('a',))
     assert r['all_ap_50%'] == pytest.approx(0.125)
+    assert official_eval([sem2], [ins2], *preds, 1)[0, 0] == pytest.approx(0.125)
     # A prediction with a wrong label is dropped from the class's matching: AP = 0.
     r = instance_seg_eval([sem], [ins], [gt[None]], [np.array([1])], [np.array([1.0])],
                           (0, 1), ('a', 'b'))

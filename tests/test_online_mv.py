@@ -203,6 +203,34 @@ def test_memory_max_pools_history_and_retrieves_it(mv_root):
         assert len(keys_q) == len(torch.unique(k[1])) < len(keys)
 
 
+def test_short_sequence_is_padded_for_batches(mv_root):
+    """The real sequence has 3 frames, the config asks for 8: each sample is padded with its
+    last frame (marked per frame and counted by DataFallbackHook), so a batch of two trains;
+    with pad_short='none' the unequal batch stops with a message naming the fix."""
+    from oneformer3d.engine import DataFallbackHook
+    cfg = Config.fromfile(CONFIG)
+    ds = build(cfg.train_dataloader, mv_root)
+    a, b = ds[0], ds[0]
+    meta = a['data_samples'].metainfo
+    assert meta['num_frames'] == 8 and meta['frame_padded'] == [False] * 3 + [True] * 5
+    assert list(meta['frame_sel']) == [0, 1, 2, 2, 2, 2, 2, 2]
+    fidx, pts = a['inputs']['frame_idx'], a['inputs']['points']
+    assert int(fidx.max()) == 7
+    torch.testing.assert_close(pts[fidx == 7][:, 3:], pts[fidx == 2][:, 3:])  # same colours
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    losses = model(**model.data_preprocessor(pseudo_collate([a, b]), True), mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    hook = DataFallbackHook()
+    hook.after_train_iter(None, 0, pseudo_collate([a, b]))
+    assert hook.counts[('train', 'frame_padded')] == (10, 16)
+    short = build(cfg.train_dataloader, mv_root, num_frames=2, pad_short='none')[0]
+    full = build(cfg.train_dataloader, mv_root, num_frames=8, pad_short='none')[0]
+    assert short['data_samples'].metainfo['num_frames'] == 2
+    with pytest.raises(ValueError, match="pad_short='repeat_last'"):
+        model(**model.data_preprocessor(pseudo_collate([short, full]), True), mode='loss')
+
+
 def test_mv_loss_uses_every_parameter_and_predicts_on_the_scan(mv_root):
     cfg = Config.fromfile(CONFIG)
     model = MODELS.build(cfg.model)

@@ -41,13 +41,24 @@ def weights(path):
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes_on_cpu(prepared_crop, tmp_path):
-    wd = tmp_path / 'ddp'
-    train([CONFIG, '--work-dir', str(wd), '--cfg-options', *options(prepared_crop, 2, 2)],
+def test_torchrun_two_processes_equal_one_process(prepared_crop, tmp_path):
+    """torchrun with 2 processes (gloo) equals one process on the same global batch.
+
+    The crop dataset holds one scene and the overfit config has no augmentation and fixed
+    farthest-point queries, so both ranks see the same sample: DDP's averaged gradient is that
+    sample's gradient, and 2 iterations must reach the weights of a 1-process run (one
+    OpenMP thread each, as in the resume test)."""
+    ddp, single = tmp_path / 'ddp', tmp_path / 'single'
+    train([CONFIG, '--work-dir', str(ddp), '--cfg-options', *options(prepared_crop, 2, 2)],
           nproc=2)
-    ckpt = wd / 'iter_2.pth'
-    assert ckpt.is_file()
-    assert all(torch.isfinite(v).all() for v in weights(ckpt).values() if v.is_floating_point())
+    train([CONFIG, '--work-dir', str(single), '--cfg-options', *options(prepared_crop, 2, 2)],
+          threads=1)
+    a, b = weights(ddp / 'iter_2.pth'), weights(single / 'iter_2.pth')
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].is_floating_point():
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5,
+                                       msg=lambda m, k=k: f'{k}: {m}')
 
 
 @pytest.mark.slow
@@ -81,16 +92,30 @@ def test_resume_equals_uninterrupted_training(prepared_crop, tmp_path):
 @pytest.mark.slow
 def test_amp_on_cpu_trains_with_bf16(prepared_crop, tmp_path):
     """--amp: MixedPrecisionOptimWrapper, bf16 autocast on CPU (mmengine's AmpOptimWrapper
-    asserts a GPU); the step runs, weights stay finite and float32, the checkpoint records
-    the wrapper's skipped-step counter."""
-    wd = tmp_path / 'amp'
-    res = train([CONFIG, '--work-dir', str(wd), '--amp', '--cfg-options',
-                 *options(prepared_crop, 2, 2)])
-    ckpt = torch.load(wd / 'iter_2.pth', map_location='cpu', weights_only=True)
-    assert ckpt['optimizer']['skipped_steps'] == 0
-    w = ckpt['state_dict']['decoder.cls_head.weight']
+    asserts a GPU): weights stay float32 and finite, the checkpoint records the skipped-step
+    counter, and the second update points the same way as the fp32 run's (same init, data
+    and queries; one thread each)."""
+    runs, logs = {}, {}
+    for name, extra in (('amp', ['--amp']), ('fp32', [])):
+        wd = tmp_path / name
+        res = train([CONFIG, '--work-dir', str(wd), *extra, '--cfg-options',
+                     *options(prepared_crop, 2, 1)], threads=1)
+        logs[name] = res.stdout + res.stderr
+        runs[name] = [torch.load(wd / f'iter_{i}.pth', map_location='cpu', weights_only=True)
+                      for i in (1, 2)]
+    assert 'MixedPrecisionOptimWrapper' in logs['amp']
+    assert 'MixedPrecisionOptimWrapper' not in logs['fp32']
+    amp1, amp2 = runs['amp']
+    assert amp2['optimizer']['skipped_steps'] == 0
+    w = amp2['state_dict']['decoder.cls_head.weight']
     assert w.dtype == torch.float32 and torch.isfinite(w).all()
-    assert 'MixedPrecisionOptimWrapper' in res.stdout + res.stderr
+
+    def update(ckpts):
+        a, b = (c['state_dict'] for c in ckpts)
+        return torch.cat([(b[k] - a[k]).flatten() for k in a if a[k].is_floating_point()])
+    cos = torch.nn.functional.cosine_similarity(update(runs['amp']), update(runs['fp32']),
+                                                dim=0)
+    assert cos > 0.8, float(cos)
 
 
 @pytest.mark.slow
@@ -125,3 +150,18 @@ def test_test_tool_loads_strictly(prepared_crop, tmp_path):
                 '--work-dir', str(tmp_path / 'eval'), *opts])
     with open(tmp_path / 'eval' / 'metrics.csv') as fh:
         assert [r['load'] for r in csv.DictReader(fh)] == ['partial', 'full']
+
+
+@pytest.mark.slow
+def test_resume_without_a_checkpoint_says_so(prepared_crop, tmp_path):
+    wd = tmp_path / 'empty'
+    res = train([CONFIG, '--work-dir', str(wd), '--resume', '--cfg-options',
+                 *options(prepared_crop, 1, 1)])
+    assert f'--resume: no checkpoint in {wd}: training starts from scratch' in res.stderr
+    assert (wd / 'iter_1.pth').is_file()
+    import subprocess
+    import sys
+    bad = subprocess.run([sys.executable, osp.join(REPO, 'tools/train.py'), CONFIG,
+                          '--resume', str(tmp_path / 'nope.pth')], capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode != 0 and 'nope.pth: no such checkpoint file' in bad.stderr

@@ -68,6 +68,9 @@ def main(argv=None):
     table = get_class_table(tag.replace('_sv', '').replace('_mv', '').replace(
         'sevenscenes', 'scannet200'))
     t0 = time.time()
+    if tag.endswith('_mv') and (args.workers > 1 or args.overwrite):
+        raise SystemExit(f'{tag}: --workers / --overwrite apply to scans and single-view frames; '
+                         f'sequences are converted in one process and always rewritten')
     if tag == 'sevenscenes_mv':
         from oneformer3d.datasets.preprocessing.scannet_sequences import \
             create_rgbd_sequence_infos

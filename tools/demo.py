@@ -4,7 +4,9 @@
 2. create_data: reconstructed scans (data/demo/scannet) and single-view frames
    (data/demo/scannet_sv);
 3. train configs/oneformer3d/oneformer3d_scannet_demo.py (work_dirs/oneformer3d_scannet_demo);
-4. test the final checkpoint on the held-out rooms and print the metrics table.
+4. test the final checkpoint on the held-out rooms, print the metrics table and write
+   ``<work_dir>/demo_prediction_topdown.png`` (predicted instances beside the ground truth of
+   the first held-out room).
 """
 import argparse
 import os.path as osp
@@ -28,7 +30,7 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data-dir', default='data/demo')
     p.add_argument('--work-dir', default='work_dirs/oneformer3d_scannet_demo')
-    p.add_argument('--scenes', type=int, default=6)
+    p.add_argument('--scenes', type=int, default=14, help='rooms (the last 2 are held out)')
     p.add_argument('--iters', type=int, default=None, help='override max_iters')
     args = p.parse_args(argv)
     times = {}
@@ -57,11 +59,35 @@ def main(argv=None):
     t = time.time()
     metrics = runner.test()
     times['test'] = time.time() - t
+    png = save_prediction_png(runner, osp.join(args.work_dir, 'demo_prediction_topdown.png'))
     print('\nDemo metrics on the held-out rooms (ScanNet-20 classes):')
     for k, v in metrics.items():
         print(f'  {k:<14}{v:.4f}')
     print('step times (s): ' + '  '.join(f'{k} {v:.0f}' for k, v in times.items()))
+    print(f'predicted instances beside the ground truth (first held-out room): {png}')
     return 0
+
+
+def save_prediction_png(runner, path: str) -> str:
+    """Predict the first held-out room with the trained model and draw it top-down beside
+    its ground truth."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from oneformer3d.visualization import save_instances_topdown_png
+    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    model.eval()
+    item = runner.test_dataloader.dataset[0]
+    with torch.no_grad():
+        data = model.data_preprocessor(pseudo_collate([item]), False)
+        sample = model.predict(data['inputs'], data['data_samples'])[0]
+    pred = sample.pred_instances_3d
+    name = osp.basename(sample.metainfo.get('lidar_path', 'room'))
+    return save_instances_topdown_png(
+        path, item['inputs']['points'][:, :3].numpy(),
+        item['data_samples'].gt_pts_seg.pts_instance_mask.numpy(),
+        pred.pts_instance_mask.cpu().numpy(), pred.instance_scores.cpu().numpy(),
+        title=f'held-out room {name}')
 
 
 if __name__ == '__main__':

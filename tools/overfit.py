@@ -28,6 +28,7 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=None, help='override max_iters')
     p.add_argument('--voxel-size', type=float, default=None)
     p.add_argument('--table', default='scannet', choices=['scannet', 'scannet200'])
+    p.add_argument('--seed', type=int, default=None, help='random seed (config: randomness)')
     return p.parse_args(argv)
 
 
@@ -40,6 +41,8 @@ def run_overfit(args) -> dict:
                          scenes=[args.scene])
     cfg = Config.fromfile(args.config)
     cfg.work_dir = work_dir
+    if args.seed is not None:
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=args.seed)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_dir
         cfg[loader].dataset.ann_file = f'{args.table}_oneformer3d_infos_train.pkl'

@@ -23,6 +23,10 @@ def parse_args(argv=None):
     p.add_argument('--work-dir')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    p.add_argument('--seed', type=int, default=None, help='random seed (config: randomness)')
+    p.add_argument('--deterministic', action='store_true',
+                   help='torch.use_deterministic_algorithms; on CPU also run with '
+                        'OMP_NUM_THREADS=1 for bitwise-repeatable training')
     p.add_argument('--allow-partial-load', action='store_true',
                    help='evaluate even when the checkpoint does not fill every weight of the '
                         'model (logged; the metrics.csv row is marked "partial")')
@@ -31,7 +35,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher,
+                      args.seed, args.deterministic)
     cfg.load_from = args.checkpoint
     # evaluation loads strictly: a checkpoint of another config must not score random heads
     cfg.load_policy = dict(strict=not args.allow_partial_load, max_missing_fraction=1.0)

@@ -14,6 +14,7 @@ import torch
 
 import oneformer3d  # noqa: F401  (compat fixes, registries)
 from mmengine.config import Config, DictAction
+from mmengine.runner import find_latest_checkpoint
 from oneformer3d.engine import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
@@ -32,6 +33,10 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config keys, e.g. train_cfg.max_iters=10')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    p.add_argument('--seed', type=int, default=None, help='random seed (config: randomness)')
+    p.add_argument('--deterministic', action='store_true',
+                   help='torch.use_deterministic_algorithms; on CPU also run with '
+                        'OMP_NUM_THREADS=1 for bitwise-repeatable training')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -39,12 +44,23 @@ def parse_args(argv=None):
 
 
 def build_cfg(args) -> Config:
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher,
+                      args.seed, args.deterministic)
     if args.amp:
         cfg.optim_wrapper.type = 'MixedPrecisionOptimWrapper'
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
+        if find_latest_checkpoint(cfg.work_dir) is None:
+            # mmengine would log "resumed from None" and start over: say so plainly
+            logging.getLogger('oneformer3d').warning(
+                f'--resume: no checkpoint in {cfg.work_dir} (no last_checkpoint / *.pth): '
+                f'training starts from scratch')
+            print(f'--resume: no checkpoint in {cfg.work_dir}: training starts from scratch',
+                  file=sys.stderr)
+            cfg.resume = False
     elif args.resume:
+        if not os.path.isfile(args.resume):
+            raise SystemExit(f'--resume {args.resume}: no such checkpoint file')
         cfg.resume, cfg.load_from = True, args.resume
     if args.launcher != 'none' and not torch.cuda.is_available():
         # CPU DDP: gloo, and no device_ids (mmengine's default wrapper passes LOCAL_RANK)

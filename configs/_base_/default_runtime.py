@@ -7,7 +7,7 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 custom_hooks = [dict(type='SafeCheckpointHook'), dict(type='MetricRunInfoHook'),
-                dict(type='ClipFeatureFallbackHook')]  # logs only when 2D features are loaded
+                dict(type='DataFallbackHook')]  # logs only when a data fallback flag is set
 env_cfg = dict(cudnn_benchmark=False,
                mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))  # tools/train.py switches to gloo on CPU

@@ -25,10 +25,14 @@ class RLBenchAlignDataset(Dataset):
     consecutive steps (``'window'``; its anchor step — whose point file is the teacher — is
     the ``anchor_in_window`` one: middle | random | first | last). Frames are paired across
     encoders by their ``step_XXXX`` name (``strict_pairing``); when an encoder's pack lacks a
-    step, ``pairing_fallback`` decides: ``random`` (another random step of that pack, counted
-    in ``self.fallback_counts``), ``skip`` (the sample is replaced by the next one; if every
-    sample misses, a RuntimeError instead of an endless loop) or ``error`` (KeyError naming
-    the pack and the step). Without strict pairing the pack's nearest step number is used.
+    step, ``pairing_fallback`` decides: ``random`` (another random step of that pack), ``skip``
+    (the sample is replaced by the next one; if every sample misses, a RuntimeError instead of
+    an endless loop) or ``error`` (every sample's steps are checked in every pack when the
+    dataset is built: a KeyError naming the pack and the step before training starts). A
+    sample served through ``random`` or ``skip`` carries ``pairing_fallback=True`` in its
+    ``data_samples``; :class:`~oneformer3d.engine.hooks.DataFallbackHook` logs the count per
+    epoch (``self.fallback_counts`` counts in this process). Without strict pairing the
+    pack's nearest step number is used.
 
     Returns per sample ``{'inputs': {...}, 'data_samples': {'episode', 'step'}}`` with
     ``inputs``:
@@ -42,7 +46,8 @@ class RLBenchAlignDataset(Dataset):
 
     Args:
         data_root: folder holding ``pack_root`` and ``pc_root``.
-        task / episodes / encoders: what to read; packs at
+        task / episodes / encoders: what to read (``encoders``: pack names, or ``{name:
+            channels}``, checked against each pack when the dataset is built); packs at
             ``<pack_root>/<encoder>/<task>/<episode>.<pack_store>``, point files at
             ``<pc_root>/<task>/<episode>/step_XXXX.ply.<pc_tag>.pt``.
         step_range: ``(start, stop)`` step numbers used (held-out split), None = all.
@@ -65,6 +70,8 @@ class RLBenchAlignDataset(Dataset):
             raise ValueError(f"sample_unit must be 'step' or 'window', got {sample_unit!r}")
         self.data_root, self.task, self.mode = data_root, task, mode
         self.encoders, self.episodes = list(encoders), list(episodes)
+        # {name: channels} (the model's adapter widths) is checked against the packs
+        self.encoder_channels = dict(encoders) if isinstance(encoders, dict) else None
         self.pack_root, self.pack_store = osp.join(data_root, pack_root), pack_store
         self.pc_root, self.pc_tag = osp.join(data_root, pc_root), pc_tag
         self.sample_unit, self.window, self.window_stride = sample_unit, window, window_stride
@@ -85,6 +92,41 @@ class RLBenchAlignDataset(Dataset):
         if not self.units:
             raise ValueError(f'{self.pc_root}: no sample for episodes {self.episodes} and '
                              f'step_range {step_range}')
+        if self.encoder_channels is not None:
+            self.check_channels()
+        if self.strict and self.fallback == 'error':
+            self.check_pairing()
+
+    def check_channels(self) -> None:
+        """Every episode's pack of each encoder has the configured channel count (else the
+        adapter would fail mid-run with a shape error).
+
+        Raises:
+            ValueError: naming the pack, its channels and the config entry.
+        """
+        for ep in self.episodes:
+            for enc, pack in self.packs(ep).items():
+                c = int(pack.shape[-1])
+                if c != self.encoder_channels[enc]:
+                    raise ValueError(f'{pack.path}: {c} channels, the config says '
+                                     f'encoders[{enc!r}] = {self.encoder_channels[enc]}; fix '
+                                     f'the config (or rebuild the pack with that encoder)')
+
+    def check_pairing(self) -> None:
+        """Every step of every sample in every encoder's pack, checked once when the dataset
+        is built (``pairing_fallback='error'``), so a gap fails before training, not mid-run.
+
+        Raises:
+            KeyError: naming the pack, the first missing step and how many are missing.
+        """
+        for ep in self.episodes:
+            needed = sorted({s for e, steps in self.units if e == ep for s in steps})
+            for enc, pack in self.packs(ep).items():
+                missing = [s for s in needed if s not in pack]
+                if missing:
+                    raise KeyError(f'{pack.path}: no frame {missing[0]} ({len(missing)} of '
+                                   f'{len(needed)} steps of episode {ep} missing; strict '
+                                   f"pairing with pairing_fallback='error')")
 
     def _steps(self, episode: str, step_range) -> List[str]:
         folder = osp.join(self.pc_root, self.task, episode)
@@ -117,6 +159,7 @@ class RLBenchAlignDataset(Dataset):
         if self.fallback == 'skip':
             return None
         self.fallback_counts['random'] += 1
+        self._replaced += 1
         return pack.frame(pack.steps[rng.integers(len(pack.steps))])
 
     def _anchor(self, steps: List[str], rng) -> str:
@@ -137,6 +180,7 @@ class RLBenchAlignDataset(Dataset):
 
     def build(self, idx: int, rng) -> Optional[dict]:
         episode, steps = self.units[idx]
+        self._replaced = 0
         anchor = self._anchor(steps, rng)
         packs = self.packs(episode)
         frames = {}
@@ -177,13 +221,17 @@ class RLBenchAlignDataset(Dataset):
                 inputs['patches'][enc] = feat.contiguous()
                 valid &= ok
             inputs['valid'] = valid
-        return dict(inputs=inputs, data_samples=dict(episode=episode, step=anchor))
+        return dict(inputs=inputs, data_samples=dict(episode=episode, step=anchor,
+                                                     pairing_fallback=self._replaced > 0))
 
     def __getitem__(self, idx: int) -> dict:
         rng = np.random.default_rng(None if not self.test_mode else idx)
         for attempt in range(len(self)):
             out = self.build((idx + attempt) % len(self), rng)
             if out is not None:
+                # flagged when a frame was replaced ('random') or the sample stands in for a
+                # skipped one ('skip'); DataFallbackHook counts the flags per epoch
+                out['data_samples']['pairing_fallback'] |= attempt > 0
                 return out
             self.fallback_counts['skip'] += 1
         raise RuntimeError(f'{self.pack_root}: every sample misses a step in some encoder '

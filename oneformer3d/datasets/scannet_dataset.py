@@ -1,10 +1,11 @@
 """ScanNet datasets reading ``create_data`` infos (reconstructed scans and single-view frames)."""
+import os
 import os.path as osp
 
-import mmengine
 from mmengine.dataset import BaseDataset
 
 from oneformer3d.metainfo import get_class_table
+from .infos_io import load_infos
 from oneformer3d.registry import DATASETS
 
 DEFAULT_PREFIX = dict(pts='points', pts_instance_mask='instance_mask',
@@ -21,6 +22,7 @@ class ScanNetSegDataset(BaseDataset):
     for :class:`PointSegClassMapping`.
 
     Raises:
+        FileNotFoundError: naming ``ann_file`` (and how relative paths resolve) when missing.
         ValueError: naming ``ann_file`` when its infos were made for another class table.
     """
     CLASS_TABLE = 'scannet'
@@ -34,11 +36,24 @@ class ScanNetSegDataset(BaseDataset):
                          metainfo=self.table.metainfo(), **kwargs)
 
     def load_data_list(self):
-        made_for = mmengine.load(self.ann_file).get('metainfo', {}).get('dataset')
+        """Read the infos with the allow-list unpickler (:func:`load_infos`), check the class
+        table they were made for, and parse each entry."""
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'{self.ann_file}: infos file not found (data_root and ann_file are relative '
+                f'to the current directory, {os.getcwd()}: run the tools from the repository '
+                f'root or give absolute paths); make the infos with tools/create_data.py '
+                f'(README, "Data preparation")')
+        data = load_infos(self.ann_file)
+        if not isinstance(data, dict) or 'data_list' not in data:
+            raise ValueError(f'{self.ann_file}: not an infos file ({{metainfo, data_list}})')
+        made_for = data.get('metainfo', {}).get('dataset')
         if made_for != self.table.name:
             raise ValueError(f'{self.ann_file}: infos were made for {made_for!r}, this dataset '
                              f'uses the {self.table.name!r} class table')
-        return super().load_data_list()
+        for k, v in data.get('metainfo', {}).items():
+            self._metainfo.setdefault(k, v)
+        return [self.parse_data_info(info) for info in data['data_list']]
 
     def parse_data_info(self, info: dict) -> dict:
         p = self.data_prefix

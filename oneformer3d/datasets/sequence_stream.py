@@ -1,6 +1,5 @@
 """Frame-by-frame access to a multi-view info, for streaming tools (stream demo, benchmark)."""
 import os.path as osp
-import pickle
 from typing import Iterator, Optional
 
 import numpy as np
@@ -8,6 +7,7 @@ import torch
 
 from oneformer3d.datasets.preprocessing.scannet_io import read_bin
 from oneformer3d.datasets.transforms import NormalizePointsColor
+from .infos_io import load_infos
 
 
 class SequenceStream:
@@ -24,8 +24,7 @@ class SequenceStream:
     """
 
     def __init__(self, infos_path: str, sample: int = 0, num_frames: Optional[int] = None):
-        with open(infos_path, 'rb') as fh:
-            data = pickle.load(fh)
+        data = load_infos(infos_path)
         self.root = osp.dirname(osp.abspath(infos_path))
         self.info = data['data_list'][sample]
         if 'lidar_paths' not in self.info:

@@ -1,7 +1,7 @@
-from .hooks import (ClipFeatureFallbackHook, MetricRunInfoHook, SafeCheckpointHook,
+from .hooks import (DataFallbackHook, MetricRunInfoHook, SafeCheckpointHook,
                     TrainingCurvesHook)
 from .optim_wrapper import MixedPrecisionOptimWrapper
 from .runner import Runner
 
-__all__ = ['ClipFeatureFallbackHook', 'MetricRunInfoHook', 'MixedPrecisionOptimWrapper',
+__all__ = ['DataFallbackHook', 'MetricRunInfoHook', 'MixedPrecisionOptimWrapper',
            'Runner', 'SafeCheckpointHook', 'TrainingCurvesHook']

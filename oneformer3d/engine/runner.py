@@ -12,8 +12,11 @@ every load goes through :func:`oneformer3d.utils.load_report.load_state_dict_che
 * ``resume``: strict (our own checkpoints of the same config).
 
 The report of the last load is kept as ``runner.load_report`` (``MetricRunInfoHook`` marks
-metrics rows of partial loads).
+metrics rows of partial loads). Checkpoints are written to ``<name>.tmp`` and renamed, so a run
+killed during a save never leaves a truncated ``iter_N.pth``.
 """
+import os
+import os.path as osp
 import re
 
 from mmengine.model import is_model_wrapper
@@ -38,6 +41,14 @@ class Runner(MMEngineRunner):
         runner = super().from_cfg(cfg)
         runner.load_policy = dict(DEFAULT_LOAD_POLICY, **(cfg.get('load_policy') or {}))
         return runner
+
+    def save_checkpoint(self, out_dir, filename, *args, **kwargs):
+        """mmengine's save, written to ``filename + '.tmp'`` and renamed (atomic on POSIX)."""
+        tmp = f'{filename}.tmp'
+        super().save_checkpoint(out_dir, tmp, *args, **kwargs)
+        src = osp.join(out_dir, tmp)
+        if osp.isfile(src):           # rank 0 only (mmengine saves on the master)
+            os.replace(src, osp.join(out_dir, filename))
 
     def resume(self, filename, resume_optimizer=True, resume_param_scheduler=True,
                map_location='default'):

@@ -6,7 +6,7 @@ episodes = ['episode0']
 encoders = dict(rgb=3, dino_s=384)          # pack name -> channels (any encoder with a pack)
 dataset_common = dict(
     type='RLBenchAlignDataset', data_root=data_root, task=rlbench_task, episodes=episodes,
-    encoders=list(encoders), pack_store='zarr', pc_root='pc_dataset/PC/teacher',
+    encoders=encoders, pack_store='zarr', pc_root='pc_dataset/PC/teacher',
     pc_tag='teacher', num_points=1024, num_tokens=64, strict_pairing=True,
     pairing_fallback='random', anchor_in_window='middle')
 train_dataloader = dict(

@@ -4,7 +4,7 @@
 # LoadClipFeature runs before the 3D augmentations; the projection undoes them with the
 # recorded aug_matrix. Frames without a stored file are computed online when the model's
 # data_preprocessor has an img_encoder (else a clear error), and counted per epoch by
-# ClipFeatureFallbackHook (default runtime).
+# DataFallbackHook (default runtime).
 _base_ = ['./scannet200_sv.py']
 color_norm = {{_base_.color_norm}}
 ann_prefix = 'scannet200_sv'

@@ -9,7 +9,6 @@ runs under ``no_grad``; images are decoded by DataLoader workers; finished files
 import glob
 import logging
 import os.path as osp
-import pickle
 import shutil
 from typing import List, Optional, Sequence
 
@@ -19,6 +18,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ..infos_io import load_infos
 from .feature_io import DEFAULT_FEAT_DIR, feature_relpath, save_feature_file
 
 logger = logging.getLogger('oneformer3d')
@@ -39,8 +39,7 @@ def frames_from_infos(infos_files: Sequence[str], out_root: Optional[str] = None
     """
     frames, seen = [], set()
     for path in infos_files:
-        with open(path, 'rb') as fh:
-            data = pickle.load(fh)
+        data = load_infos(path)
         root = osp.dirname(osp.abspath(path))
         dst = out_root or root
         for info in data['data_list'] if isinstance(data, dict) else data:

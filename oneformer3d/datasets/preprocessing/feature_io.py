@@ -5,7 +5,7 @@ Layout (mirrors the images): ``<data_root>/<feat_dir>/<scene>/<frame>.pt`` for t
 images, 7-Scenes). ``feat_dir`` defaults to ``clip_feat``; one folder per encoder/layer.
 
 File content: ``{'pix': fp16 (C, H_f, W_f), 'global': fp16 (C_g,), 'meta': {encoder, layer,
-input_size, image_size, feat_size, stride, pixel_shuffle, mean, std}}``. A bare tensor
+input_size, image_size, feat_size, stride, pixel_shuffle, mean, std, channels}}``. A bare tensor
 ``(C, H_f, W_f)`` is also accepted on load (DINO feature dumps); its meta is then inferred
 by the reader from the image size.
 """
@@ -41,7 +41,8 @@ def save_feature_file(path: str, pix: torch.Tensor, glob: Optional[torch.Tensor]
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     payload = {'pix': pix.detach().to('cpu', dtype).contiguous(),
                'global': None if glob is None else glob.detach().to('cpu', dtype).contiguous(),
-               'meta': dict(meta, dtype=str(dtype).replace('torch.', ''))}
+               'meta': dict(meta, dtype=str(dtype).replace('torch.', ''),
+                            channels=int(pix.shape[0]))}
     tmp = f'{path}.tmp{os.getpid()}'
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -53,7 +54,8 @@ def load_feature_file(path: str) -> Tuple[torch.Tensor, Optional[torch.Tensor], 
 
     Raises:
         ValueError: naming the file when it cannot be read, holds neither a feature dict nor
-        a (C, H_f, W_f) tensor, or has NaN/Inf values.
+        a (C, H_f, W_f) tensor, has NaN/Inf values, or its map disagrees with its own meta
+        (``channels``, ``feat_size``).
     """
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
@@ -72,6 +74,12 @@ def load_feature_file(path: str) -> Tuple[torch.Tensor, Optional[torch.Tensor], 
                          f'{tuple(pix.shape)} {pix.dtype}')
     if not torch.isfinite(pix).all() or (glob is not None and not torch.isfinite(glob).all()):
         raise ValueError(f'{path}: features contain NaN/Inf')
+    if 'channels' in meta and int(meta['channels']) != pix.shape[0]:
+        raise ValueError(f'{path}: "pix" has {pix.shape[0]} channels but its meta says '
+                         f'{meta["channels"]} (file written by another encoder?)')
+    if 'feat_size' in meta and list(meta['feat_size']) != list(pix.shape[1:]):
+        raise ValueError(f'{path}: "pix" is {tuple(pix.shape[1:])} (H_f, W_f) but its meta says '
+                         f'{tuple(meta["feat_size"])}: the stored stride would be wrong')
     return pix, glob, meta
 
 
@@ -89,8 +97,9 @@ def add_feature_paths_to_infos(infos_path: str, feat_dir: str = DEFAULT_FEAT_DIR
         ValueError: naming the infos file when a sample has neither img_path nor img_paths.
     """
     import pickle
-    with open(infos_path, 'rb') as fh:
-        data = pickle.load(fh)
+
+    from ..infos_io import load_infos
+    data = load_infos(infos_path)
     root = osp.dirname(osp.abspath(infos_path))
     frames = present = 0
     for info in data['data_list']:

@@ -46,9 +46,13 @@ def verify_feature_dir(root: str) -> Tuple[List[dict], List[str]]:
             channels = pix.shape[0]
         elif pix.shape[0] != channels:
             errors.append(f'{path}: {pix.shape[0]} channels, the first file has {channels}')
+            continue
         scene = osp.dirname(path)
         f = pix.float()
-        sim = _cosine_maps(f, prev[scene]) if scene in prev else float('nan')
+        # the neighbour similarity needs equal channel counts; a mismatch is already an error
+        # above, and the check goes on with the other files
+        same = scene in prev and prev[scene].shape[0] == f.shape[0]
+        sim = _cosine_maps(f, prev[scene]) if same else float('nan')
         prev[scene] = f
         rows.append(dict(path=osp.relpath(path, root), shape='x'.join(map(str, pix.shape)),
                          dtype=str(pix.dtype).replace('torch.', ''),

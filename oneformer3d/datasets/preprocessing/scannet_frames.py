@@ -36,7 +36,8 @@ from tqdm import tqdm
 from oneformer3d.geometry import (backproject_depth, check_pose, render_depth,
                                   scale_intrinsic, transform_points)
 from oneformer3d.metainfo import ClassTable, read_label_map
-from .scannet_io import find_scenes, read_scene_arrays, read_scene_raw, write_bin
+from ..infos_io import load_infos
+from .scannet_io import find_scenes, read_bin, read_scene_arrays, read_scene_raw, write_bin
 from .scannet_scans import INFO_VERSION, SUBDIRS
 from .superpoints import compute_superpoints
 
@@ -50,8 +51,7 @@ def list_frames(posed_dir: str) -> List[dict]:
     frames = []
     pkl = osp.join(posed_dir, 'scannet_infos.pkl')
     if osp.isfile(pkl):
-        with open(pkl, 'rb') as fh:
-            infos = pickle.load(fh)
+        infos = load_infos(pkl)
         for info in infos:
             align = info.get('annos', {}).get('axis_align_matrix')
             for img, pose in zip(info['img_paths'], info['extrinsics']):
@@ -137,11 +137,15 @@ def transfer_labels(xyz: np.ndarray, scan: dict, tree: cKDTree, label_radius: fl
 
 
 def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: ClassTable,
-                  max_points: int, label_radius: float, superpoints: str, rng) -> dict:
-    """Convert one frame (see the module docstring); returns its info entry."""
+                  max_points: int, label_radius: float, superpoints: str, rng,
+                  min_points: int = 100) -> Optional[dict]:
+    """Convert one frame (see the module docstring); returns its info entry, or None (no
+    file written) when its depth gives fewer than ``min_points`` points."""
     name = f'{fr["scene"]}_{fr["frame"]}'
     cloud = frame_cloud(fr, scan, out_dir, max_points, rng)
     xyz, rgb, align = cloud['xyz'], cloud['rgb'], cloud['align']
+    if len(xyz) < min_points:
+        return None
     depth_path, depth_k, source = cloud['depth_path'], cloud['depth_intrinsic'], \
         cloud['depth_source']
     ins, sem, near = transfer_labels(xyz, scan, tree, label_radius)
@@ -170,6 +174,41 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
         labelled_ratio=float(near.mean()) if len(near) else 0.0)
 
 
+def _frame_info_path(out_dir: str, name: str) -> str:
+    return osp.join(out_dir, 'frame_infos', f'{name}.pkl')
+
+
+def save_frame_info(out_dir: str, info: dict) -> None:
+    """Write a frame's info entry last (temp file + rename): its presence marks the frame's
+    four ``.bin`` files as finished for a later skip-existing run."""
+    path = _frame_info_path(out_dir, info['sample_idx'])
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'wb') as fh:
+        pickle.dump(info, fh)
+    os.replace(tmp, path)
+
+
+def finished_frame(out_dir: str, fr: dict) -> Optional[dict]:
+    """The stored info of a frame converted before (skip-existing), or None.
+
+    Raises:
+        ValueError: its files disagree in length (an interrupted run); names them.
+    """
+    name = f'{fr["scene"]}_{fr["frame"]}'
+    path = _frame_info_path(out_dir, name)
+    if not osp.isfile(path):
+        return None
+    info = load_infos(path)
+    lengths = {key: len(read_bin(osp.join(out_dir, d, f'{name}.bin'), np.float32 if
+                                 key == 'points' else np.int64, 6 if key == 'points' else None))
+               for key, d in SUBDIRS.items()}
+    if len(set(lengths.values())) != 1 or lengths['points'] != info['num_points']:
+        raise ValueError(f'{out_dir}: the files of frame {name} disagree in length {lengths} '
+                         f'(an interrupted earlier run?); re-run with --overwrite')
+    return info
+
+
 class ScanCache:
     """The reconstructed scan of the scene being converted (``<root>/scans``, raw ScanNet or
     arrays layout) with a kd-tree over its vertices; one scene kept at a time."""
@@ -194,6 +233,8 @@ class ScanCache:
                                       self.table.raw_id_kind)
             else:
                 scan = read_scene_arrays(self.scans_dir, scene)
+                self.table.check_raw_id_kind(
+                    scan['semantic'], osp.join(self.scans_dir, f'{scene}_sem_label.npy'))
             self.table.map_raw_to_seg(scan['semantic'], on_unknown='raise')
             self.cache = {scene: (scan, cKDTree(scan['points'][:, :3]))}
         return self.cache[scene]
@@ -204,13 +245,26 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
                             max_points: int = 20000, superpoints: str = 'auto',
                             overwrite: bool = False, scenes: Optional[List[str]] = None,
                             workers: int = 1, label_radius: float = 0.05,
-                            seed: int = 0) -> dict:
+                            seed: int = 0, min_points: int = 100) -> dict:
     """Convert every kept frame; the scans are read from ``<root>/scans``.
+
+    Frames whose pose is unusable, or whose depth gives fewer than ``min_points`` points, are
+    skipped, warned about (naming the frame) and counted. Without ``overwrite`` a frame
+    converted by an earlier run (its ``frame_infos/<frame>.pkl``, written last) is reused
+    after checking that its files agree in length, so a re-run resumes. ``workers`` > 1 is
+    rejected (frames are converted in one process). Poses from ``posed_images/*.txt``
+    are in the raw ScanNet frame; when the scene's scan arrays carry no axis alignment
+    (``<scene>_axis_align_matrix.npy``) identity is assumed, which is right only for scans in
+    the raw frame: a warning per scene says so and the frames are counted.
 
     Returns:
         ``{'train', 'val', 'infos', 'summary'}`` like the reconstructed converter; the summary
-        counts frames, skipped bad poses and rendered depths.
+        counts frames, skipped bad poses, skipped near-empty frames, frames aligned with the
+        default (identity) matrix and rendered depths.
     """
+    if workers > 1:
+        raise ValueError(f'--workers {workers}: single-view frames are converted in one '
+                         f'process (--workers applies to reconstructed scans)')
     posed_dir = posed_dir or osp.join(root, 'posed')
     frames = list_frames(posed_dir)
     if scenes:
@@ -218,7 +272,7 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
     frames = frames[::max(1, frame_interval)]
     scans = ScanCache(root, table)
     rng = np.random.default_rng(seed)
-    infos, skipped = [], 0
+    infos, skipped, empty, default_align, warned = [], 0, 0, 0, set()
     for fr in tqdm(frames, desc=f'create_data {tag}', unit='frame'):
         why = check_pose(fr['pose'])
         if why is not None:
@@ -226,10 +280,29 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
             logger.warning(f'{fr["img_path"]}: {why}; frame skipped ({skipped} so far)')
             continue
         scan, tree = scans.get(fr['scene'], fr['img_path'])
-        infos.append(convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
-                                   superpoints, rng))
+        if fr['axis_align_matrix'] is None and scan.get('axis_align_default', False):
+            default_align += 1
+            if fr['scene'] not in warned:
+                warned.add(fr['scene'])
+                logger.warning(
+                    f'{scans.scans_dir}/{fr["scene"]}: no axis alignment for the posed frames '
+                    f'(no {fr["scene"]}_axis_align_matrix.npy beside the arrays): identity '
+                    f'assumed, right only if the scan arrays are in the raw ScanNet frame')
+        info = None if overwrite else finished_frame(out_dir, fr)
+        if info is None:
+            info = convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
+                                 superpoints, rng, min_points)
+            if info is not None:
+                save_frame_info(out_dir, info)
+        if info is None:
+            empty += 1
+            logger.warning(f'{fr["img_path"]}: fewer than {min_points} points from its depth; '
+                           f'frame skipped ({empty} so far)')
+            continue
+        infos.append(info)
     if not infos:
-        raise ValueError(f'{posed_dir}: no usable frame ({skipped} skipped for bad poses)')
+        raise ValueError(f'{posed_dir}: no usable frame ({skipped} skipped for bad poses, '
+                         f'{empty} with fewer than {min_points} points)')
     metainfo = dict(table.metainfo(), info_version=INFO_VERSION, data_kind='single_view')
     out = dict(infos=infos)
     for split in ('train', 'val'):
@@ -238,7 +311,8 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
             pickle.dump(dict(metainfo=metainfo, data_list=infos), fh)
         out[split] = path
     out['summary'] = dict(
-        frames=len(infos), skipped_bad_pose=skipped,
+        frames=len(infos), skipped_bad_pose=skipped, skipped_few_points=empty,
+        default_alignment=default_align,
         rendered_depth=sum(i['depth_source'] == 'rendered' for i in infos),
         points_mean=float(np.mean([i['num_points'] for i in infos])),
         labelled_ratio_mean=float(np.mean([i['labelled_ratio'] for i in infos])))

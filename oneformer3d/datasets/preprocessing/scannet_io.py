@@ -17,6 +17,7 @@ masks int64 (N,); instance id 0 = no instance (ScanNet's convention, ids start a
 semantic ids raw (0 = unannotated).
 """
 import json
+import os
 import os.path as osp
 from glob import glob
 from typing import Dict, List, Optional
@@ -67,8 +68,13 @@ def read_scene_arrays(root: str, scene: str) -> dict:
     if points.ndim != 2 or points.shape[1] < 6:
         raise ValueError(f'{base}_vert.npy: points must be (N, 6), got {points.shape}')
     n = points.shape[0]
+    bad = ~np.isfinite(points[:, :6]).all(axis=1)
+    if bad.any():
+        raise ValueError(f'{base}_vert.npy: {int(bad.sum())} of {n} points have NaN/Inf '
+                         f'values (first row {int(np.flatnonzero(bad)[0])})')
     out = dict(scene=scene, points=points[:, :6].astype(np.float32),
-               axis_align_matrix=np.eye(4), superpoints=None, superpoint_source=None)
+               axis_align_matrix=np.eye(4), axis_align_default=True, superpoints=None,
+               superpoint_source=None)
     for key, what in (('instance', 'instance labels'), ('semantic', 'semantic labels')):
         path = base + ARRAY_SUFFIXES[key]
         arr = _load_npy(path, what)
@@ -84,6 +90,7 @@ def read_scene_arrays(root: str, scene: str) -> dict:
     am_path = base + ARRAY_SUFFIXES['axis_align']
     if osp.isfile(am_path):
         out['axis_align_matrix'] = _load_npy(am_path, 'axis-align matrix').reshape(4, 4)
+        out['axis_align_default'] = False
     return out
 
 
@@ -129,6 +136,10 @@ def read_scene_raw(root: str, scene: str, label_map: dict, raw_id_kind: str) -> 
     except Exception as err:  # plyfile raises several types for broken files
         raise ValueError(f'{ply_path}: unreadable mesh ({err})') from None
     n = xyz.shape[0]
+    bad = ~np.isfinite(xyz).all(axis=1)
+    if bad.any():
+        raise ValueError(f'{ply_path}: {int(bad.sum())} of {n} vertices have NaN/Inf '
+                         f'coordinates (first vertex {int(np.flatnonzero(bad)[0])})')
     axis_align = read_axis_alignment(osp.join(d, f'{scene}.txt'))
     xyz = xyz @ axis_align[:3, :3].T + axis_align[:3, 3]
 
@@ -168,8 +179,12 @@ def _read_json(path: str) -> dict:
 
 
 def write_bin(path: str, array: np.ndarray, dtype) -> None:
-    """Write ``array`` as raw ``dtype`` bytes (the ``.bin`` layout mmdetection3d reads)."""
-    np.ascontiguousarray(array, dtype=dtype).tofile(path)
+    """Write ``array`` as raw ``dtype`` bytes (the ``.bin`` layout mmdetection3d reads),
+    through a temp file and a rename: an interrupted run never leaves a half-written file
+    that a later skip-existing run would take as finished."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    np.ascontiguousarray(array, dtype=dtype).tofile(tmp)
+    os.replace(tmp, path)
 
 
 def read_bin(path: str, dtype, width: Optional[int] = None) -> np.ndarray:

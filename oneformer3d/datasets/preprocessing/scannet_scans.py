@@ -71,8 +71,18 @@ def convert_scene(scene: str, layout: str, root: str, out_dir: str, table: Class
         points = read_bin(paths['points'], np.float32, 6)
         sp = read_bin(paths['superpoints'], np.int64)
         ins = read_bin(paths['instance'], np.int64)
+        sem = read_bin(paths['semantic'], np.int64)
         with open(meta_json) as fh:
             meta = json.load(fh)
+        lengths = dict(points=len(points), instance=len(ins), semantic=len(sem),
+                       superpoints=len(sp))
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f'{out_dir}: the files of {scene} disagree in length {lengths} '
+                             f'(an interrupted earlier run?); re-run with --overwrite')
+        if superpoints in ('graph', 'kmeans') and meta['superpoint_source'] != superpoints:
+            raise ValueError(f'{meta_json}: {scene} was written with '
+                             f'{meta["superpoint_source"]!r} superpoints, --superpoints '
+                             f'{superpoints} was asked; re-run with --overwrite')
         return scene_info(scene, len(points), sp, ins, np.array(meta['axis_align_matrix']),
                           meta['superpoint_source'])
 
@@ -86,6 +96,8 @@ def convert_scene(scene: str, layout: str, root: str, out_dir: str, table: Class
         table.map_raw_to_seg(data['semantic'], on_unknown='raise')
     except ValueError as err:
         raise ValueError(f'{sem_file}: {err}') from None
+    if layout != 'raw':    # user-written ids (raw scenes get theirs from the label map)
+        table.check_raw_id_kind(data['semantic'], sem_file)
     if superpoints == 'segs' and data['superpoints'] is None:
         raise FileNotFoundError(f'{root}: scene {scene} has no superpoint file (segs.json or '
                                 f'_sp_label.npy) and --superpoints segs was asked')

@@ -22,6 +22,12 @@ class LoadAdjacentDataFromFile(BaseTransform):
     (T, 4, 4) are cut to the selected frames (``frame_sel``), so a following
     :class:`LoadClipFeature` loads exactly those frames.
 
+    A training sequence shorter than ``num_frames`` is padded by repeating its last frame
+    (``pad_short='repeat_last'``, the default: a camera that stops; batches of several
+    sequences then stack), marked per frame in ``frame_padded`` and counted per epoch by
+    :class:`~oneformer3d.engine.hooks.DataFallbackHook`; ``pad_short='none'`` keeps the short
+    sequence as it is (a batch of unequal sequences is then an error naming the counts).
+
     ``load_scan=True`` (evaluation) also reads the reconstructed scan named by the info:
     ``scan_points`` (M, 3) float32 and ``eval_ann_info`` with its ``pts_instance_mask`` and
     train-id ``pts_semantic_mask`` (via ``seg_label_mapping``), so the online result is scored
@@ -40,9 +46,13 @@ class LoadAdjacentDataFromFile(BaseTransform):
     def __init__(self, num_frames: int = 8, load_dim: int = 6, use_dim=(0, 1, 2, 3, 4, 5),
                  with_mask_3d: bool = True, with_seg_3d: bool = True,
                  with_sp_mask_3d: bool = True, load_scan: bool = False,
-                 scan_region: str = 'full', observed_radius: float = 0.05):
+                 scan_region: str = 'full', observed_radius: float = 0.05,
+                 pad_short: str = 'repeat_last'):
         if scan_region not in ('full', 'observed'):
             raise ValueError(f"scan_region must be 'full' or 'observed', got {scan_region!r}")
+        if pad_short not in ('repeat_last', 'none'):
+            raise ValueError(f"pad_short must be 'repeat_last' or 'none', got {pad_short!r}")
+        self.pad_short = pad_short
         self.scan_region, self.observed_radius = scan_region, observed_radius
         self.num_frames = num_frames
         self.load_dim, self.use_dim = load_dim, list(use_dim)
@@ -52,8 +62,16 @@ class LoadAdjacentDataFromFile(BaseTransform):
         self.load_scan = load_scan
 
     def select(self, total: int) -> np.ndarray:
-        if self.num_frames <= 0 or self.num_frames >= total:
+        """Indices of the frames to load: ``num_frames`` consecutive ones from a random start;
+        all of a shorter sequence, padded with its last frame when ``pad_short='repeat_last'``
+        (so every sample of a batch has ``num_frames`` frames); all with ``num_frames <= 0``."""
+        if self.num_frames <= 0:
             return np.arange(total)
+        if self.num_frames >= total:
+            sel = np.arange(total)
+            if self.pad_short == 'repeat_last' and total > 0:
+                sel = np.concatenate([sel, np.full(self.num_frames - total, total - 1)])
+            return sel
         start = np.random.randint(0, total - self.num_frames + 1)
         return np.arange(start, start + self.num_frames)
 
@@ -88,6 +106,8 @@ class LoadAdjacentDataFromFile(BaseTransform):
             results['sp_pts_mask'] = np.concatenate(sps)
         results['frame_sel'] = sel
         results['num_frames'] = len(sel)
+        # per selected frame: True where it repeats the last frame of a short sequence
+        results['frame_padded'] = [bool(t >= len(paths)) for t in range(len(sel))]
         for key in FRAME_LIST_KEYS:
             if results.get(key) is not None:
                 results[key] = [results[key][i] for i in sel]

@@ -40,17 +40,35 @@ class LoadClipFeature(BaseTransform):
     computation (``Det3DDataPreprocessor(img_encoder=...)``) and, with ``load_image_on_miss``,
     its image is loaded into ``img`` (uint8 H×W×3). Misses are counted in
     ``LoadClipFeature.fallbacks`` (this process) and per epoch, across dataloader workers, by
-    :class:`~oneformer3d.engine.hooks.ClipFeatureFallbackHook` from the packed flags.
+    :class:`~oneformer3d.engine.hooks.DataFallbackHook` from the packed flags.
+
+    Args:
+        channels: the feature channel count the model expects (e.g. 192 for CLIP ViT-B/16
+            after PixelShuffle); None = every map must have the first map's count.
 
     Raises:
-        ValueError: a file exists but is corrupt (names the file; never silently skipped).
+        ValueError: a file exists but is corrupt, disagrees with its own meta, or has another
+            channel count (names the file; never silently skipped).
     """
 
     fallbacks = 0
 
-    def __init__(self, feat_dir: str = DEFAULT_FEAT_DIR, load_image_on_miss: bool = True):
+    def __init__(self, feat_dir: str = DEFAULT_FEAT_DIR, load_image_on_miss: bool = True,
+                 channels: Optional[int] = None):
         self.feat_dir = feat_dir
         self.load_image_on_miss = load_image_on_miss
+        self.channels = channels
+        self._seen = None          # (channels, file) of the first map, when not configured
+
+    def _check_channels(self, path: str, c: int) -> None:
+        if self.channels is not None and c != self.channels:
+            raise ValueError(f'{path}: {c} feature channels, the config expects '
+                             f'LoadClipFeature(channels={self.channels})')
+        if self._seen is None:
+            self._seen = (c, path)
+        elif c != self._seen[0]:
+            raise ValueError(f'{path}: {c} feature channels, but {self._seen[1]} has '
+                             f'{self._seen[0]}: the feature folder mixes encoders')
 
     def _path(self, results: dict, img_path: str, idx: Optional[int]) -> str:
         key = 'clip_feat_path' if idx is None else 'clip_feat_paths'
@@ -74,6 +92,7 @@ class LoadClipFeature(BaseTransform):
                 out['img_shape'] = (h, w)
             return out
         pix, glob, meta = load_feature_file(path)
+        self._check_channels(path, pix.shape[0])
         if 'image_size' in meta:
             img_shape = tuple(int(v) for v in meta['image_size'])
         else:                                   # bare tensor: the image says its size
@@ -102,4 +121,4 @@ class LoadClipFeature(BaseTransform):
 
     def __repr__(self):
         return (f'{type(self).__name__}(feat_dir={self.feat_dir!r}, '
-                f'load_image_on_miss={self.load_image_on_miss})')
+                f'load_image_on_miss={self.load_image_on_miss}, channels={self.channels})')

@@ -1,7 +1,7 @@
-from .clip_fallback_hook import ClipFeatureFallbackHook
+from .data_fallback_hook import DataFallbackHook
 from .metric_run_info_hook import MetricRunInfoHook
 from .safe_checkpoint_hook import SafeCheckpointHook
 from .training_curves_hook import TrainingCurvesHook
 
-__all__ = ['ClipFeatureFallbackHook', 'MetricRunInfoHook', 'SafeCheckpointHook',
+__all__ = ['DataFallbackHook', 'MetricRunInfoHook', 'SafeCheckpointHook',
            'TrainingCurvesHook']

@@ -132,20 +132,49 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
             sample.set_metainfo(dict(clip_stride=strides))
             pix_out.append(torch.stack(views))
             glob_out.append(glob.float() if isinstance(glob, torch.Tensor) else None)
+        widths = {int(p.shape[-3]) for p in pix_out}
+        if len(widths) > 1:   # stored and online maps (or two stores) of different encoders
+            files = [s.metainfo.get('clip_feat_path') for s in samples]
+            raise ValueError(f'2D feature maps of {sorted(widths)} channels in one batch '
+                             f'({files}); stored features and the online img_encoder must be '
+                             f'the same encoder/layer')
         return dict(clip_pix=_stack_if_same(pix_out), clip_global=_stack_if_same(glob_out),
                     camera=self._camera(samples), elastic_offset=inputs.get('elastic_offset'))
 
     def _camera(self, samples: list) -> dict:
-        def get(key, default=None):
-            vals = [s.metainfo.get(key, default) for s in samples]
-            if any(v is None for v in vals):
-                raise KeyError(f'{key} missing in the metainfo of '
-                               f'{[s.metainfo.get("sample_idx") for s in samples]} '
-                               f'(needed to project points into the 2D features)')
-            return torch.as_tensor(np.asarray(vals, dtype=np.float64), device=self.device)
-        cam = dict(intrinsic=get('intrinsic')[..., :3, :3], pose=get('pose'),
-                   aug_matrix=get('aug_matrix', np.eye(4)), img_shape=get('img_shape'),
-                   stride=get('clip_stride'))
+        """Stack the samples' cameras. SV samples carry ``pose`` (4, 4) and ``intrinsic``;
+        MV samples carry per-frame ``poses`` (T, 4, 4) and one ``intrinsic`` (3, 3) shared
+        by the frames or per-frame ``intrinsics`` (T, 3, 3), with per-frame ``img_shape`` and
+        ``clip_stride`` lists.
+
+        Raises:
+            KeyError: naming the samples and the key when a camera entry is missing.
+        """
+        def need(sample, key):
+            value = sample.metainfo.get(key)
+            if value is None:
+                raise KeyError(f'{key} missing in the metainfo of sample '
+                               f'{sample.metainfo.get("sample_idx")} (needed to project points '
+                               f'into the 2D features)')
+            return np.asarray(value, dtype=np.float64)
+
+        per = []
+        for sample in samples:
+            meta = sample.metainfo
+            if 'pose' in meta:                   # single view
+                pose, intr = need(sample, 'pose'), need(sample, 'intrinsic')[:3, :3]
+            else:                                # multi-view: one camera per frame
+                pose = need(sample, 'poses')
+                intr = (need(sample, 'intrinsics') if 'intrinsics' in meta
+                        else np.broadcast_to(need(sample, 'intrinsic')[:3, :3],
+                                             (len(pose), 3, 3)))[..., :3, :3]
+            per.append(dict(intrinsic=intr, pose=pose,
+                            aug_matrix=np.asarray(meta.get('aug_matrix', np.eye(4)),
+                                                  dtype=np.float64),
+                            img_shape=need(sample, 'img_shape'),
+                            stride=need(sample, 'clip_stride')))
+        cam = {k: torch.as_tensor(np.stack([p[k] for p in per]), device=self.device)
+               for k in per[0]}
         cam['img_shape'] = cam['img_shape'].long()
         return cam
 

@@ -20,19 +20,48 @@ from ..data_preprocessors import voxelize
 from ..online.instance_merger import points_to_voxel_keys
 
 
-def frame_inputs(model, points: List[torch.Tensor], superpoints: List[torch.Tensor]) -> dict:
-    """Voxelize one frame per sample; superpoint ids are made contiguous per frame."""
+FRAME_CAMERA_KEYS = ('intrinsic', 'pose', 'img_shape', 'stride')
+
+
+def frame_inputs(model, points: List[torch.Tensor], superpoints: List[torch.Tensor],
+                 inputs: Optional[dict] = None, t: Optional[int] = None,
+                 sel: Optional[List[torch.Tensor]] = None) -> dict:
+    """Voxelize one frame per sample; superpoint ids are made contiguous per frame.
+
+    With the batch's ``inputs`` holding 2D features (``clip_pix`` (B, T, C, H_f, W_f) or a
+    list of (T, ...), ``camera`` with per-frame entries (B, T, ...)), frame ``t``'s maps,
+    global tokens and camera (and the ``elastic_offset`` rows ``sel`` of each sample's
+    points) are carried along, so a 2D-fusion part sees exactly that frame's view.
+    """
     pre = model.data_preprocessor
     sps = [torch.unique(sp, return_inverse=True)[1] for sp in superpoints]
-    return dict(points=points, sp_pts_mask=sps,
-                voxels=voxelize(points, pre.voxel_size, slice(pre.feat_start, None)))
+    out = dict(points=points, sp_pts_mask=sps,
+               voxels=voxelize(points, pre.voxel_size, slice(pre.feat_start, None)))
+    if inputs is not None and inputs.get('clip_pix') is not None:
+        def at_t(x):
+            if x is None:
+                return None
+            if isinstance(x, torch.Tensor):
+                return x[:, t]
+            return [None if v is None else v[t] for v in x]
+        out['clip_pix'] = at_t(inputs['clip_pix'])
+        out['clip_global'] = at_t(inputs.get('clip_global'))
+        cam = dict(inputs['camera'])
+        for key in FRAME_CAMERA_KEYS:
+            cam[key] = cam[key][:, t]
+        out['camera'] = cam
+        offsets = inputs.get('elastic_offset')
+        out['elastic_offset'] = None if offsets is None else [
+            None if o is None else o[s] for o, s in zip(offsets, sel)]
+    return out
 
 
 def _num_frames(inputs) -> int:
     counts = [int(f.max()) + 1 if len(f) else 0 for f in inputs['frame_idx']]
     if len(set(counts)) != 1:
-        raise ValueError(f'multi-view batch with different frame counts {counts}; use '
-                         f'sequences of at least num_frames frames')
+        raise ValueError(f'multi-view batch with different frame counts {counts}: '
+                         f"LoadAdjacentDataFromFile(pad_short='repeat_last') pads short "
+                         f'sequences to num_frames (or use batch_size=1)')
     return counts[0]
 
 
@@ -49,7 +78,7 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
         sel = [f == t for f in inputs['frame_idx']]
         pts = [p[s] for p, s in zip(inputs['points'], sel)]
         sps = [ds.gt_pts_seg.sp_pts_mask[s] for ds, s in zip(data_samples, sel)]
-        fin = frame_inputs(model, pts, sps)
+        fin = frame_inputs(model, pts, sps, inputs, t, sel)
         sp_feats, point2sp, sp_xyz = model.extract_feat(fin, injector=model.memory)
         out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
         targets, scene_ids = [], []
@@ -93,12 +122,16 @@ class OnlineSession:
         self.merger = TASK_UTILS.build(merger_cfg or model.merger_cfg)
 
     @torch.no_grad()
-    def step(self, points: torch.Tensor, superpoints: torch.Tensor):
+    def step(self, points: torch.Tensor, superpoints: torch.Tensor,
+             view: Optional[dict] = None):
+        """One frame; ``view``: that frame's 2D inputs with a batch of one (``clip_pix``,
+        ``clip_global``, ``camera``, ``elastic_offset`` as :func:`frame_inputs` gives them)."""
         model = self.model
         if len(points) == 0:
             return InstanceData(), self.merger.update([], torch.zeros(0, 1), torch.zeros(0),
                                                       torch.zeros(0, dtype=torch.long))
         fin = frame_inputs(model, [points], [superpoints])
+        fin.update(view or {})
         sp_feats, point2sp, sp_xyz = model.extract_feat(fin, injector=model.memory)
         out = model.decoder(sp_feats, training=False, sp_xyz=sp_xyz)
         last = out['layers'][-1]
@@ -117,13 +150,31 @@ class OnlineSession:
         return mem + self.merger.state_nbytes()
 
 
+def _sample_of(inputs: dict, b: int) -> dict:
+    """The 2D inputs of sample ``b`` with a batch dimension of one."""
+    def pick(x):
+        if x is None:
+            return None
+        return x[b:b + 1] if isinstance(x, torch.Tensor) else [x[b]]
+    return dict(clip_pix=pick(inputs['clip_pix']), clip_global=pick(inputs.get('clip_global')),
+                camera={k: v[b:b + 1] for k, v in inputs['camera'].items()},
+                elastic_offset=pick(inputs.get('elastic_offset')))
+
+
 def predict_sequence(model, inputs: dict, data_samples: List) -> List:
     for b, ds in enumerate(data_samples):
         session = OnlineSession(model)
         fidx = inputs['frame_idx'][b]
         for t in range(int(fidx.max()) + 1 if len(fidx) else 0):
             sel = fidx == t
-            session.step(inputs['points'][b][sel], ds.gt_pts_seg.sp_pts_mask[sel])
+            view = None
+            if inputs.get('clip_pix') is not None:   # this sample's view of frame t
+                one = frame_inputs(model, [inputs['points'][b][sel]],
+                                   [ds.gt_pts_seg.sp_pts_mask[sel]],
+                                   _sample_of(inputs, b), t, [sel])
+                view = {k: one[k] for k in ('clip_pix', 'clip_global', 'camera',
+                                            'elastic_offset')}
+            session.step(inputs['points'][b][sel], ds.gt_pts_seg.sp_pts_mask[sel], view)
         if 'scan_points' in inputs:
             result = session.merger.to_points(inputs['scan_points'][b].cpu().numpy())
         else:   # no scan: the scene instances as their voxel centres
