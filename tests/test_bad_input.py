@@ -159,3 +159,33 @@ def test_verify_tool_reports_every_file(tmp_path):
     assert 'Traceback' not in res.stderr
     assert '00011.pt: 7 channels, the first file has 3' in res.stderr
     assert 'files=3 ok=2 corrupt=1' in res.stdout
+
+
+def test_missing_infos_name_the_file_and_the_fix(tmp_path):
+    from oneformer3d.datasets import ScanNetSegDataset
+    with pytest.raises(FileNotFoundError, match=r'scannet_oneformer3d_infos_train.pkl: infos '
+                                                r'file not found .* relative to the current '
+                                                r'directory.*tools/create_data.py'):
+        ScanNetSegDataset(data_root=str(tmp_path),
+                          ann_file='scannet_oneformer3d_infos_train.pkl')
+
+
+def test_single_view_frames_resume_and_refuse_workers(tmp_path):
+    """create_data scannet_sv skips frames a previous run finished (their info written last)
+    and refuses --workers > 1 instead of ignoring it."""
+    from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
+    out = str(tmp_path / 'sv')
+    first = create_scannet_sv_infos(data_path('scannet'), out, SCANNET20, 'scannet_sv',
+                                    max_points=2000)
+    assert sorted(os.listdir(osp.join(out, 'frame_infos'))) == [
+        'scene0000_00_00000.pkl', 'scene0000_00_00011.pkl', 'scene0000_00_00102.pkl']
+    points = osp.join(out, 'points', 'scene0000_00_00011.bin')
+    stamp = os.stat(points).st_mtime_ns
+    again = create_scannet_sv_infos(data_path('scannet'), out, SCANNET20, 'scannet_sv',
+                                    max_points=2000)
+    assert os.stat(points).st_mtime_ns == stamp          # reused, not rewritten
+    assert [i['sample_idx'] for i in again['infos']] == [i['sample_idx']
+                                                         for i in first['infos']]
+    with pytest.raises(ValueError, match='--workers 2: single-view frames are converted in '
+                                         'one process'):
+        create_scannet_sv_infos(data_path('scannet'), out, SCANNET20, 'scannet_sv', workers=2)

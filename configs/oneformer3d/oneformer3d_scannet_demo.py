@@ -1,13 +1,13 @@
 # The embedded demo (`make demo`): procedural ScanNet-format rooms (12 train / 2 val) made by
 # tools/demo.py. A lighter child of the sample config, so that about 4 minutes of CPU training
 # show learning on the held-out rooms (not only that the path runs): the Res16UNet34C layout
-# with one residual block per stage (Res16UNet14's depth), 3 decoder layers (ESAM), 150
-# farthest-point queries, rigid augmentation, 240 iterations.
+# with one residual block per stage (Res16UNet14's depth), 3 decoder layers (ESAM), 100
+# farthest-point queries, rigid augmentation, 100 iterations.
 _base_ = ['./oneformer3d_scannet_sample.py']
 color_norm = {{_base_.color_norm}}
 data_root = 'data/demo/scannet/'
 model = dict(backbone=dict(layers=(1, 1, 1, 1, 1, 1, 1, 1)),
-             decoder=dict(num_layers=3, max_queries=150))
+             decoder=dict(num_layers=3, max_queries=100))
 train_pipeline = [
     dict(type='LoadPointsFromFile', load_dim=6, use_dim=[0, 1, 2, 3, 4, 5]),
     dict(type='LoadAnnotations3D'),
@@ -23,7 +23,7 @@ train_dataloader = dict(num_workers=1, persistent_workers=True,
                         dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-max_iters = 240
+max_iters = 100
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = dict(end=max_iters)
-default_hooks = dict(checkpoint=dict(interval=max_iters), logger=dict(interval=40))
+default_hooks = dict(checkpoint=dict(interval=max_iters), logger=dict(interval=20))

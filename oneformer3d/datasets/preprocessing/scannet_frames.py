@@ -189,11 +189,12 @@ def save_frame_info(out_dir: str, info: dict) -> None:
     os.replace(tmp, path)
 
 
-def finished_frame(out_dir: str, fr: dict) -> Optional[dict]:
+def finished_frame(out_dir: str, fr: dict, superpoints: str = 'auto') -> Optional[dict]:
     """The stored info of a frame converted before (skip-existing), or None.
 
     Raises:
-        ValueError: its files disagree in length (an interrupted run); names them.
+        ValueError: its files disagree in length (an interrupted run), or they were written
+            with another superpoint method than ``superpoints`` asks for; names them.
     """
     name = f'{fr["scene"]}_{fr["frame"]}'
     path = _frame_info_path(out_dir, name)
@@ -206,6 +207,11 @@ def finished_frame(out_dir: str, fr: dict) -> Optional[dict]:
     if len(set(lengths.values())) != 1 or lengths['points'] != info['num_points']:
         raise ValueError(f'{out_dir}: the files of frame {name} disagree in length {lengths} '
                          f'(an interrupted earlier run?); re-run with --overwrite')
+    if superpoints == 'kmeans' and info['superpoint_source'] != 'kmeans' or \
+            superpoints == 'graph' and info['superpoint_source'] != 'graph':
+        raise ValueError(f'{path}: frame {name} was written with '
+                         f'{info["superpoint_source"]!r} superpoints, --superpoints '
+                         f'{superpoints} was asked; re-run with --overwrite')
     return info
 
 
@@ -288,7 +294,7 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
                     f'{scans.scans_dir}/{fr["scene"]}: no axis alignment for the posed frames '
                     f'(no {fr["scene"]}_axis_align_matrix.npy beside the arrays): identity '
                     f'assumed, right only if the scan arrays are in the raw ScanNet frame')
-        info = None if overwrite else finished_frame(out_dir, fr)
+        info = None if overwrite else finished_frame(out_dir, fr, superpoints)
         if info is None:
             info = convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
                                  superpoints, rng, min_points)
