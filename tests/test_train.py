@@ -40,6 +40,18 @@ def weights(path):
     return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
 
 
+def assert_same_weights(a, b, exact_ints=False):
+    """Same keys; float tensors within 1e-4 relative / 1e-5 absolute (message names the
+    tensor); integer buffers (BN counters) equal when ``exact_ints``."""
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].is_floating_point():
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5,
+                                       msg=lambda m, k=k: f'{k}: {m}')
+        elif exact_ints:
+            assert torch.equal(a[k], b[k]), k
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_equal_one_process(prepared_crop, tmp_path):
     """torchrun with 2 processes (gloo) equals one process on the same global batch.
@@ -54,11 +66,7 @@ def test_torchrun_two_processes_equal_one_process(prepared_crop, tmp_path):
     train([CONFIG, '--work-dir', str(single), '--cfg-options', *options(prepared_crop, 2, 2)],
           threads=1)
     a, b = weights(ddp / 'iter_2.pth'), weights(single / 'iter_2.pth')
-    assert a.keys() == b.keys()
-    for k in a:
-        if a[k].is_floating_point():
-            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5,
-                                       msg=lambda m, k=k: f'{k}: {m}')
+    assert_same_weights(a, b)
 
 
 @pytest.mark.slow
@@ -78,13 +86,7 @@ def test_resume_equals_uninterrupted_training(prepared_crop, tmp_path):
     train([CONFIG, '--work-dir', str(resumed), '--resume', str(full / 'iter_2.pth'),
            '--cfg-options', *options(prepared_crop, 4, 2)], threads=1)
     a, b = weights(full / 'iter_4.pth'), weights(resumed / 'iter_4.pth')
-    assert a.keys() == b.keys()
-    for k in a:
-        if a[k].is_floating_point():
-            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5,
-                                       msg=lambda m, k=k: f'{k}: {m}')
-        else:
-            assert torch.equal(a[k], b[k]), k
+    assert_same_weights(a, b, exact_ints=True)
     start = weights(full / 'iter_2.pth')
     assert any(not torch.equal(start[k], a[k]) for k in a if a[k].is_floating_point())
 

@@ -57,12 +57,13 @@ def check_overrides(cfg: Config, options: dict, source: str = '--cfg-options') -
         ValueError: a key path that exists nowhere (names the closest key at that level).
     """
     registries = _all_registries()
+    tree = cfg.to_dict()
     clean = {}
     for key, value in options.items():
         if key.startswith(NEW_KEY_PREFIX):
             clean[key[len(NEW_KEY_PREFIX):]] = value
             continue
-        node, path = cfg.to_dict(), []
+        node, path = tree, []
         for part in key.split('.'):
             if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
                 node, path = node[int(part)], path + [part]
