@@ -194,3 +194,46 @@ def test_semantic_miou_on_real_labels():
     assert res['classes']['bed'] == 1.0 and np.isnan(res['classes']['chair'])  # absent
     floor, wall = (sem == 1).sum(), (sem == 0).sum()
     assert res['classes']['floor'] == pytest.approx(floor / (floor + wall))
+
+
+def test_class_agnostic_ap_of_a_class_aware_model_counts_each_query_once():
+    """A class-aware model keeps top-k (query, class) pairs, so a query's mask can appear under
+    several labels. The class-agnostic record keeps each query once (its best score): on the
+    real scene, GT masks each predicted under their true label (0.9) and a second label (0.4)
+    score class-agnostic AP 1.0 like the single-label set; counted twice the copies would be
+    false positives ranked above the weaker queries' true masks."""
+    from oneformer3d.evaluation.metrics import InstanceSegMetric
+    sem_raw = np.load(osp.join(data_path('scannet', 'scans'), 'scene0000_00_sem_label.npy'))
+    sem = SCANNET20.map_raw_to_seg(sem_raw.astype(np.int64))
+    _, ins = load_gt('scene0000_00')
+    inst_sem = SCANNET20.seg_to_inst[sem]
+    ids = [i for i in np.unique(ins) if i > 0 and inst_sem[ins == i][0] >= 0]
+    masks = np.stack([ins == i for i in ids])
+    labels = np.array([int(inst_sem[ins == i][0]) for i in ids])
+    rng = np.random.default_rng(0)
+    best = rng.uniform(0.5, 1.0, len(ids))  # each query's best class score
+    # every query twice: true label with its best score, another label with a score that
+    # ranks the copy above other queries' true masks
+    dup_masks = np.concatenate([masks, masks])
+    dup_labels = np.concatenate([labels, (labels + 1) % 18])
+    dup_scores = np.concatenate([best, best - 0.3 * rng.random(len(ids))])
+    query = np.concatenate([np.arange(len(ids))] * 2)
+
+    def ca_ap(with_query: bool):
+        metric = InstanceSegMetric()
+        metric.dataset_meta = dict(dataset='scannet')
+        pred = dict(pts_instance_mask=torch.from_numpy(dup_masks),
+                    instance_labels=torch.from_numpy(dup_labels),
+                    instance_scores=torch.from_numpy(dup_scores))
+        if with_query:
+            pred['query_index'] = torch.from_numpy(query)
+        metric.process(None, [dict(gt_pts_seg=dict(pts_semantic_mask=sem, pts_instance_mask=ins),
+                                   pred_instances_3d=pred)])
+        return metric.compute_metrics(metric.results)
+
+    once, twice = ca_ap(True), ca_ap(False)
+    assert once['ca_ap50'] == pytest.approx(1.0) and once['ca_ap'] == pytest.approx(1.0)
+    assert once['mPrec'] == 1.0
+    assert twice['ca_ap50'] < 0.9  # the copies are false positives without query_index
+    # class-aware AP still scores every (query, class) pair, copies included
+    assert once['ap50'] == twice['ap50'] < 1.0

@@ -14,13 +14,13 @@ import sys
 import time
 
 import oneformer3d  # noqa: F401
-from mmengine.config import Config
 from oneformer3d.engine import Runner
 
 from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
 from oneformer3d.datasets.preprocessing.synthetic_rooms import make_demo_dataset
 from oneformer3d.metainfo import SCANNET20
+from oneformer3d.utils.config import load_config
 
 CONFIG = 'configs/oneformer3d/oneformer3d_scannet_demo.py'
 
@@ -32,6 +32,10 @@ def main(argv=None):
     p.add_argument('--work-dir', default='work_dirs/oneformer3d_scannet_demo')
     p.add_argument('--scenes', type=int, default=14, help='rooms (the last 2 are held out)')
     p.add_argument('--iters', type=int, default=None, help='override max_iters')
+    p.add_argument('--seed', type=int, default=None, help='random seed (config: randomness)')
+    p.add_argument('--deterministic', action='store_true',
+                   help='torch.use_deterministic_algorithms; run with OMP_NUM_THREADS=1 for '
+                        'bitwise-repeatable CPU training (the README figures)')
     args = p.parse_args(argv)
     times = {}
     t = time.time()
@@ -45,8 +49,8 @@ def main(argv=None):
                                  'scannet_sv')
     times['create_data'] = time.time() - t
     print(f'create_data: {scans["summary"]}  single-view: {sv["summary"]}')
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = args.work_dir
+    cfg = load_config(CONFIG, work_dir=args.work_dir, seed=args.seed,
+                      deterministic=args.deterministic)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = osp.join(args.data_dir, 'scannet')
     if args.iters:

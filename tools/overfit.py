@@ -11,11 +11,11 @@ import sys
 import time
 
 import oneformer3d  # noqa: F401
-from mmengine.config import Config
 from oneformer3d.engine import Runner
 
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
 from oneformer3d.metainfo import get_class_table
+from oneformer3d.utils.config import load_config
 
 
 def parse_args(argv=None):
@@ -29,6 +29,9 @@ def parse_args(argv=None):
     p.add_argument('--voxel-size', type=float, default=None)
     p.add_argument('--table', default='scannet', choices=['scannet', 'scannet200'])
     p.add_argument('--seed', type=int, default=None, help='random seed (config: randomness)')
+    p.add_argument('--deterministic', action='store_true',
+                   help='torch.use_deterministic_algorithms; run with OMP_NUM_THREADS=1 for '
+                        'bitwise-repeatable CPU training (the README figures)')
     return p.parse_args(argv)
 
 
@@ -39,10 +42,8 @@ def run_overfit(args) -> dict:
     data_dir = osp.join(work_dir, 'data')
     create_scannet_infos(args.data, data_dir, get_class_table(args.table), args.table,
                          scenes=[args.scene])
-    cfg = Config.fromfile(args.config)
-    cfg.work_dir = work_dir
-    if args.seed is not None:
-        cfg.randomness = dict(cfg.get('randomness') or {}, seed=args.seed)
+    cfg = load_config(args.config, work_dir=work_dir, seed=args.seed,
+                      deterministic=args.deterministic)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_dir
         cfg[loader].dataset.ann_file = f'{args.table}_oneformer3d_infos_train.pkl'

@@ -59,6 +59,9 @@ def main(argv=None):
     p.add_argument('--window', type=int, default=8)
     p.add_argument('--window-stride', type=int, default=4)
     p.add_argument('--stores', nargs='+', default=['zarr'], choices=['zarr', 'pt'])
+    p.add_argument('--seed', type=int, default=0,
+                   help='torch seed set before each pack encoder is built, so random-init '
+                        'encoders (no --pack-weights) give the same packs on every run')
     args = p.parse_args(argv)
     init_default_scope('oneformer3d')
     t0 = time.time()
@@ -81,6 +84,7 @@ def main(argv=None):
         if name in weights:
             cfg['pretrained'] = weights[name]
         cfg['short_side'] = args.short_side
+        torch.manual_seed(args.seed)
         encoder = MODELS.build(cfg)
         outs = [pack_path(osp.join(args.out_dir, 'packs'), name, args.task, args.episode, s)
                 for s in args.stores]

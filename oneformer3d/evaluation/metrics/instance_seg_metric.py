@@ -27,13 +27,36 @@ def _numpy(x) -> np.ndarray:
     return x.cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
+def one_proposal_per_query(masks: np.ndarray, scores: np.ndarray,
+                           query_index: Optional[np.ndarray]):
+    """Class-agnostic view of class-aware predictions: ``(masks, scores)`` with one row per query.
+
+    A class-aware model keeps the top-k (query, class) pairs (OneFormer3D), so one query's mask
+    can appear under several labels. Scored without labels these rows are duplicates of one
+    proposal, and every copy after the first is a false positive. Each query's mask is kept
+    once, with its best class hypothesis's score (the first row of that query in descending
+    score order). ``query_index`` None (e.g. online merged instances) returns the input.
+
+    Args:
+        masks: (M, N) bool point masks; scores: (M,) float; query_index: (M,) int or None.
+    """
+    if query_index is None or len(query_index) == 0:
+        return masks, scores
+    order = np.argsort(-scores, kind='stable')
+    _, first = np.unique(query_index[order], return_index=True)
+    keep = np.sort(order[first])
+    return masks[keep], scores[keep]
+
+
 @METRICS.register_module()
 class InstanceSegMetric(BaseMetric):
     """ScanNet metrics of ``pred_instances_3d`` / ``pred_pts_seg`` against ``gt_pts_seg``.
 
     Args:
         class_agnostic: the model predicts one class (ESAM CA); only class-agnostic AP is
-            reported as AP (class-aware AP would be meaningless).
+            reported as AP (class-aware AP would be meaningless). For a class-aware model the
+            class-agnostic AP (``ca_*``, coverage) counts each query's mask once, scored by its
+            best class (:func:`one_proposal_per_query`); class-aware AP uses every pair.
         min_region_size: the protocol's 100-point minimum.
         csv_file: where to append the metrics row; default ``<work_dir>/metrics.csv`` when the
             runner sets ``work_dir`` through :meth:`set_run_info`, else nothing is written.
@@ -75,8 +98,12 @@ class InstanceSegMetric(BaseMetric):
             scores = pred['instance_scores'].float().cpu().numpy()
             inst_sem = table.seg_to_inst[sem]
             agn_sem = np.where(inst_sem >= 0, 0, -1)
-            rec = dict(agnostic=match_scene(agn_sem, ins, masks, np.zeros_like(labels), scores,
-                                            1, self.min_region_size))
+            q = pred.get('query_index') if not self.class_agnostic else None
+            agn_masks, agn_scores = one_proposal_per_query(
+                masks, scores, None if q is None else _numpy(q))
+            rec = dict(agnostic=match_scene(agn_sem, ins, agn_masks,
+                                            np.zeros(len(agn_scores), np.int64), agn_scores, 1,
+                                            self.min_region_size))
             if not self.class_agnostic:
                 rec['aware'] = match_scene(inst_sem, ins, masks, labels, scores,
                                            table.num_inst_classes, self.min_region_size)
