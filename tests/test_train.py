@@ -129,7 +129,10 @@ def test_test_tool_loads_strictly(prepared_crop, tmp_path):
     import subprocess
     import sys
     wd = tmp_path / 'ca'
-    train([CONFIG, '--work-dir', str(wd), '--cfg-options', *options(prepared_crop, 1, 1)])
+    # the overfit config with the full Res16UNet34C depth: only the heads differ
+    full_depth = 'model.backbone.layers=[2,3,4,6,2,2,2,2]'
+    train([CONFIG, '--work-dir', str(wd), '--cfg-options', *options(prepared_crop, 1, 1),
+           full_depth])
     aware = osp.join(REPO, 'configs/oneformer3d/oneformer3d_scannet_sample.py')
     opts = ['--cfg-options', *[o for o in options(prepared_crop, 1, 1)
                                if o.startswith(('val_', 'test_'))]]
@@ -149,7 +152,7 @@ def test_test_tool_loads_strictly(prepared_crop, tmp_path):
     assert len(rows) == 1 and rows[0]['load'] == 'partial'
     # the same checkpoint under its own config loads fully
     run_script([osp.join(REPO, 'tools/test.py'), CONFIG, str(wd / 'iter_1.pth'),
-                '--work-dir', str(tmp_path / 'eval'), *opts])
+                '--work-dir', str(tmp_path / 'eval'), *opts, full_depth])
     with open(tmp_path / 'eval' / 'metrics.csv') as fh:
         assert [r['load'] for r in csv.DictReader(fh)] == ['partial', 'full']
 
