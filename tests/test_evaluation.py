@@ -199,9 +199,9 @@ def test_semantic_miou_on_real_labels():
 def test_class_agnostic_ap_of_a_class_aware_model_counts_each_query_once():
     """A class-aware model keeps top-k (query, class) pairs, so a query's mask can appear under
     several labels. The class-agnostic record keeps each query once (its best score): on the
-    real scene, GT masks each predicted under their true label (0.9) and a second label (0.4)
-    score class-agnostic AP 1.0 like the single-label set; counted twice the copies would be
-    false positives ranked above the weaker queries' true masks."""
+    real scene, GT masks each predicted under their true label (score in [0.5, 1]) and a
+    second label (a lower score) score class-agnostic AP 1.0 like the single-label set; counted
+    twice the copies are false positives ranked above weaker queries' true masks."""
     from oneformer3d.evaluation.metrics import InstanceSegMetric
     sem_raw = np.load(osp.join(data_path('scannet', 'scans'), 'scene0000_00_sem_label.npy'))
     sem = SCANNET20.map_raw_to_seg(sem_raw.astype(np.int64))

@@ -20,7 +20,7 @@ from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
 from oneformer3d.datasets.preprocessing.synthetic_rooms import make_demo_dataset
 from oneformer3d.metainfo import SCANNET20
-from oneformer3d.utils.config import load_config
+from oneformer3d.utils.config import add_repeatability_args, load_config
 
 CONFIG = 'configs/oneformer3d/oneformer3d_scannet_demo.py'
 
@@ -32,10 +32,7 @@ def main(argv=None):
     p.add_argument('--work-dir', default='work_dirs/oneformer3d_scannet_demo')
     p.add_argument('--scenes', type=int, default=14, help='rooms (the last 2 are held out)')
     p.add_argument('--iters', type=int, default=None, help='override max_iters')
-    p.add_argument('--seed', type=int, default=None, help='random seed (config: randomness)')
-    p.add_argument('--deterministic', action='store_true',
-                   help='torch.use_deterministic_algorithms; run with OMP_NUM_THREADS=1 for '
-                        'bitwise-repeatable CPU training (the README figures)')
+    add_repeatability_args(p)
     args = p.parse_args(argv)
     times = {}
     t = time.time()

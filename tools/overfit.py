@@ -15,7 +15,7 @@ from oneformer3d.engine import Runner
 
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
 from oneformer3d.metainfo import get_class_table
-from oneformer3d.utils.config import load_config
+from oneformer3d.utils.config import add_repeatability_args, load_config
 
 
 def parse_args(argv=None):
@@ -28,10 +28,7 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=None, help='override max_iters')
     p.add_argument('--voxel-size', type=float, default=None)
     p.add_argument('--table', default='scannet', choices=['scannet', 'scannet200'])
-    p.add_argument('--seed', type=int, default=None, help='random seed (config: randomness)')
-    p.add_argument('--deterministic', action='store_true',
-                   help='torch.use_deterministic_algorithms; run with OMP_NUM_THREADS=1 for '
-                        'bitwise-repeatable CPU training (the README figures)')
+    add_repeatability_args(p)
     return p.parse_args(argv)
 
 

@@ -19,7 +19,7 @@ from oneformer3d.engine import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
 from oneformer3d.utils.compat import init_cpu_distributed
-from oneformer3d.utils.config import load_config
+from oneformer3d.utils.config import add_repeatability_args, load_config
 
 
 def parse_args(argv=None):
@@ -33,10 +33,7 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config keys, e.g. train_cfg.max_iters=10')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
-    p.add_argument('--seed', type=int, default=None, help='random seed (config: randomness)')
-    p.add_argument('--deterministic', action='store_true',
-                   help='torch.use_deterministic_algorithms; on CPU also run with '
-                        'OMP_NUM_THREADS=1 for bitwise-repeatable training')
+    add_repeatability_args(p)
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))

@@ -7,6 +7,16 @@ from mmengine.config import Config
 from .config_check import check_component_args, check_overrides
 
 
+def add_repeatability_args(parser) -> None:
+    """``--seed`` and ``--deterministic`` for a tool's argparse parser (read by
+    :func:`load_config`)."""
+    parser.add_argument('--seed', type=int, default=None,
+                        help='random seed (config: randomness)')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='torch.use_deterministic_algorithms; on CPU also run with '
+                             'OMP_NUM_THREADS=1 for bitwise-repeatable training')
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none', seed: Optional[int] = None,
                 deterministic: bool = False) -> Config:
