@@ -1,7 +1,7 @@
-from .hooks import (DataFallbackHook, MetricRunInfoHook, SafeCheckpointHook,
+from .hooks import (DataFallbackHook, MetricRunInfoHook, PartialLoadHook, SafeCheckpointHook,
                     TrainingCurvesHook)
 from .optim_wrapper import MixedPrecisionOptimWrapper
 from .runner import Runner
 
 __all__ = ['DataFallbackHook', 'MetricRunInfoHook', 'MixedPrecisionOptimWrapper',
-           'Runner', 'SafeCheckpointHook', 'TrainingCurvesHook']
+           'PartialLoadHook', 'Runner', 'SafeCheckpointHook', 'TrainingCurvesHook']

@@ -17,6 +17,15 @@ train_pipeline = [
     color_norm,
     dict(type='Pack3DDetInputs'),
 ]
+# The same pipelines with the frame's stored 2D features (fusion models; *_clip.pkl infos of
+# create_data.py --pack-clip). LoadClipFeature runs before the 3D augmentations; the
+# projection undoes them with the recorded aug_matrix.
+clip_feat_dir = 'clip_feat'
+clip_train_pipeline = train_pipeline[:4] + [
+    dict(type='LoadClipFeature', feat_dir=clip_feat_dir)] + train_pipeline[4:]
+clip_test_pipeline = train_pipeline[:4] + [
+    dict(type='LoadClipFeature', feat_dir=clip_feat_dir), color_norm,
+    dict(type='Pack3DDetInputs')]   # the base's test pipeline with the features
 train_dataloader = dict(
     batch_size=16,
     dataset=dict(data_root=data_root, ann_file=f'{ann_prefix}_oneformer3d_infos_train.pkl',

@@ -59,6 +59,7 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
       ``(s_x, s_y)`` float64 — what
       :func:`~oneformer3d.models.layers.sample_points_img_feat` needs.
     * ``elastic_offset``: list of per-sample (N_i, 3) or None.
+    * ``clip_feat_path``: per sample the feature file (SV) or list of files (MV), for errors.
 
     Frames marked ``clip_missing`` get their features computed here by ``img_encoder`` (a
     registered frozen encoder, e.g. ``dict(type='OpenClipViT', pretrained=FILE)``) from
@@ -139,7 +140,8 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
                              f'({files}); stored features and the online img_encoder must be '
                              f'the same encoder/layer')
         return dict(clip_pix=_stack_if_same(pix_out), clip_global=_stack_if_same(glob_out),
-                    camera=self._camera(samples), elastic_offset=inputs.get('elastic_offset'))
+                    camera=self._camera(samples), elastic_offset=inputs.get('elastic_offset'),
+                    clip_feat_path=[s.metainfo.get('clip_feat_path') for s in samples])
 
     def _camera(self, samples: list) -> dict:
         """Stack the samples' cameras. SV samples carry ``pose`` (4, 4) and ``intrinsic``;

@@ -23,9 +23,11 @@ class OneFormer3D(BaseModel):
     """Superpoint-query 3D instance segmentation (OneFormer3D / ESAM single-view).
 
     Args:
-        backbone: sparse 3D backbone config (e.g. ``Res16UNet34C``).
-        decoder: ``QueryDecoder`` config; its ``in_channels`` is set from the backbone's
-            ``out_channels`` (an explicit, different value raises ``ValueError``).
+        backbone: sparse 3D backbone config (e.g. ``Res16UNet34C``); exactly one of
+            ``backbone`` and ``bi_encoder``.
+        decoder: ``QueryDecoder`` config; its ``in_channels`` is set from the ``out_channels``
+            of the part that feeds it (neck, else bi_encoder, else backbone; an explicit,
+            different value raises ``ValueError``).
         criterion: ``InstanceCriterion`` config.
         sem_criterion: optional ``SemanticCriterion`` config (needs the decoder's semantic head).
         num_instance_classes: K; 1 = class-agnostic (every GT instance is class 0). Passed on
@@ -40,22 +42,45 @@ class OneFormer3D(BaseModel):
         merge_head: optional ``MergeHead`` config (cross-frame association embeddings).
         merge_criterion: optional ``MergeCriterion`` config (needs ``merge_head``).
         merger: ``OnlineInstanceMerger`` config for online inference (default one when None).
+        bi_encoder: optional 2D-3D encoder taking the backbone's place (``BiFusionEncoder``:
+            ``backbone3d`` + a 2D branch on ``inputs['clip_pix']``); its statistics are logged
+            with the losses (``fusion_*``).
+        neck: optional module on the stride-1 voxel features before superpoint pooling
+            (``TinySAModule``); ``in_channels`` filled in from the part before it.
+
+    Absent ``bi_encoder`` / ``neck`` build nothing and change nothing (the model and its
+    random initialisation equal those of a config without the keys).
     """
 
-    def __init__(self, backbone: dict, decoder: dict, criterion: dict,
+    def __init__(self, backbone: Optional[dict] = None, decoder: dict = None,
+                 criterion: dict = None,
                  sem_criterion: Optional[dict] = None, num_instance_classes: int = 1,
                  data_preprocessor: Optional[dict] = None, test_cfg: Optional[dict] = None,
                  train_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None,
                  memory: Optional[dict] = None, merge_head: Optional[dict] = None,
-                 merge_criterion: Optional[dict] = None, merger: Optional[dict] = None):
+                 merge_criterion: Optional[dict] = None, merger: Optional[dict] = None,
+                 bi_encoder: Optional[dict] = None, neck: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
+        if (backbone is None) == (bi_encoder is None):
+            raise ValueError('OneFormer3D needs exactly one of backbone and bi_encoder (a '
+                             'config replacing the backbone by a bi_encoder sets backbone=None)')
+        if backbone is not None:
+            self.backbone = MODELS.build(backbone)
+            feeder, self.bi_encoder = self.backbone, None
+        else:
+            self.bi_encoder = MODELS.build(bi_encoder)
+            feeder = self.bi_encoder
+        self.neck = None
+        if neck is not None:
+            self.neck = MODELS.build(dict(neck, in_channels=feeder.out_channels))
+            feeder = self.neck
         # one source of truth for K: the decoder's class head and the criterion follow it
-        # ... and for the decoder's input width: whatever feeds it (the backbone)
-        width = self.backbone.out_channels
+        # ... and for the decoder's input width: whatever feeds it
+        width = feeder.out_channels
         if decoder.get('in_channels', width) != width:
-            raise ValueError(f'decoder in_channels={decoder["in_channels"]} but the backbone '
-                             f'outputs {width} channels; leave in_channels out of the config')
+            raise ValueError(f'decoder in_channels={decoder["in_channels"]} but '
+                             f'{type(feeder).__name__} outputs {width} channels; leave '
+                             f'in_channels out of the config')
         self.decoder = MODELS.build(dict(decoder, num_instance_classes=num_instance_classes,
                                          in_channels=width))
         self.criterion = MODELS.build(dict(criterion, num_classes=num_instance_classes))
@@ -66,15 +91,29 @@ class OneFormer3D(BaseModel):
                                   sp_score_thr=0.4, obj_normalization=True, nms=True,
                                   matrix_nms_kernel='linear'), **(test_cfg or {}))
         if memory is not None and 'in_channels' not in memory:
+            unet = self.backbone3d
             memory = dict(memory, in_channels=(
-                self.backbone.decoder_channels() if memory.get('point') == 'upsampled'
-                else self.backbone.encoder_channels()))
+                unet.decoder_channels() if memory.get('point') == 'upsampled'
+                else unet.encoder_channels()))
         self.memory = MODELS.build(memory) if memory else None
         self.merge_head = MODELS.build(merge_head) if merge_head else None
         if merge_criterion and merge_head is None:
             raise ValueError('merge_criterion needs a merge_head')
         self.merge_criterion = MODELS.build(merge_criterion) if merge_criterion else None
         self.merger_cfg = merger or dict(type='OnlineInstanceMerger')
+
+    @property
+    def backbone3d(self):
+        """The sparse U-Net (the ``backbone``, or the ``bi_encoder``'s ``backbone3d``)."""
+        return self.bi_encoder.backbone3d if self.bi_encoder is not None else self.backbone
+
+    def fusion_stats(self) -> dict:
+        """Scalars of the last forward to log with the losses (``fusion_valid_ratio``,
+        ``fusion_gate_2d``, ...); empty without a ``bi_encoder``."""
+        if self.bi_encoder is None:
+            return {}
+        return {f'fusion_{k}': v.to(self.data_preprocessor.device)
+                for k, v in self.bi_encoder.stats.items()}
 
     # ------------------------------------------------------------------ features
     def extract_feat(self, inputs: dict, injector=None):
@@ -91,7 +130,12 @@ class OneFormer3D(BaseModel):
         # autocast
         with torch.autocast(device_type=v['features'].device.type, enabled=False):
             x = ME.SparseTensor(features=v['features'].float(), coordinates=v['coordinates'])
-            out, _ = self.backbone(x, injector=injector)
+            if self.bi_encoder is None:
+                out, _ = self.backbone(x, injector=injector)
+            else:    # its 2D branch sets its own autocast (use_amp)
+                out = self.bi_encoder(x, inputs, injector=injector)
+            if self.neck is not None:
+                out = self.neck(out)
         # stride-1 output rows follow the input coordinates' order (unique by construction)
         vfeat = out.F
         sp_feats, point2sp, sp_xyz = [], [], []
@@ -158,6 +202,7 @@ class OneFormer3D(BaseModel):
         losses = self.criterion(out['layers'], targets)
         if self.sem_criterion is not None:
             losses.update(self.sem_criterion(out['sem'], sp_sem))
+        losses.update(self.fusion_stats())
         return losses
 
     @torch.no_grad()

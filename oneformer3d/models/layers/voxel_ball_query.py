@@ -1,0 +1,72 @@
+"""Ball query on a sparse voxel grid with sorted voxel keys (no compiled dependency)."""
+import math
+from typing import Tuple
+
+import torch
+
+
+def ball_offsets(radius: float) -> torch.Tensor:
+    """Integer offsets ``d`` with ``|d| <= radius`` (cells), nearest first (the centre first,
+    ties in lexicographic order). (O, 3) int64."""
+    r = int(math.floor(radius))
+    rng = torch.arange(-r, r + 1)
+    grid = torch.stack(torch.meshgrid(rng, rng, rng, indexing='ij'), dim=-1).reshape(-1, 3)
+    dist = grid.float().norm(dim=1)
+    grid = grid[dist <= radius + 1e-6]
+    dist = grid.float().norm(dim=1)
+    return grid[torch.argsort(dist, stable=True)]
+
+
+def voxel_ball_query(coords: torch.Tensor, radius: float, max_neighbors: int,
+                     tensor_stride: int = 1) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Up to ``max_neighbors`` nearest occupied voxels within ``radius`` cells of each voxel.
+
+    The voxels' keys ``(b, i, j, k)`` are packed into one int64, sorted once, and every
+    offset of :func:`ball_offsets` is looked up with ``torch.searchsorted`` (O lookups of
+    M keys; the same neighbourhood an ME kernel map of that size gives, restricted to the
+    ball). Each voxel is its own first neighbour.
+
+    Args:
+        coords: (M, 4) int ``[batch, i, j, k]`` (an ``ME.SparseTensor``'s ``C``), unique.
+        radius: ball radius in cells of this tensor's grid (cell = ``tensor_stride`` input
+            voxels).
+        max_neighbors: K.
+        tensor_stride: the coordinates' stride (ME coordinates are multiples of it).
+
+    Returns:
+        ``index`` (M, K) int64 rows into ``coords`` (0 where padded), ``mask`` (M, K) bool
+        (True = a real neighbour), ``offset`` (M, K, 3) float32 relative position in cells
+        (zeros where padded).
+    """
+    coords = coords.long()
+    offsets = ball_offsets(radius).to(coords.device)
+    r = int(offsets.abs().max()) if len(offsets) else 0
+    xyz = torch.div(coords[:, 1:], tensor_stride, rounding_mode='floor')
+    xyz = xyz - xyz.min(0).values + r
+    size = xyz.max(0).values + r + 1
+
+    def pack(b, p):
+        return ((b * size[0] + p[:, 0]) * size[1] + p[:, 1]) * size[2] + p[:, 2]
+
+    keys = pack(coords[:, 0], xyz)
+    sorted_keys, order = keys.sort()
+    m = len(keys)
+    found, rows = [], []
+    for off in offsets:
+        q = pack(coords[:, 0], xyz + off)
+        pos = torch.searchsorted(sorted_keys, q).clamp(max=m - 1)
+        found.append(sorted_keys[pos] == q)
+        rows.append(order[pos])
+    found = torch.stack(found, 1)                      # (M, O)
+    rows = torch.stack(rows, 1)
+    rank = found.long().cumsum(1) - 1
+    keep = found & (rank < max_neighbors)
+    i, o = keep.nonzero(as_tuple=True)
+    index = coords.new_zeros(m, max_neighbors)
+    mask = torch.zeros(m, max_neighbors, dtype=torch.bool, device=coords.device)
+    rel = torch.zeros(m, max_neighbors, 3, device=coords.device)
+    slot = rank[i, o]
+    index[i, slot] = rows[i, o]
+    mask[i, slot] = True
+    rel[i, slot] = offsets[o].float()
+    return index, mask, rel

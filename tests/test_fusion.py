@@ -1,0 +1,237 @@
+"""2D-3D fusion on the real ScanNet frames: BiFusionEncoder (3D path exact where nothing
+projects, gate range, bad maps), the detector's optional slots, the Tiny-SA neck (ball query,
+identity start, locality, paramwise key) and PartialLoadHook."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+
+from oneformer3d.engine import PartialLoadHook
+from oneformer3d.models.layers import voxel_ball_query
+from oneformer3d.registry import DATASETS, MODELS
+from tests.conftest import REPO, data_path, run_script
+
+init_default_scope('oneformer3d')
+CFG = osp.join(REPO, 'configs', 'esam')
+LIGHT = dict(layers=[1] * 8)          # one block per stage: the same code paths, faster
+
+
+def sample_cfg(name, **backbone):
+    cfg = Config.fromfile(osp.join(CFG, f'ESAM_sv_{name}_scannet_sample.py'))
+    key = 'bi_encoder' if cfg.model.get('bi_encoder') else 'backbone'
+    part = cfg.model[key]['backbone3d'] if key == 'bi_encoder' else cfg.model[key]
+    part.update(backbone)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def sv_root(tmp_path_factory):
+    """SV infos (--pack-clip) of the three real scene0000_00 frames with a stored
+    RGB-patch map per frame (3 channels, 16.2 colour-image pixels per cell)."""
+    out = str(tmp_path_factory.mktemp('fusion_sv'))
+    run_script([osp.join(REPO, 'tools', 'create_data.py'), 'scannet_sv', '--root-path',
+                data_path('scannet'), '--out-dir', out, '--pack-clip'])
+    run_script([osp.join(REPO, 'tools', 'extract_2d_features.py'), '--infos',
+                osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'),
+                '--encoder', 'RGBPatchEncoder', '--workers', '0'])
+    return out
+
+
+def batch_of(cfg, root, model, indices=(0, 1)):
+    ds = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=root + '/'))
+    return model.data_preprocessor(pseudo_collate([ds[i] for i in indices]), True)
+
+
+def encode(model, inputs):
+    """The bi_encoder's fused voxel features (M, C) and the 3D path ``proj3d(F3) + PE``."""
+    from MinkowskiEngine import SparseTensor
+    v = inputs['voxels']
+    x = SparseTensor(features=v['features'].float(), coordinates=v['coordinates'])
+    enc = model.bi_encoder
+    fused = enc(x, inputs).F
+    return fused, dict(enc.stats)
+
+
+def test_invalid_projection_takes_exactly_the_3d_path(sv_root):
+    """Two real frames; frame 0's camera is shifted (cx + 500 px) so that part of its points
+    leave the image and frame 1's camera is turned around (no point projects). Replacing
+    the 2D maps by noise changes every voxel that has a valid projection and leaves every
+    other voxel bit for bit; a frame without any projection is counted."""
+    cfg = sample_cfg('bifusion', **LIGHT)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    batch = batch_of(cfg, sv_root, model)
+    inputs = batch['inputs']
+    cam = inputs['camera']
+    cam['intrinsic'][0, 0, 2] += 500.0
+    # frame 1's camera turned around its own y axis: every point is behind it
+    cam['pose'][1, :3, :3] = cam['pose'][1, :3, :3] @ torch.diag(
+        torch.tensor([-1.0, 1.0, -1.0], dtype=cam['pose'].dtype))
+    with torch.no_grad():
+        fused, stats = encode(model, inputs)
+        noisy = dict(inputs, clip_pix=torch.randn_like(inputs['clip_pix']) * 5)
+        fused_noise, _ = encode(model, noisy)
+    same = (fused == fused_noise).all(1)
+    b = inputs['voxels']['coordinates'][:, 0]
+    # frame 0: a real mix of voxels inside and outside the shifted image
+    assert 0.2 < float(same[b == 0].float().mean()) < 0.9, float(same[b == 0].float().mean())
+    assert bool(same[b == 1].all())                     # frame 1: nothing projects
+    assert not bool(same.all())
+    assert 0.05 < float(stats['valid_ratio']) < 0.5
+    assert float(stats['frames_without_projection']) == 1.0
+    assert 0.0 <= float(stats['gate_2d']) <= 1.0
+    # and the unchanged voxels are exactly the 3D path: proj3d(F3) + GeoPE(xyz)
+    enc = model.bi_encoder
+    gate = enc.gate
+    f3 = torch.randn(5, enc.out_channels)
+    out, g = gate(f3, torch.randn(5, enc.out_channels), torch.tensor([1, 0, 1, 0, 0]).bool())
+    assert torch.equal(out[1], f3[1]) and not torch.equal(out[0], f3[0])
+    assert g.shape == (5,) and bool(((g >= 0) & (g <= 1)).all())
+
+
+def test_maps_of_another_encoder_or_stride_name_the_file(sv_root):
+    for change, words in ((dict(img_channels=192), '3 channels'),
+                          (dict(img_stride=8.0), 'stride')):
+        cfg = sample_cfg('bifusion', **LIGHT)
+        cfg.model.bi_encoder.update(change)
+        model = MODELS.build(cfg.model)
+        batch = batch_of(cfg, sv_root, model, (0,))
+        with pytest.raises(ValueError, match=words) as err:
+            model(**batch, mode='loss')
+        assert 'clip_feat/scene0000_00/00000.pt' in str(err.value)
+
+
+def test_absent_slots_are_todays_model_and_exactly_one_encoder(sv_root):
+    """``neck=None, bi_encoder=None`` builds the same parameters from the same seed and
+    predicts the same on a real frame; a backbone and a bi_encoder together are an error."""
+    cfg = sample_cfg('3d', **LIGHT)
+    outs = []
+    for extra in ({}, dict(neck=None, bi_encoder=None)):
+        torch.manual_seed(0)
+        model = MODELS.build(dict(cfg.model, **extra)).eval()
+        batch = batch_of(cfg, sv_root, model, (0,))
+        with torch.no_grad():
+            outs.append((model.state_dict(), model(**batch, mode='tensor')))
+    assert outs[0][0].keys() == outs[1][0].keys()
+    assert all(torch.equal(outs[0][0][k], outs[1][0][k]) for k in outs[0][0])
+    torch.testing.assert_close(outs[0][1]['layers'][-1]['masks'][0],
+                               outs[1][1]['layers'][-1]['masks'][0], rtol=0, atol=0)
+    with pytest.raises(ValueError, match='exactly one of backbone and bi_encoder'):
+        MODELS.build(dict(sample_cfg('bifusion').model, backbone=cfg.model.backbone))
+
+
+def test_bifusion_loss_reaches_every_parameter_and_logs_fusion_stats(sv_root):
+    """BiFusion + Tiny-SA on a batch of two real frames: every parameter gets a gradient
+    (DDP without find_unused_parameters) and the fusion statistics are logged."""
+    cfg = sample_cfg('bifusion', **LIGHT)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert model.decoder.input_proj[0].in_features == model.neck.out_channels == 128
+    batch = batch_of(cfg, sv_root, model)
+    losses = model(**batch, mode='loss')
+    assert float(losses['fusion_valid_ratio']) > 0.95       # real frames: all project
+    assert 0.0 < float(losses['fusion_gate_2d']) < 1.0
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, missing
+
+
+def test_tiny_sa_ball_query_identity_start_and_locality(sv_root):
+    """On the real frame's voxels: the sorted-key ball query equals brute force; the neck
+    starts as the identity (a 3D+Tiny-SA model holding a 3D model's weights predicts exactly
+    what it predicts); with non-zero output projections a voxel's output depends on its
+    ball only."""
+    cfg3d, cfgsa = sample_cfg('3d', **LIGHT), sample_cfg('3dtsa', **LIGHT)
+    torch.manual_seed(0)
+    model3d = MODELS.build(cfg3d.model).eval()
+    modelsa = MODELS.build(cfgsa.model).eval()
+    missing = modelsa.load_state_dict(model3d.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith('neck.') for k in missing)
+    batch = batch_of(cfg3d, sv_root, model3d, (0,))
+    with torch.no_grad():
+        a = model3d(**batch, mode='tensor')['layers'][-1]['masks'][0]
+        b = modelsa(**batch, mode='tensor')['layers'][-1]['masks'][0]
+    assert torch.equal(a, b)
+    coords = batch['inputs']['voxels']['coordinates'][:4000]
+    index, mask, rel = voxel_ball_query(coords, 2.0, 16)
+    d = (coords[:, None, 1:] - coords[None, :, 1:]).float().norm(dim=-1)
+    near = (d <= 2.0) & (coords[:, None, 0] == coords[None, :, 0])
+    assert torch.equal(mask.sum(1), near.sum(1).clamp(max=16))
+    got = d.gather(1, index)[mask]
+    assert float(got.max()) <= 2.0 and torch.equal(index[:, 0], torch.arange(len(coords)))
+    # nearest first: the K kept are the K nearest
+    kth = torch.where(mask, d.gather(1, index), torch.zeros_like(got[:1])).max(1).values
+    outside = torch.where(near, d, torch.full_like(d, 99.0))
+    outside.scatter_(1, index, 99.0)
+    assert bool((outside.min(1).values >= kth - 1e-6).all())
+    # locality with trained-like (non-zero) weights
+    from MinkowskiEngine import SparseTensor
+    neck = modelsa.neck
+    for layer in neck.layers:
+        torch.nn.init.normal_(layer.out_proj.weight, std=0.1)
+    x = SparseTensor(features=torch.randn(len(coords), neck.out_channels),
+                     coordinates=coords)
+    far = int(torch.argmax(d[0]))
+    feats2 = x.F.clone()
+    feats2[far] += 10.0
+    x2 = SparseTensor(features=feats2, coordinates=coords)
+    with torch.no_grad():
+        y, y2 = neck(x).F, neck(x2).F
+    assert not torch.equal(y, x.F) and torch.equal(y[0], y2[0])
+    assert not torch.equal(y[far], y2[far])
+
+
+def test_paramwise_key_matches_only_the_tiny_sa_pos_embed():
+    from mmengine.optim import build_optim_wrapper
+    cfg = sample_cfg('3dtsa', **LIGHT)
+    model = MODELS.build(cfg.model)
+    assert model.decoder.pos_embed is not None           # the key must not catch it
+    cfg.optim_wrapper.optimizer.weight_decay = 0.05      # the sample trains without decay
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    names = {id(p): n for n, p in model.named_parameters()}
+    no_decay = sorted(names[id(p)] for g in wrapper.optimizer.param_groups
+                      for p in g['params'] if g['weight_decay'] == 0.0)
+    assert no_decay == sorted(n for n, _ in model.named_parameters()
+                              if n.startswith('neck.pos_embed.'))
+
+
+def test_partial_load_hook_maps_the_3d_unet_into_the_bifusion_encoder(tmp_path):
+    """A 3D+Tiny-SA checkpoint (saved here from a model we built) -> the BiFusion model's
+    ``bi_encoder.backbone3d``: every U-Net tensor loads, nothing else changes; a shape
+    mismatch under on_mismatch='error', or a prefix that matches nothing, raises naming the
+    file; a resumed run does not load."""
+    torch.manual_seed(1)
+    src = MODELS.build(sample_cfg('3dtsa', **LIGHT).model)
+    ckpt = str(tmp_path / 'iter_1.pth')
+    torch.save(dict(meta=dict(iter=1), state_dict=src.state_dict()), ckpt)
+    torch.manual_seed(2)
+    dst = MODELS.build(sample_cfg('bifusion', **LIGHT).model)
+    before = {k: v.clone() for k, v in dst.state_dict().items()}
+    hook = PartialLoadHook(ckpt, prefix_map={'backbone.': 'bi_encoder.backbone3d.'},
+                           on_mismatch='error', max_missing_fraction=0.0)
+    report = hook.load(dst)
+    unet = {k for k in dst.state_dict() if k.startswith('bi_encoder.backbone3d.')}
+    assert set(report.loaded) == unet and not report.missing and not report.mismatched
+    after = dst.state_dict()
+    for k in after:
+        if k in unet:
+            assert torch.equal(after[k], src.state_dict()['backbone.' + k[22:]]), k
+        else:
+            assert torch.equal(after[k], before[k]), k
+    # the neck has the same shapes in both: mapping it too, then a mismatched decoder
+    bad = PartialLoadHook(ckpt, prefix_map={'decoder.': 'decoder.'}, on_mismatch='error')
+    with pytest.raises(ValueError, match='shape-mismatched') as err:
+        bad.load(dst)
+    assert ckpt in str(err.value)
+    with pytest.raises(ValueError, match='no tensor'):
+        PartialLoadHook(ckpt, prefix_map={'backbone3d.': 'bi_encoder.backbone3d.'}).load(dst)
+
+    class Resumed:
+        iter = 5
+        model = dst
+        logger = __import__('logging').getLogger('test')
+    hook.load = None                    # would raise if called
+    hook.before_train(Resumed())
