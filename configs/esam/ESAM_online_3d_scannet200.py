@@ -25,6 +25,9 @@ test_pipeline = [
     color_norm,
     dict(type='Pack3DDetInputs'),
 ]
+# the same pipelines with every frame's stored 2D features (fusion models, *_clip.pkl infos)
+clip_train_pipeline = train_pipeline[:1] + [dict(type='LoadClipFeature')] + train_pipeline[1:]
+clip_test_pipeline = test_pipeline[:1] + [dict(type='LoadClipFeature')] + test_pipeline[1:]
 model = dict(
     # ESAM: max-pooled voxel memory on the four encoder outputs, read box 2.5x, all history
     memory=dict(type='MultilevelMemory', point='encoder', strides=[2, 4, 8, 16], scale=2.5,

@@ -10,25 +10,29 @@ data_root = 'data/scannet_sample_mv/'
 voxel_size = 0.05
 model = dict(data_preprocessor=dict(voxel_size=voxel_size), backbone=dict(bn_momentum=0.1),
              decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True))
+train_pipeline = [
+    dict(type='LoadAdjacentDataFromFile', num_frames=8),
+    dict(type='PointSegClassMapping'),
+    dict(type='PointInstClassMapping'),
+    color_norm,
+    dict(type='Pack3DDetInputs')]
 train_dataloader = dict(batch_size=1, num_workers=2,
                         sampler=dict(type='InfiniteSampler', shuffle=True),
-                        dataset=dict(data_root=data_root, pipeline=[
-                            dict(type='LoadAdjacentDataFromFile', num_frames=8),
-                            dict(type='PointSegClassMapping'),
-                            dict(type='PointInstClassMapping'),
-                            color_norm,
-                            dict(type='Pack3DDetInputs')]))
+                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
 # The sample's three frames see ~27 % of the scan: score on the observed part (scan points
 # within 5 cm of a frame point). The full-scan score (scan_region='full', the benchmark's
 # setting for whole sequences) counts every unseen object as missed.
-val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=[
+test_pipeline = [
     dict(type='LoadAdjacentDataFromFile', num_frames=-1, load_scan=True,
          scan_region='observed', observed_radius=0.05),
     dict(type='PointSegClassMapping'),
     dict(type='PointInstClassMapping'),
     color_norm,
-    dict(type='Pack3DDetInputs')]))
+    dict(type='Pack3DDetInputs')]
+val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+clip_train_pipeline = train_pipeline[:1] + [dict(type='LoadClipFeature')] + train_pipeline[1:]
+clip_test_pipeline = test_pipeline[:1] + [dict(type='LoadClipFeature')] + test_pipeline[1:]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=60, val_interval=60)
 param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=60, power=0.9,
                        by_epoch=False)

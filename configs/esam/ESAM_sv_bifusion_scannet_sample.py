@@ -8,7 +8,7 @@
 #   python tools/extract_2d_features.py \
 #       --infos data/scannet_sample_sv/scannet_sv_oneformer3d_infos_train_clip.pkl \
 #       --encoder RGBPatchEncoder
-#   python tools/train.py configs/esam/ESAM_sv_3dtsa_scannet_sample.py   # the 3D weights
+#   python tools/train.py configs/esam/ESAM_online_3dtsa_scannet_sample.py   # the 3D weights (MV)
 _base_ = ['./ESAM_sv_3dtsa_scannet_sample.py']
 img_channels = 3
 model = dict(
@@ -26,6 +26,6 @@ custom_hooks = [
     dict(type='SafeCheckpointHook'), dict(type='MetricRunInfoHook'),
     dict(type='DataFallbackHook'),
     dict(type='PartialLoadHook',
-         checkpoint='work_dirs/ESAM_sv_3dtsa_scannet_sample/iter_150.pth',
+         checkpoint='work_dirs/ESAM_online_3dtsa_scannet_sample/iter_60.pth',
          prefix_map={'backbone.': 'bi_encoder.backbone3d.'}, on_mismatch='error',
          max_missing_fraction=0.0)]

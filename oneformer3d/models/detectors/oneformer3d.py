@@ -47,6 +47,8 @@ class OneFormer3D(BaseModel):
             with the losses (``fusion_*``).
         neck: optional module on the stride-1 voxel features before superpoint pooling
             (``TinySAModule``); ``in_channels`` filled in from the part before it.
+        clip_cons: optional ``ClipConsCriterion`` config (multi-view training with a
+            ``bi_encoder``; evaluated only when its ``loss_weight`` is not 0).
 
     Absent ``bi_encoder`` / ``neck`` build nothing and change nothing (the model and its
     random initialisation equal those of a config without the keys).
@@ -59,7 +61,8 @@ class OneFormer3D(BaseModel):
                  train_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None,
                  memory: Optional[dict] = None, merge_head: Optional[dict] = None,
                  merge_criterion: Optional[dict] = None, merger: Optional[dict] = None,
-                 bi_encoder: Optional[dict] = None, neck: Optional[dict] = None):
+                 bi_encoder: Optional[dict] = None, neck: Optional[dict] = None,
+                 clip_cons: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if (backbone is None) == (bi_encoder is None):
             raise ValueError('OneFormer3D needs exactly one of backbone and bi_encoder (a '
@@ -101,6 +104,9 @@ class OneFormer3D(BaseModel):
             raise ValueError('merge_criterion needs a merge_head')
         self.merge_criterion = MODELS.build(merge_criterion) if merge_criterion else None
         self.merger_cfg = merger or dict(type='OnlineInstanceMerger')
+        if clip_cons and self.bi_encoder is None:
+            raise ValueError('clip_cons compares the 2D-branch features of a bi_encoder')
+        self.clip_cons = MODELS.build(clip_cons) if clip_cons else None
 
     @property
     def backbone3d(self):

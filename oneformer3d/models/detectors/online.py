@@ -5,7 +5,8 @@ at the start of each sequence), the decoder predicts the frame's instances, and
 
 * training: the instance criterion on the GT instances visible in that frame, averaged over
   frames, plus the ``merge_criterion`` on the ``merge_head`` embeddings of matched queries of
-  consecutive frames;
+  consecutive frames and the ``clip_cons`` criterion on the ``bi_encoder``'s per-voxel 2D
+  features of consecutive frames;
 * inference: the frame's instances (same top-k / NMS as single view) are merged into the
   scene by :class:`~oneformer3d.models.online.OnlineInstanceMerger`; the scene result is
   mapped onto ``inputs['scan_points']`` (the reconstructed scan) when present.
@@ -76,13 +77,16 @@ def _reset(model):
 def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
     _reset(model)
     frames = _num_frames(inputs)
-    totals, merge_frames = {}, []
+    totals, merge_frames, cons_frames = {}, [], []
+    use_cons = model.clip_cons is not None and model.clip_cons.loss_weight != 0
     for t in range(frames):
         sel = [f == t for f in inputs['frame_idx']]
         pts = [p[s] for p, s in zip(inputs['points'], sel)]
         sps = [ds.gt_pts_seg.sp_pts_mask[s] for ds, s in zip(data_samples, sel)]
         fin = frame_inputs(model, pts, sps, inputs, t, sel)
         sp_feats, point2sp, sp_xyz = model.extract_feat(fin, injector=model.memory)
+        if use_cons:
+            cons_frames.append(model.bi_encoder.last_voxel_2d)
         out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
         targets, scene_ids = [], []
         for ds, s, p2s, f in zip(data_samples, sel, point2sp, sp_feats):
@@ -108,6 +112,8 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
         per_sample = [model.merge_criterion([f[b] for f in merge_frames])['loss_merge']
                       for b in range(len(data_samples))]
         totals['loss_merge'] = torch.stack(per_sample).mean()
+    if use_cons:
+        totals.update(model.clip_cons(cons_frames))
     return totals
 
 

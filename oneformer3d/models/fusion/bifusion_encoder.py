@@ -141,7 +141,10 @@ class BiFusionEncoder(nn.Module):
             npts.index_add_(0, p2v, torch.ones_like(pts[:, 0]).float())
         valid = count > 0
         f2 = f2 / count.clamp(min=1)[:, None]
-        fused, g = self.gate(self.proj3d(out3d.F), self.proj2d(f2), valid)
+        f2 = self.proj2d(f2)
+        fused, g = self.gate(self.proj3d(out3d.F), f2, valid)
+        # per-voxel 2D features of this forward, for cross-view criteria (ClipConsCriterion)
+        self.last_voxel_2d = (out3d.C, f2, valid)
         if self.geo_pe is not None:
             fused = fused + self.geo_pe(xyz / npts.clamp(min=1)[:, None])
         self.stats = dict(valid_ratio=valid.float().mean().detach(),
