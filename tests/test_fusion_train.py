@@ -1,0 +1,120 @@
+"""Training the fusion models: the AMP skip path on an injected inf gradient, and bf16 CPU
+training of BiFusion + Tiny-SA with PartialLoadHook that resumes exactly (real frames)."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+
+from oneformer3d.registry import MODELS
+from tests.conftest import REPO, run_script
+from tests.test_fusion import LIGHT, batch_of, sample_cfg, sv_root  # noqa: F401
+
+init_default_scope('oneformer3d')
+
+
+def test_amp_skips_a_step_with_an_inf_gradient(sv_root):  # noqa: F811
+    """fp16 + loss scaling (GradScaler on CPU) on the BiFusion model: an inf written into one
+    gradient after backward skips the step — every weight unchanged, ``skipped_steps`` + 1,
+    the loss scale halved; later clean steps update the weights."""
+    cfg = sample_cfg('bifusion', **LIGHT)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper,
+                                              type='MixedPrecisionOptimWrapper',
+                                              dtype='float16', device_type='cpu'))
+    assert wrapper.scaler is not None
+    batch = batch_of(cfg, sv_root, model, (0,))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    scale = wrapper.scaler.get_scale()
+
+    def backward():
+        with wrapper.optim_context(model):
+            losses = model(**batch, mode='loss')
+        wrapper.backward(sum(v for k, v in losses.items() if k.startswith('loss')))
+
+    backward()
+    model.bi_encoder.proj2d.weight.grad[0, 0] = float('inf')
+    wrapper.step()
+    wrapper.zero_grad()
+    after = model.state_dict()
+    params = {n for n, _ in model.named_parameters()}
+    assert all(torch.equal(after[k], before[k]) for k in params)
+    assert wrapper.skipped_steps == 1
+    assert wrapper.scaler.get_scale() == scale * 0.5
+    # clean steps: fp16 activations may still overflow at GradScaler's initial 2^16 scale
+    # (skipped and halved again, as loss scaling is meant to); within a few the step is taken
+    for _ in range(10):
+        skipped, scale = wrapper.skipped_steps, wrapper.scaler.get_scale()
+        backward()
+        wrapper.step()
+        wrapper.zero_grad()
+        if wrapper.skipped_steps == skipped:
+            break
+        assert wrapper.scaler.get_scale() == scale * 0.5
+    assert wrapper.skipped_steps == skipped
+    assert any(not torch.equal(model.state_dict()[k], before[k]) for k in params)
+
+
+@pytest.mark.slow
+def test_bf16_bifusion_training_resumes_exactly(sv_root, tmp_path):  # noqa: F811
+    """``tools/train.py --amp`` (bf16 on CPU) on the BiFusion + Tiny-SA SV sample config, its
+    PartialLoadHook taking the U-Net of a 3D+Tiny-SA checkpoint saved here: 3 iterations in
+    one go equal 2 iterations + ``--resume`` + 1 (one thread, bit for bit); the hook loads
+    before the first run's training and not on resume."""
+    torch.manual_seed(1)
+    src = MODELS.build(sample_cfg('3dtsa', **LIGHT).model)
+    ckpt = str(tmp_path / 'tsa.pth')
+    torch.save(dict(state_dict=src.state_dict()), ckpt)
+    config = osp.join(REPO, 'configs', 'esam', 'ESAM_sv_bifusion_scannet_sample.py')
+
+    def train(work_dir, iters, *extra):
+        opts = [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters + 1}',
+                f'param_scheduler.end=3', 'default_hooks.checkpoint.interval=1',
+                'default_hooks.checkpoint.max_keep_ckpts=5',
+                'model.bi_encoder.backbone3d.layers=[1,1,1,1,1,1,1,1]',
+                f'custom_hooks.3.checkpoint={ckpt}', 'train_dataloader.num_workers=0',
+                'train_dataloader.persistent_workers=False']
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            opts.append(f'{loader}.dataset.data_root={sv_root}/')
+        res = run_script([osp.join(REPO, 'tools', 'train.py'), config, '--amp', '--work-dir',
+                          str(work_dir), '--seed', '0', '--deterministic', *extra,
+                          '--cfg-options', *opts], threads=1)
+        return res.stdout + res.stderr
+
+    log_full = train(tmp_path / 'full', 3)
+    log_a = train(tmp_path / 'part', 2)
+    log_b = train(tmp_path / 'part', 3, '--resume')
+    assert 'MixedPrecisionOptimWrapper' in log_full
+    for log in (log_full, log_a):
+        assert f'PartialLoadHook {ckpt}: loaded' in log and 'missing 0' in log
+    assert 'not loaded' in log_b
+    a = torch.load(tmp_path / 'full' / 'iter_3.pth', map_location='cpu', weights_only=True)
+    b = torch.load(tmp_path / 'part' / 'iter_3.pth', map_location='cpu', weights_only=True)
+    for k in a['state_dict']:
+        assert torch.equal(a['state_dict'][k], b['state_dict'][k]), k
+    unet = src.state_dict()
+    start = torch.load(tmp_path / 'full' / 'iter_1.pth', map_location='cpu',
+                       weights_only=True)['state_dict']
+    # the U-Net started from the checkpoint: after one small step it is close to it
+    k = 'bi_encoder.backbone3d.conv0p1s1.kernel'
+    assert (start[k] - unet['backbone.conv0p1s1.kernel']).abs().max() < 0.01
+
+
+def test_run_chain_plans_stages_in_dependency_order(tmp_path):
+    """``tools/run_chain.py --dry-run``: 3D -> 3D+Tiny-SA -> BiFusion, SV before MV; each MV
+    stage loads its SV checkpoint, both BiFusion stages point their PartialLoadHook at the
+    3D+Tiny-SA MV work dir (the hook's index read from the config)."""
+    res = run_script([osp.join(REPO, 'tools', 'run_chain.py'), '--dry-run', '--work-root',
+                      str(tmp_path), '--mv-iters', '5'])
+    trains = [line for line in res.stdout.splitlines() if 'tools/train.py' in line]
+    order = [line.split()[3].split('/')[-1][:-3] for line in trains]
+    assert order == [f'ESAM_{m}_{r}_scannet_sample' for r in ('3d', '3dtsa', 'bifusion')
+                     for m in ('sv', 'online')]
+    tsa_mv = f'{tmp_path}/ESAM_online_3dtsa_scannet_sample/'
+    for line, name in zip(trains, order):
+        if name.startswith('ESAM_online'):
+            sv = name.replace('online', 'sv')
+            assert f'load_from={tmp_path}/{sv}/' in line and 'train_cfg.max_iters=5' in line
+        assert (f'custom_hooks.3.checkpoint={tsa_mv}' in line) == ('bifusion' in name)
