@@ -1,0 +1,11 @@
+# ESAM online + Tiny-SA on ScanNet-20 labelled sequences (create_data.py scannet_mv): the
+# ScanNet200 route with the dataset of ESAM_online_3d_scannet.py.
+_base_ = ['./ESAM_online_3dtsa_scannet200.py']
+dataset_type = 'ScanNetSegMVDataset'
+data_root = 'data/scannet_mv/'
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                     ann_file='scannet_mv_oneformer3d_infos_train.pkl'))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                   ann_file='scannet_mv_oneformer3d_infos_val.pkl'))
+test_dataloader = val_dataloader
+load_from = 'work_dirs/ESAM_sv_3dtsa_scannet/epoch_128.pth'

@@ -1,0 +1,10 @@
+# ESAM single-view + Tiny-SA on ScanNet-20 labelled frames (create_data.py scannet_sv): the
+# ScanNet200 route with the dataset of ESAM_sv_3d_scannet.py.
+_base_ = ['./ESAM_sv_3dtsa_scannet200.py']
+dataset_type = 'ScanNetSegDataset'
+data_root = 'data/scannet_sv/'
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                     ann_file='scannet_sv_oneformer3d_infos_train.pkl'))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                   ann_file='scannet_sv_oneformer3d_infos_val.pkl'))
+test_dataloader = val_dataloader
