@@ -156,7 +156,7 @@ def test_tiny_sa_ball_query_identity_start_and_locality(sv_root):
         b = modelsa(**batch, mode='tensor')['layers'][-1]['masks'][0]
     assert torch.equal(a, b)
     coords = batch['inputs']['voxels']['coordinates'][:4000]
-    index, mask, rel = voxel_ball_query(coords, 2.0, 16)
+    index, mask, rel, oid = voxel_ball_query(coords, 2.0, 16)
     d = (coords[:, None, 1:] - coords[None, :, 1:]).float().norm(dim=-1)
     near = (d <= 2.0) & (coords[:, None, 0] == coords[None, :, 0])
     assert torch.equal(mask.sum(1), near.sum(1).clamp(max=16))

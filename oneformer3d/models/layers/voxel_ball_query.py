@@ -18,7 +18,8 @@ def ball_offsets(radius: float) -> torch.Tensor:
 
 
 def voxel_ball_query(coords: torch.Tensor, radius: float, max_neighbors: int,
-                     tensor_stride: int = 1) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                     tensor_stride: int = 1
+                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Up to ``max_neighbors`` nearest occupied voxels within ``radius`` cells of each voxel.
 
     The voxels' keys ``(b, i, j, k)`` are packed into one int64, sorted once, and every
@@ -36,7 +37,9 @@ def voxel_ball_query(coords: torch.Tensor, radius: float, max_neighbors: int,
     Returns:
         ``index`` (M, K) int64 rows into ``coords`` (0 where padded), ``mask`` (M, K) bool
         (True = a real neighbour), ``offset`` (M, K, 3) float32 relative position in cells
-        (zeros where padded).
+        (zeros where padded) and ``offset_id`` (M, K) int64, the row of
+        :func:`ball_offsets` (``O`` where padded): per-offset quantities (a relative-position
+        embedding) can be computed once per offset and gathered.
     """
     coords = coords.long()
     offsets = ball_offsets(radius).to(coords.device)
@@ -65,8 +68,10 @@ def voxel_ball_query(coords: torch.Tensor, radius: float, max_neighbors: int,
     index = coords.new_zeros(m, max_neighbors)
     mask = torch.zeros(m, max_neighbors, dtype=torch.bool, device=coords.device)
     rel = torch.zeros(m, max_neighbors, 3, device=coords.device)
+    oid = torch.full((m, max_neighbors), len(offsets), dtype=torch.long, device=coords.device)
     slot = rank[i, o]
     index[i, slot] = rows[i, o]
     mask[i, slot] = True
     rel[i, slot] = offsets[o].float()
-    return index, mask, rel
+    oid[i, slot] = o
+    return index, mask, rel, oid

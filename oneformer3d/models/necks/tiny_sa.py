@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from oneformer3d.registry import MODELS
-from ..layers.voxel_ball_query import voxel_ball_query
+from ..layers.voxel_ball_query import ball_offsets, voxel_ball_query
 
 
 class TinySALayer(nn.Module):
@@ -29,16 +29,27 @@ class TinySALayer(nn.Module):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
 
-    def forward(self, f, index, mask, pos):
+    def forward(self, f, index, mask, oid, table):
+        """``f`` (M, C); ``index``/``mask``/``oid`` (M, K) (neighbour row, real neighbour,
+        ball-offset id); ``table`` (O + 1, C) relative-position embedding per offset (last
+        row zero, the padding). ``(k_j + p) . q = k_j . q + p . q`` and ``sum a (v_j + p) =
+        sum a v_j + sum a p``: the position terms are computed per offset (O of them) and
+        gathered, never materialised per (voxel, neighbour)."""
         m, k = index.shape
-        q, key, v = self.qkv(self.norm1(f)).chunk(3, dim=1)
-        key = key[index] + pos                                   # (M, K, C)
-        v = v[index] + pos
-        q = q.view(m, 1, self.h, self.d)
-        logits = (q * key.view(m, k, self.h, self.d)).sum(-1) / math.sqrt(self.d)  # (M,K,H)
-        logits = logits.masked_fill(~mask[..., None], float('-inf'))
-        attn = logits.softmax(1)
-        out = (attn[..., None] * v.view(m, k, self.h, self.d)).sum(1).reshape(m, -1)
+        c = f.shape[1]
+        q, kv = self.qkv(self.norm1(f)).split([c, 2 * c], dim=1)
+        kv = kv[index].view(m, k, 2, self.h, self.d)             # one gather
+        q = q.view(m, self.h, self.d)
+        tab = table.view(-1, self.h, self.d)                       # (O + 1, H, d)
+        scale = 1.0 / math.sqrt(self.d)
+        qp = torch.einsum('mhd,ohd->moh', q, tab)                  # (M, O + 1, H)
+        logits = (q[:, None] * kv[:, :, 0]).sum(-1) + qp.gather(
+            1, oid[..., None].expand(-1, -1, self.h))              # (M, K, H)
+        attn = (logits * scale).masked_fill(~mask[..., None], float('-inf')).softmax(1)
+        out = (attn[..., None] * kv[:, :, 1]).sum(1)               # (M, H, d)
+        w = attn.new_zeros(m, tab.shape[0], self.h).scatter_add(
+            1, oid[..., None].expand(-1, -1, self.h), attn)
+        out = (out + torch.einsum('moh,ohd->mhd', w, tab)).reshape(m, c)
         f = f + self.out_proj(out)
         return f + self.ffn(self.norm2(f))
 
@@ -83,10 +94,13 @@ class TinySAModule(nn.Module):
 
     def forward(self, x: ME.SparseTensor) -> ME.SparseTensor:
         stride = x.tensor_stride[0]
-        index, mask, rel = voxel_ball_query(x.C, self.radius, self.max_neighbors, stride)
-        pos = self.pos_embed(rel / self.radius) * mask[..., None]
+        index, mask, _, oid = voxel_ball_query(x.C, self.radius, self.max_neighbors, stride)
+        # the embedding of each of the O ball offsets once, gathered per (voxel, neighbour);
+        # the extra zero row is the padding
+        offsets = ball_offsets(self.radius).to(x.F.device).float() / self.radius
+        table = torch.cat([self.pos_embed(offsets), x.F.new_zeros(1, x.F.shape[1])])
         f = x.F
         for layer in self.layers:
-            f = layer(f, index, mask, pos)
+            f = layer(f, index, mask, oid, table)
         return ME.SparseTensor(features=f, coordinate_map_key=x.coordinate_map_key,
                                coordinate_manager=x.coordinate_manager)

@@ -1,0 +1,130 @@
+"""Cost of the fusion routes, side by side in one run, on the real single-view frames.
+
+    python benchmarks/bench_fusion.py [--iters 5] [--warmup 1] [--voxel-size 0.02]
+
+One training step (loss, backward, AdamW) of each model on the same real scene0000_00 frame
+(20,000 points, rendered depth), the variants interleaved iteration by iteration so machine
+noise falls on all of them alike:
+
+* ``3d``: ``ESAM_sv_3d_scannet.py`` (Res16UNet34C + 3-layer query decoder);
+* ``3dtsa``: ``ESAM_sv_3dtsa_scannet.py`` (+ the Tiny-SA neck);
+* ``bifusion``: ``ESAM_sv_bifusion_scannet.py`` with a stored 192-channel map of the frame's
+  feature grid (60 x 80 for the 480-pixel network input; its values are random — the cost
+  depends on shapes only);
+* ``bifusion_online``: the same model, the map computed in the step by the frozen
+  ``OpenClipViT`` ViT-B/16 (random init: no weights can be downloaded here; PixelShuffle x2
+  -> 192 channels) from the decoded colour image — the online fallback for a frame without
+  a stored map.
+
+All in fp32 (the configs' mixed precision is a GPU setting). Prints the mean step time of
+each and the ratios ``bifusion_vs_3d_step_ratio=<x>`` (goal <= 1.25; the BiFusion config
+includes the Tiny-SA neck it inherits), ``bifusion_vs_3dtsa_step_ratio=<x>`` (the 2D branch
+alone),
+``online_vs_stored_2d_ratio=<x>`` (report) and ``tiny_sa_vs_3d_step_ratio=<x>``, one per
+line.
+"""
+import argparse
+import os
+import os.path as osp
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+import oneformer3d  # noqa: F401
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+
+from oneformer3d.datasets.transforms.loading_clip import read_rgb
+from oneformer3d.registry import DATASETS, MODELS
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DATA = os.environ.get('ONEFORMER3D_DATA', osp.join(REPO, '..', 'shared', 'data'))
+CONFIGS = {r: osp.join(REPO, 'configs', 'esam', f'ESAM_sv_{r}_scannet.py')
+           for r in ('3d', '3dtsa', 'bifusion')}
+
+
+def prepare(out: str) -> None:
+    for cmd in (['tools/create_data.py', 'scannet_sv', '--root-path', osp.join(DATA, 'scannet'),
+                 '--out-dir', out, '--pack-clip'],
+                ['tools/extract_2d_features.py', '--infos',
+                 osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'),
+                 '--encoder', 'RGBPatchEncoder', '--workers', '0']):
+        subprocess.run([sys.executable, *cmd], cwd=REPO, check=True, capture_output=True)
+
+
+def build(route: str, out: str, voxel_size: float):
+    cfg = Config.fromfile(CONFIGS[route])
+    ds_cfg = cfg.train_dataloader.dataset
+    clip = route == 'bifusion'
+    ds_cfg.update(data_root=out + '/', ann_file='scannet_sv_oneformer3d_infos_train' +
+                  ('_clip.pkl' if clip else '.pkl'))
+    cfg.model.data_preprocessor.voxel_size = voxel_size
+    if clip:
+        cfg.model.bi_encoder.update(use_amp=False, img_stride=None)
+    model = MODELS.build(cfg.model).train()
+    return model, DATASETS.build(ds_cfg), torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--iters', type=int, default=5)
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--voxel-size', type=float, default=0.02)
+    args = p.parse_args(argv)
+    init_default_scope('oneformer3d')
+    out = tempfile.mkdtemp(prefix='bench_fusion_')
+    prepare(out)
+    torch.manual_seed(0)
+    variants = {r: build(r, out, args.voxel_size) for r in CONFIGS}
+    variants['bifusion_online'] = variants['bifusion']
+    encoder = MODELS.build(dict(type='OpenClipViT', model_name='ViT-B-16')).eval()
+    _, ds, _ = variants['bifusion']
+    item = ds[0]
+    img = torch.from_numpy(np.ascontiguousarray(
+        read_rgb(item['data_samples'].metainfo['img_path']))).permute(2, 0, 1)[None]
+    grid = encoder(img)['pix'].shape[-2:]
+    stored = torch.randn(192, *grid)
+    times = {k: [] for k in variants}
+    for i in range(args.iters + args.warmup):
+        for name, (model, dataset, opt) in variants.items():
+            batch = pseudo_collate([dataset[0]])
+            t0 = time.perf_counter()
+            if name.startswith('bifusion'):
+                if name == 'bifusion_online':
+                    with torch.no_grad():
+                        pix = encoder(img)['pix'][0]
+                else:
+                    pix = stored
+                batch['inputs']['clip_pix'] = [pix.half()]
+                h, w = item['data_samples'].metainfo['img_shape']
+                batch['data_samples'][0].set_metainfo(dict(clip_stride=(w / pix.shape[-1],
+                                                                        h / pix.shape[-2])))
+            data = model.data_preprocessor(batch, True)
+            losses = model.loss(data['inputs'], data['data_samples'])
+            loss = sum(v for k, v in losses.items() if k.startswith('loss'))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if i >= args.warmup:
+                times[name].append(time.perf_counter() - t0)
+    mean = {k: float(np.mean(v)) for k, v in times.items()}
+    print(f'real frame, 20000 points, voxel {args.voxel_size} m, {args.iters} timed steps '
+          f'each (after {args.warmup} warm-up), threads {torch.get_num_threads()}, '
+          f'2D grid {tuple(grid)}')
+    for k, v in mean.items():
+        print(f'{k:16s} {v:.2f} s/step  (min {min(times[k]):.2f}, max {max(times[k]):.2f})')
+    print(f'bifusion_vs_3d_step_ratio={mean["bifusion"] / mean["3d"]:.3f}')
+    print(f'bifusion_vs_3dtsa_step_ratio={mean["bifusion"] / mean["3dtsa"]:.3f}')
+    print(f'online_vs_stored_2d_ratio={mean["bifusion_online"] / mean["bifusion"]:.3f}')
+    print(f'tiny_sa_vs_3d_step_ratio={mean["3dtsa"] / mean["3d"]:.3f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
