@@ -86,8 +86,8 @@ def main(argv=None):
     encoder = MODELS.build(dict(type='OpenClipViT', model_name='ViT-B-16')).eval()
     _, ds, _ = variants['bifusion']
     item = ds[0]
-    img = torch.from_numpy(np.ascontiguousarray(
-        read_rgb(item['data_samples'].metainfo['img_path']))).permute(2, 0, 1)[None]
+    img = torch.from_numpy(read_rgb(item['data_samples'].metainfo['img_path']).copy()
+                           ).permute(2, 0, 1)[None]
     grid = encoder(img)['pix'].shape[-2:]
     stored = torch.randn(192, *grid)
     times = {k: [] for k in variants}

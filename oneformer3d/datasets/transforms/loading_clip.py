@@ -43,6 +43,8 @@ class LoadClipFeature(BaseTransform):
     :class:`~oneformer3d.engine.hooks.DataFallbackHook` from the packed flags.
 
     Args:
+        always_load_image: also load the image (``img``) of frames whose file exists (for
+            ``BiFusionEncoder(freeze_blocks > 0)``, which computes every map online).
         channels: the feature channel count the model expects (e.g. 192 for CLIP ViT-B/16
             after PixelShuffle); None = every map must have the first map's count.
 
@@ -54,7 +56,8 @@ class LoadClipFeature(BaseTransform):
     fallbacks = 0
 
     def __init__(self, feat_dir: str = DEFAULT_FEAT_DIR, load_image_on_miss: bool = True,
-                 channels: Optional[int] = None):
+                 channels: Optional[int] = None, always_load_image: bool = False):
+        self.always_load_image = always_load_image
         self.feat_dir = feat_dir
         self.load_image_on_miss = load_image_on_miss
         self.channels = channels
@@ -99,8 +102,11 @@ class LoadClipFeature(BaseTransform):
             w, h = Image.open(img_path).size
             img_shape = (h, w)
         stride = meta.get('stride') or [img_shape[1] / pix.shape[2], img_shape[0] / pix.shape[1]]
-        return dict(clip_pix=pix, clip_global=glob, clip_missing=False, clip_feat_path=path,
-                    img_shape=img_shape, clip_stride=tuple(float(s) for s in stride))
+        out = dict(clip_pix=pix, clip_global=glob, clip_missing=False, clip_feat_path=path,
+                   img_shape=img_shape, clip_stride=tuple(float(s) for s in stride))
+        if self.always_load_image:
+            out['img'] = read_rgb(img_path)
+        return out
 
     def transform(self, results: dict) -> dict:
         if 'img_paths' in results:               # multi-view: one entry per frame
@@ -121,4 +127,5 @@ class LoadClipFeature(BaseTransform):
 
     def __repr__(self):
         return (f'{type(self).__name__}(feat_dir={self.feat_dir!r}, '
-                f'load_image_on_miss={self.load_image_on_miss}, channels={self.channels})')
+                f'load_image_on_miss={self.load_image_on_miss}, channels={self.channels}, '
+                f'always_load_image={self.always_load_image})')

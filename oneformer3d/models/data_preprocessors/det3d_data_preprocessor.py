@@ -69,12 +69,17 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
         voxel_size: metres (ESAM/OneFormer3D ScanNet: 0.02).
         feat_start: first point column used as voxel feature (3 = rgb after xyz).
         img_encoder: config of the online fallback encoder; None = a missing file is an error
-            here (raised naming the file).
+            here (raised naming the file) unless ``online_in_model``.
+        online_in_model: leave the maps of missing files None (stride NaN) and pass the
+            loaded images on as ``inputs['img']`` (per sample (3, H, W) uint8, or a tuple per
+            frame): the model's ``BiFusionEncoder(img_encoder=...)`` computes them, inside
+            the model so that its trainable blocks train (``freeze_blocks``).
     """
 
     def __init__(self, voxel_size: float = 0.02, feat_start: int = 3,
-                 img_encoder: Optional[dict] = None):
+                 img_encoder: Optional[dict] = None, online_in_model: bool = False):
         super().__init__()
+        self.online_in_model = online_in_model
         self.voxel_size = voxel_size
         self.feat_start = feat_start
         self.img_encoder = MODELS.build(img_encoder) if img_encoder else None
@@ -95,7 +100,9 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
         return dict(inputs=inputs, data_samples=data['data_samples'])
 
     # ---- 2D features -------------------------------------------------------------------
-    def _online(self, img: Optional[torch.Tensor], path: str) -> torch.Tensor:
+    def _online(self, img: Optional[torch.Tensor], path: str) -> Optional[torch.Tensor]:
+        if self.img_encoder is None and self.online_in_model:
+            return None                     # the model computes it
         if self.img_encoder is None:
             raise RuntimeError(f'{path}: no stored 2D features and no img_encoder configured '
                                f'in the data preprocessor to compute them online')
@@ -115,10 +122,10 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
             if not multi:
                 if missing:
                     pix = self._online(inputs['img'][b], sample.metainfo['clip_feat_path'])
-                    sample.set_metainfo(dict(clip_stride=(
-                        sample.metainfo['img_shape'][1] / pix.shape[-1],
-                        sample.metainfo['img_shape'][0] / pix.shape[-2])))
-                pix_out.append(pix.float())
+                    h, w = sample.metainfo['img_shape']
+                    sample.set_metainfo(dict(clip_stride=(float('nan'),) * 2 if pix is None
+                                             else (w / pix.shape[-1], h / pix.shape[-2])))
+                pix_out.append(None if pix is None else pix.float())
                 glob_out.append(None if glob is None else glob.float())
                 continue
             views, strides = [], list(sample.metainfo['clip_stride'])
@@ -126,22 +133,27 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
                 if miss:
                     v = self._online(inputs['img'][b][t], sample.metainfo['clip_feat_path'][t])
                     shape = sample.metainfo['img_shape'][t]
-                    strides[t] = (shape[1] / v.shape[-1], shape[0] / v.shape[-2])
+                    strides[t] = (float('nan'),) * 2 if v is None else (
+                        shape[1] / v.shape[-1], shape[0] / v.shape[-2])
                 else:
                     v = pix[t]
-                views.append(v.float())
+                views.append(None if v is None else v.float())
             sample.set_metainfo(dict(clip_stride=strides))
-            pix_out.append(torch.stack(views))
+            pix_out.append(torch.stack(views) if all(v is not None for v in views) else views)
             glob_out.append(glob.float() if isinstance(glob, torch.Tensor) else None)
-        widths = {int(p.shape[-3]) for p in pix_out}
+        widths = {int(v.shape[-3]) for p in pix_out
+                  for v in (p if isinstance(p, list) else [p]) if v is not None}
         if len(widths) > 1:   # stored and online maps (or two stores) of different encoders
             files = [s.metainfo.get('clip_feat_path') for s in samples]
             raise ValueError(f'2D feature maps of {sorted(widths)} channels in one batch '
                              f'({files}); stored features and the online img_encoder must be '
                              f'the same encoder/layer')
-        return dict(clip_pix=_stack_if_same(pix_out), clip_global=_stack_if_same(glob_out),
-                    camera=self._camera(samples), elastic_offset=inputs.get('elastic_offset'),
-                    clip_feat_path=[s.metainfo.get('clip_feat_path') for s in samples])
+        out = dict(clip_pix=_stack_if_same(pix_out), clip_global=_stack_if_same(glob_out),
+                   camera=self._camera(samples), elastic_offset=inputs.get('elastic_offset'),
+                   clip_feat_path=[s.metainfo.get('clip_feat_path') for s in samples])
+        if self.online_in_model and inputs.get('img') is not None:
+            out['img'] = inputs['img']
+        return out
 
     def _camera(self, samples: list) -> dict:
         """Stack the samples' cameras. SV samples carry ``pose`` (4, 4) and ``intrinsic``;

@@ -47,6 +47,8 @@ def frame_inputs(model, points: List[torch.Tensor], superpoints: List[torch.Tens
             return [None if v is None else v[t] for v in x]
         out['clip_pix'] = at_t(inputs['clip_pix'])
         out['clip_global'] = at_t(inputs.get('clip_global'))
+        if inputs.get('img') is not None:       # images for maps computed in the model
+            out['img'] = [None if v is None else v[t] for v in inputs['img']]
         if inputs.get('clip_feat_path') is not None:
             out['clip_feat_path'] = [p[t] if isinstance(p, (list, tuple)) else p
                                      for p in inputs['clip_feat_path']]
@@ -167,7 +169,7 @@ def _sample_of(inputs: dict, b: int) -> dict:
             return None
         return x[b:b + 1] if isinstance(x, torch.Tensor) else [x[b]]
     return dict(clip_pix=pick(inputs['clip_pix']), clip_global=pick(inputs.get('clip_global')),
-                clip_feat_path=pick(inputs.get('clip_feat_path')),
+                clip_feat_path=pick(inputs.get('clip_feat_path')), img=pick(inputs.get('img')),
                 camera={k: v[b:b + 1] for k, v in inputs['camera'].items()},
                 elastic_offset=pick(inputs.get('elastic_offset')))
 
@@ -184,7 +186,8 @@ def predict_sequence(model, inputs: dict, data_samples: List) -> List:
                                    [ds.gt_pts_seg.sp_pts_mask[sel]],
                                    _sample_of(inputs, b), t, [sel])
                 view = {k: one[k] for k in ('clip_pix', 'clip_global', 'camera',
-                                            'elastic_offset', 'clip_feat_path') if k in one}
+                                            'elastic_offset', 'clip_feat_path', 'img')
+                        if k in one}
             session.step(inputs['points'][b][sel], ds.gt_pts_seg.sp_pts_mask[sel], view)
         if 'scan_points' in inputs:
             result = session.merger.to_points(inputs['scan_points'][b].cpu().numpy())

@@ -47,6 +47,15 @@ class BiFusionEncoder(nn.Module):
         gate: ``LiteFusionGate`` config (``channels`` filled in).
         geo_pe: ``GeoPE`` config (``out_channels`` filled in) or None.
         use_amp: run the 2D branch's dense layers under autocast (bf16 on CPU, fp16 on GPU).
+        img_encoder: optional encoder config (e.g. ``dict(type='OpenClipViT',
+            pretrained=FILE)``, the one that wrote the store) computing the map of a frame
+            whose stored file is missing, from its image (the data preprocessor with
+            ``online_in_model=True`` leaves such maps None and passes the images on). Counted
+            in ``stats['online_maps']``.
+        freeze_blocks: 0 = the ``img_encoder`` is fully frozen; N > 0 trains its last N
+            blocks (``trainable_blocks``) and then computes **every** frame's map online
+            (stored maps are ignored: they would not train the blocks), so the pipeline must
+            load every image (``LoadClipFeature(always_load_image=True)``).
 
     ``forward(x, inputs, injector)`` returns an ``ME.SparseTensor`` (M, ``out_channels``) on
     ``x``'s coordinate manager (rows in ``x``'s order). After each call :attr:`stats` holds
@@ -63,7 +72,8 @@ class BiFusionEncoder(nn.Module):
                  img_stride: Optional[float] = None, reduce_channels: int = 256,
                  out_channels: int = 128, tiny_sa_2d: Optional[dict] = None,
                  gate: Optional[dict] = None, geo_pe: Optional[dict] = dict(type='GeoPE'),
-                 use_amp: bool = False):
+                 use_amp: bool = False, img_encoder: Optional[dict] = None,
+                 freeze_blocks: int = 0):
         super().__init__()
         self.backbone3d = MODELS.build(backbone3d)
         self.img_channels, self.img_stride = img_channels, img_stride
@@ -79,7 +89,15 @@ class BiFusionEncoder(nn.Module):
         self.gate = MODELS.build(dict(dict(type='LiteFusionGate'), **(gate or {}),
                                       channels=out_channels))
         self.geo_pe = MODELS.build(dict(geo_pe, out_channels=out_channels)) if geo_pe else None
+        self.img_encoder = MODELS.build(img_encoder) if img_encoder else None
+        self.freeze_blocks = freeze_blocks
+        if freeze_blocks:
+            if self.img_encoder is None:
+                raise ValueError('BiFusionEncoder(freeze_blocks > 0) needs an img_encoder')
+            for module in self.img_encoder.trainable_blocks(freeze_blocks):
+                module.requires_grad_(True)
         self.frames_without_projection = 0
+        self.online_maps = 0
         self.stats = {}
 
     # ---------------------------------------------------------------- 2D branch
@@ -102,23 +120,50 @@ class BiFusionEncoder(nn.Module):
             y = self.tiny_sa_2d(y)
         return y.reshape(*lead, *y.shape[-3:])
 
+    def online_map(self, img, path) -> torch.Tensor:
+        """The frame's map (C_in, H_f, W_f) from its uint8 image ((3, H, W) tensor or
+        (H, W, 3) array) by ``img_encoder`` (with gradients into its trainable blocks when
+        ``freeze_blocks`` > 0 and training)."""
+        if self.img_encoder is None:
+            raise ValueError(f'{path}: no stored 2D feature map and no img_encoder in the '
+                             f'BiFusionEncoder to compute it online')
+        if img is None:
+            raise ValueError(f'{path}: no image loaded to compute the 2D map online '
+                             f'(LoadClipFeature(load_image_on_miss=True), or '
+                             f'always_load_image=True with freeze_blocks > 0)')
+        img = torch.as_tensor(img)
+        if img.dim() == 3 and img.shape[-1] == 3 and img.shape[0] != 3:
+            img = img.permute(2, 0, 1)
+        device = self.conv_reduce[0].weight.device
+        with torch.set_grad_enabled(self.training and self.freeze_blocks > 0):
+            pix = self.img_encoder.encode_images(img[None].to(device))[0]
+        self.online_maps += 1
+        return pix.float()
+
     def point_features(self, inputs: dict):
-        """Per-sample per-point 2D features (N_i, C_r) float32 and validity (N_i,) bool."""
+        """Per-sample per-point 2D features (N_i, C_r) float32 and validity (N_i,) bool;
+        maps missing (None) or, with ``freeze_blocks`` > 0, all maps are computed online."""
         maps = inputs['clip_pix']
         paths = inputs.get('clip_feat_path')
-        per_sample = maps if isinstance(maps, (list, tuple)) else list(maps)
+        per_sample = list(maps) if maps is not None else [None] * len(inputs['points'])
+        camera = dict(inputs['camera'])
+        stride = camera['stride'].clone()
         reduced = []
         device = inputs['points'][0].device
-        with torch.autocast(device.type, dtype=amp_dtype_for(device.type),
-                            enabled=self.use_amp):
-            for b, pix in enumerate(per_sample):
-                if pix is None:
-                    raise ValueError(f'{paths[b] if paths else b}: no 2D feature map (stored '
-                                     f'file missing and none computed online)')
-                self._check_map(pix, inputs['camera']['stride'][b],
-                                paths[b] if paths else f'sample {b}')
+        for b, pix in enumerate(per_sample):
+            path = paths[b] if paths else f'sample {b}'
+            if pix is None or self.freeze_blocks:
+                imgs = inputs.get('img')
+                pix = self.online_map(None if imgs is None else imgs[b], path)
+                h, w = (float(v) for v in camera['img_shape'][b])
+                stride[b] = torch.tensor([w / pix.shape[-1], h / pix.shape[-2]],
+                                         dtype=stride.dtype)
+            self._check_map(pix, stride[b], path)
+            with torch.autocast(device.type, dtype=amp_dtype_for(device.type),
+                                enabled=self.use_amp):
                 reduced.append(self.reduce(pix.float()[None])[0].float())
-        return sample_points_img_feat(inputs['points'], reduced, inputs['camera'],
+        camera['stride'] = stride
+        return sample_points_img_feat(inputs['points'], reduced, camera,
                                       inputs.get('elastic_offset'))
 
     # ---------------------------------------------------------------- forward
@@ -150,7 +195,8 @@ class BiFusionEncoder(nn.Module):
         self.stats = dict(valid_ratio=valid.float().mean().detach(),
                           gate_2d=(g[valid].mean() if valid.any() else g.new_zeros(())).detach(),
                           frames_without_projection=torch.tensor(
-                              float(self.frames_without_projection)))
+                              float(self.frames_without_projection)),
+                          online_maps=torch.tensor(float(self.online_maps)))
         return ME.SparseTensor(features=fused, coordinate_map_key=out3d.coordinate_map_key,
                                coordinate_manager=out3d.coordinate_manager)
 

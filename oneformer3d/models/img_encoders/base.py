@@ -70,6 +70,20 @@ class FrozenImageEncoder(nn.Module):
     def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def trainable_blocks(self, n: int):
+        """The modules of the last ``n`` blocks (to fine-tune them inside a model, e.g.
+        ``BiFusionEncoder(freeze_blocks=n)``).
+
+        Raises:
+            NotImplementedError: for encoders without a block structure.
+        """
+        raise NotImplementedError(f'{self.name}: no trainable blocks (freeze_blocks must be 0)')
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 3, H, W) -> ``pix`` (B, C, H_f, W_f), with autograd when the caller
+        enables it (:meth:`forward` is the no-grad path for extraction)."""
+        return self.shuffle(self.encode(self.preprocess(images))[0])
+
     def freeze(self):
         for p in self.parameters():
             p.requires_grad_(False)

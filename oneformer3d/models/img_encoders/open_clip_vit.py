@@ -52,6 +52,14 @@ class OpenClipViT(FrozenImageEncoder):
         self.visual = visual
         self.freeze()
 
+    def trainable_blocks(self, n: int):
+        """The last ``n`` transformer blocks and ``ln_post`` (the ``'final'`` layer's path)."""
+        blocks = list(self.visual.transformer.resblocks)
+        if not 0 < n <= len(blocks) or self.layer != 'final':
+            raise ValueError(f'{self.model_name}: freeze_blocks={n} needs 1..{len(blocks)} and '
+                             f"layer='final'")
+        return blocks[-n:] + [self.visual.ln_post]
+
     def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         v = self.visual
         grid = v.conv1(x)                                   # (B, width, h, w)
