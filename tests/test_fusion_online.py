@@ -95,3 +95,35 @@ def test_freeze_blocks_trains_the_last_blocks_on_every_frame(clip_store):
     assert all(not p.requires_grad and p.grad is None for p in first.parameters())
     with pytest.raises(ValueError, match='needs an img_encoder'):
         MODELS.build(dict(cfg.model, bi_encoder=dict(cfg.model.bi_encoder, img_encoder=None)))
+
+
+def test_tiny_sa_2d_on_a_real_map_starts_as_identity_and_stays_in_its_window(clip_store):
+    """``TinySA2D`` on the stored real map (28 x 38 cells, not a multiple of the 8-cell
+    window): the identity at initialisation; with non-zero output projections a change in
+    one window leaves the other windows unchanged, and a padded window equals attention over
+    its real cells alone."""
+    out, _ = clip_store
+    stored, _, _ = load_feature_file(osp.join(out, 'clip_feat', 'scene0000_00', '00000.pt'))
+    torch.manual_seed(0)
+    sa = MODELS.build(dict(type='TinySA2D', channels=96, num_heads=4, window=8)).eval()
+    x = stored.float()[None]
+    with torch.no_grad():
+        assert torch.equal(sa(x), x)
+        torch.nn.init.normal_(sa.attn.out_proj.weight, std=0.2)
+        y = sa(x)
+        x2 = x.clone()
+        x2[:, :, 0, 0] += 5.0                         # window (0, 0)
+        y2 = sa(x2)
+    assert y.shape == x.shape and not torch.equal(y, x)
+    assert not torch.equal(y[..., :8, :8], y2[..., :8, :8])
+    assert torch.equal(y[..., 8:, :], y2[..., 8:, :]) and torch.equal(y[..., :, 8:], y2[..., :, 8:])
+    # a 4 x 8 block is padded to one 8 x 8 window: its output equals attention over its
+    # 32 real cells alone (the padded cells are masked out of the keys)
+    block = x[..., 24:28, 0:8]
+    with torch.no_grad():
+        t = block.flatten(2).transpose(1, 2)                   # (1, 32, C), row-major
+        n = sa.norm1(t)
+        ref = t + sa.attn(n, n, n, need_weights=False)[0]
+        ref = ref + sa.ffn(sa.norm2(ref))
+        got = sa(block).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
