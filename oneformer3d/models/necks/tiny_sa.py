@@ -38,15 +38,17 @@ class TinySALayer(nn.Module):
         m, k = index.shape
         c = f.shape[1]
         q, kv = self.qkv(self.norm1(f)).split([c, 2 * c], dim=1)
-        kv = kv[index].view(m, k, 2, self.h, self.d)             # one gather
-        q = q.view(m, self.h, self.d)
+        flat = index.reshape(-1)          # contiguous gathers: their backward is cheaper on CPU
+        key = kv[:, :c].contiguous().index_select(0, flat).view(m, k, self.h, self.d)
+        val = kv[:, c:].contiguous().index_select(0, flat).view(m, k, self.h, self.d)
+        q = q.contiguous().view(m, self.h, self.d)
         tab = table.view(-1, self.h, self.d)                       # (O + 1, H, d)
         scale = 1.0 / math.sqrt(self.d)
         qp = torch.einsum('mhd,ohd->moh', q, tab)                  # (M, O + 1, H)
-        logits = (q[:, None] * kv[:, :, 0]).sum(-1) + qp.gather(
+        logits = (q[:, None] * key).sum(-1) + qp.gather(
             1, oid[..., None].expand(-1, -1, self.h))              # (M, K, H)
         attn = (logits * scale).masked_fill(~mask[..., None], float('-inf')).softmax(1)
-        out = (attn[..., None] * kv[:, :, 1]).sum(1)               # (M, H, d)
+        out = (attn[..., None] * val).sum(1)               # (M, H, d)
         w = attn.new_zeros(m, tab.shape[0], self.h).scatter_add(
             1, oid[..., None].expand(-1, -1, self.h), attn)
         out = (out + torch.einsum('moh,ohd->mhd', w, tab)).reshape(m, c)
