@@ -118,3 +118,25 @@ def test_run_chain_plans_stages_in_dependency_order(tmp_path):
             sv = name.replace('online', 'sv')
             assert f'load_from={tmp_path}/{sv}/' in line and 'train_cfg.max_iters=5' in line
         assert (f'custom_hooks.3.checkpoint={tsa_mv}' in line) == ('bifusion' in name)
+
+
+def test_partial_load_hook_unwraps_ddp(tmp_path):
+    """Under DDP (a one-process gloo group) the hook loads into ``runner.model.module``."""
+    import torch.distributed as dist
+    from mmengine.model import MMDistributedDataParallel
+    from oneformer3d.engine import PartialLoadHook
+    torch.manual_seed(1)
+    src = MODELS.build(sample_cfg('3dtsa', **LIGHT).model)
+    ckpt = str(tmp_path / 'tsa.pth')
+    torch.save(dict(state_dict=src.state_dict()), ckpt)
+    dst = MODELS.build(sample_cfg('bifusion', **LIGHT).model)
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/pg', rank=0, world_size=1)
+    try:
+        wrapped = MMDistributedDataParallel(dst)
+        report = PartialLoadHook(ckpt, prefix_map={'backbone.': 'bi_encoder.backbone3d.'}
+                                 ).load(wrapped)
+    finally:
+        dist.destroy_process_group()
+    assert report.loaded and all(k.startswith('bi_encoder.backbone3d.') for k in report.loaded)
+    k = 'bi_encoder.backbone3d.block1.0.conv1.kernel'
+    assert torch.equal(dst.state_dict()[k], src.state_dict()['backbone.block1.0.conv1.kernel'])
