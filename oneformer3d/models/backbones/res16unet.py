@@ -8,8 +8,9 @@ basic residual blocks, ``INIT_DIM = 32``. Decoder stages end at tensor strides 8
 
 Extension point: ``forward(x, injector=None)`` calls ``injector(point, stride, tensor)`` on the
 encoder outputs (``'encoder'``: strides 2, 4, 8, 16) and on each decoder stage's upsampled
-tensor before the skip concatenation (``'upsampled'``: strides 8, 4, 2, 1); a list of
-injectors is a chain applied in order. Each must return a tensor with the same coordinates
+tensor before the skip concatenation (``'upsampled'``: strides 8, 4, 2, 1) and on the skip
+tensor each decoder stage concatenates (``'skip'``: strides 8, 4, 2, 1; DITR injects there); a
+list of injectors is a chain applied in order. Each must return a tensor with the same coordinates
 (e.g. ``tensor + zero_init_proj(feat2d)``).
 
 Module names follow Mask3D's ``Res16UNetBase`` (``conv0p1s1``, ``bn0``, ``block1.0.conv1``,
@@ -172,6 +173,12 @@ class Res16UNet34C(nn.Module):
         (each decoder stage's upsampled tensor, before the skip concatenation)."""
         return dict(zip(self.DECODER_STRIDES, self.planes[4:]))
 
+    def skip_channels(self) -> Dict[int, int]:
+        """``{stride: channels}`` of the skip tensors given to ``injector('skip', ...)``
+        (concatenated by the decoder stages at strides 8, 4, 2, 1)."""
+        return dict(zip(self.DECODER_STRIDES, (self.planes[2], self.planes[1], self.planes[0],
+                                               self.INIT_DIM)))
+
     def forward(self, x: ME.SparseTensor, injector: Optional[Injector] = None):
         """Run the U-Net.
 
@@ -182,8 +189,9 @@ class Res16UNet34C(nn.Module):
                 ``point='encoder'`` on each encoder output (strides 2, 4, 8 — the skips — and
                 16, the bottleneck) once the encoder has run (ESAM's memory acts there), and
                 with ``point='upsampled'`` on each decoder stage's upsampled tensor before the
-                skip concatenation (strides 8, 4, 2, 1). It must return a tensor with the
-                same coordinates (e.g. ``tensor + zero_init_proj(features)``).
+                skip concatenation and ``point='skip'`` on the skip tensor it concatenates
+                (strides 8, 4, 2, 1). It must return a tensor with the same coordinates (e.g.
+                ``tensor + zero_init_proj(features)``) and return other points unchanged.
 
         Returns:
             The output tensor and ``{stride: decoder stage tensor}`` (8, 4, 2, 1).
@@ -210,7 +218,7 @@ class Res16UNet34C(nn.Module):
         for j, stride in enumerate(self.DECODER_STRIDES):
             up = getattr(self, ('convtr4p16s2', 'convtr5p8s2', 'convtr6p4s2', 'convtr7p2s2')[j])
             out = inject('upsampled', stride, self.relu(getattr(self, f'bntr{4 + j}')(up(out))))
-            out = ME.cat(out, skips[3 - j])
+            out = ME.cat(out, inject('skip', stride, skips[3 - j]))
             out = getattr(self, f'block{5 + j}')(out)
             stages[stride] = out
         return (self.final(out) if self.final is not None else out), stages

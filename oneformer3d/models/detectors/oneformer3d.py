@@ -49,6 +49,10 @@ class OneFormer3D(BaseModel):
             (``TinySAModule``); ``in_channels`` filled in from the part before it.
         clip_cons: optional ``ClipConsCriterion`` config (multi-view training with a
             ``bi_encoder``; evaluated only when its ``loss_weight`` is not 0).
+        injector: optional backbone injector with a ``prepare(x, inputs)`` step
+            (``DINOFPNInjector``); ``out_channels`` filled in from the U-Net's
+            ``decoder_channels()`` (``inject_at='upsampled'``) or ``skip_channels()``; it
+            acts after the online memory in the backbone's injector chain.
 
     Absent ``bi_encoder`` / ``neck`` build nothing and change nothing (the model and its
     random initialisation equal those of a config without the keys).
@@ -62,7 +66,7 @@ class OneFormer3D(BaseModel):
                  memory: Optional[dict] = None, merge_head: Optional[dict] = None,
                  merge_criterion: Optional[dict] = None, merger: Optional[dict] = None,
                  bi_encoder: Optional[dict] = None, neck: Optional[dict] = None,
-                 clip_cons: Optional[dict] = None):
+                 clip_cons: Optional[dict] = None, injector: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if (backbone is None) == (bi_encoder is None):
             raise ValueError('OneFormer3D needs exactly one of backbone and bi_encoder (a '
@@ -107,6 +111,12 @@ class OneFormer3D(BaseModel):
         if clip_cons and self.bi_encoder is None:
             raise ValueError('clip_cons compares the 2D-branch features of a bi_encoder')
         self.clip_cons = MODELS.build(clip_cons) if clip_cons else None
+        self.injector = None
+        if injector is not None:
+            unet = self.backbone3d
+            widths = (unet.skip_channels() if injector.get('inject_at') == 'skip'
+                      else unet.decoder_channels())
+            self.injector = MODELS.build(dict(injector, out_channels=widths))
 
     @property
     def backbone3d(self):
@@ -115,11 +125,14 @@ class OneFormer3D(BaseModel):
 
     def fusion_stats(self) -> dict:
         """Scalars of the last forward to log with the losses (``fusion_valid_ratio``,
-        ``fusion_gate_2d``, ...); empty without a ``bi_encoder``."""
-        if self.bi_encoder is None:
-            return {}
-        return {f'fusion_{k}': v.to(self.data_preprocessor.device)
-                for k, v in self.bi_encoder.stats.items()}
+        ``fusion_gate_2d``, ``inject_valid_ratio``, ...); empty without a ``bi_encoder`` or
+        an ``injector``."""
+        stats = {}
+        if self.bi_encoder is not None:
+            stats.update({f'fusion_{k}': v for k, v in self.bi_encoder.stats.items()})
+        if self.injector is not None:
+            stats.update({f'inject_{k}': v for k, v in self.injector.stats.items()})
+        return {k: v.to(self.data_preprocessor.device) for k, v in stats.items()}
 
     # ------------------------------------------------------------------ features
     def extract_feat(self, inputs: dict, injector=None):
@@ -136,6 +149,9 @@ class OneFormer3D(BaseModel):
         # autocast
         with torch.autocast(device_type=v['features'].device.type, enabled=False):
             x = ME.SparseTensor(features=v['features'].float(), coordinates=v['coordinates'])
+            if self.injector is not None:      # e.g. the DINO pyramid of this batch
+                self.injector.prepare(x, inputs)
+                injector = [h for h in (injector, self.injector) if h is not None]
             if self.bi_encoder is None:
                 out, _ = self.backbone(x, injector=injector)
             else:    # its 2D branch sets its own autocast (use_amp)

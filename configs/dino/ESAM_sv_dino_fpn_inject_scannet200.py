@@ -1,0 +1,21 @@
+# DINO pyramid + decoder injection (DITR-style) on the ESAM single-view ScanNet200 baseline:
+# frozen DINOv2 ViT-L/14 last-block patch tokens (1024 channels, stored at the CLIP path
+# convention: tools/extract_2d_features.py --encoder DINOv2 on the *_clip.pkl infos), max-pooled
+# per voxel and down the U-Net's strides, added through zero-initialised 1x1 projections to
+# each decoder stage's upsampled tensor (inject_at='skip' adds to the skip tensor, DITR's
+# choice). Fine-tunes the 3D SV checkpoint (the model starts exactly as it) on a shortened
+# schedule with a lower lr: single frames allow few augmentations.
+_base_ = ['../esam/ESAM_sv_3d_scannet200.py']
+model = dict(injector=dict(type='DINOFPNInjector', in_channels=1024, inject_at='upsampled',
+                           pool='max', strides=[8, 4, 2, 1]))
+train_dataloader = dict(dataset=dict(
+    ann_file='scannet200_sv_oneformer3d_infos_train_clip.pkl',
+    pipeline={{_base_.clip_train_pipeline}}))
+val_dataloader = dict(dataset=dict(
+    ann_file='scannet200_sv_oneformer3d_infos_val_clip.pkl',
+    pipeline={{_base_.clip_test_pipeline}}))
+test_dataloader = val_dataloader
+optim_wrapper = dict(optimizer=dict(lr=5e-5))
+param_scheduler = dict(end=64)
+train_cfg = dict(max_epochs=64, val_interval=8)
+load_from = 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'

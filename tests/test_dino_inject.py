@@ -1,0 +1,108 @@
+"""The DINO pyramid injector (DITR-style) on real frames: levels on the encoder's coordinate
+maps, zero-initialised identity from a 3D checkpoint (both injection points), voxels without
+a valid projection."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from oneformer3d.registry import MODELS
+from tests.conftest import REPO
+from tests.test_fusion import LIGHT, batch_of, sample_cfg, sv_root  # noqa: F401
+
+init_default_scope('oneformer3d')
+
+
+def dino_cfg(inject_at='upsampled'):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'dino',
+                                   'ESAM_sv_dino_fpn_inject_scannet_sample.py'))
+    cfg.model.backbone.update(LIGHT)
+    cfg.model.injector.inject_at = inject_at
+    return cfg
+
+
+def test_pyramid_levels_are_the_encoder_tensors_maps(sv_root):  # noqa: F811
+    """Each level's coordinate map is the encoder's at that stride: same key, same
+    coordinates in the same rows, ``tensor_stride`` = the stride."""
+    import MinkowskiEngine as ME
+    cfg = dino_cfg()
+    model = MODELS.build(cfg.model).eval()
+    batch = batch_of(cfg, sv_root, model)
+    v = batch['inputs']['voxels']
+    x = ME.SparseTensor(features=v['features'].float(), coordinates=v['coordinates'])
+    levels = model.injector.prepare(x, batch['inputs'])
+    seen = {}
+
+    def probe(point, stride, t):
+        if point == 'encoder':
+            seen[stride] = t
+        return t
+    with torch.no_grad():
+        model.backbone(x, injector=probe)
+    assert sorted(levels) == [1, 2, 4, 8]
+    assert levels[1].coordinate_map_key == x.coordinate_map_key
+    for s in (2, 4, 8):
+        assert levels[s].coordinate_map_key == seen[s].coordinate_map_key
+        assert torch.equal(levels[s].C, seen[s].C) and levels[s].tensor_stride == [s] * 3
+    assert float(model.injector.stats['valid_ratio']) > 0.95
+
+
+@pytest.mark.parametrize('inject_at', ['upsampled', 'skip'])
+def test_zero_init_equals_the_3d_model_then_injection_acts(sv_root, inject_at):  # noqa: F811
+    """A DINO-FPN model holding a 3D model's weights predicts exactly what the 3D model
+    predicts; with non-zero projections the prediction changes (the features arrive)."""
+    cfg3d, cfg = sample_cfg('3d', **LIGHT), dino_cfg(inject_at)
+    torch.manual_seed(0)
+    model3d = MODELS.build(cfg3d.model).eval()
+    model = MODELS.build(cfg.model).eval()
+    missing = model.load_state_dict(model3d.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith('injector.') for k in missing)
+    widths = (model.backbone.skip_channels() if inject_at == 'skip'
+              else model.backbone.decoder_channels())
+    assert {s: model.injector.proj[str(s)].out_features for s in (8, 4, 2, 1)} == widths
+    batch = batch_of(cfg, sv_root, model, (0,))
+    with torch.no_grad():
+        a = model3d(**batch, mode='tensor')['layers'][-1]['masks'][0]
+        b = model(**batch, mode='tensor')['layers'][-1]['masks'][0]
+        assert torch.equal(a, b)
+        for lin in model.injector.proj.values():
+            torch.nn.init.normal_(lin.weight, std=0.5)
+        c = model(**batch, mode='tensor')['layers'][-1]['masks'][0]
+    assert not torch.equal(a, c)
+
+
+@pytest.mark.parametrize('pool', ['max', 'mean'])
+def test_voxels_without_projection_are_zero_and_never_win_the_max(sv_root, pool):  # noqa: F811
+    """Frame 0's camera shifted (cx + 500 px) and its maps negated (every feature < 0): at
+    every level a voxel with a validly projected point below it is negative (the invalid
+    zeros did not win the max, nor enter the mean), a voxel with none is exactly 0."""
+    import MinkowskiEngine as ME
+    cfg = dino_cfg()
+    cfg.model.injector.pool = pool
+    model = MODELS.build(cfg.model).eval()
+    batch = batch_of(cfg, sv_root, model, (0,))
+    inputs = dict(batch['inputs'])
+    inputs['camera']['intrinsic'][0, 0, 2] += 500.0
+    inputs['clip_pix'] = -inputs['clip_pix'] - 0.01
+    v = inputs['voxels']
+    x = ME.SparseTensor(features=v['features'].float(), coordinates=v['coordinates'])
+    levels = model.injector.prepare(x, inputs)
+    ratio = float(model.injector.stats['valid_ratio'])
+    assert 0.1 < ratio < 0.9
+    for s, t in levels.items():
+        zero = (t.F == 0).all(1)
+        assert bool(((t.F < 0).all(1) | zero).all()), s
+        assert 0 < float(zero.float().mean()) < 1, s
+    if pool == 'mean':     # stride 2 = the mean over the valid stride-1 children only
+        one, two = levels[1], levels[2]
+        parent = torch.div(one.C[:, 1:], 2, rounding_mode='floor') * 2
+        keys = torch.cat([one.C[:, :1], parent], 1)
+        ok = (one.F != 0).any(1)
+        rows = {tuple(k.tolist()): i for i, k in enumerate(two.C)}
+        idx = torch.tensor([rows[tuple(k.tolist())] for k in keys])
+        total = torch.zeros_like(two.F).index_add_(0, idx[ok], one.F[ok])
+        n = torch.zeros(len(two.F)).index_add_(0, idx[ok], torch.ones(int(ok.sum())))
+        torch.testing.assert_close(two.F, total / n.clamp(min=1)[:, None], rtol=1e-5,
+                                   atol=1e-6)
