@@ -11,7 +11,10 @@ noise falls on all of them alike:
 * ``bifusion``: ``ESAM_sv_bifusion_scannet.py`` with a stored 192-channel map of the frame's
   feature grid (60 x 80 for the 480-pixel network input; its values are random — the cost
   depends on shapes only);
-* ``bifusion_online``: the same model, the map computed in the step by the frozen
+* ``dino_inject``: ``ESAM_sv_dino_fpn_inject_scannet200.py`` (the 3D model + the DINO
+  pyramid injected into the decoder) with a stored 1024-channel map of DINOv2 ViT-L/14's grid
+  for the 480-pixel input (34 x 46; random values);
+* ``bifusion_online``: the BiFusion model, the map computed in the step by the frozen
   ``OpenClipViT`` ViT-B/16 (random init: no weights can be downloaded here; PixelShuffle x2
   -> 192 channels) from the decoded colour image — the online fallback for a frame without
   a stored map.
@@ -20,8 +23,9 @@ All in fp32 (the configs' mixed precision is a GPU setting). Prints the mean ste
 each and the ratios ``bifusion_vs_3d_step_ratio=<x>`` (goal <= 1.25; the BiFusion config
 includes the Tiny-SA neck it inherits), ``bifusion_vs_3dtsa_step_ratio=<x>`` (the 2D branch
 alone),
-``online_vs_stored_2d_ratio=<x>`` (report) and ``tiny_sa_vs_3d_step_ratio=<x>``, one per
-line.
+``online_vs_stored_2d_ratio=<x>`` (report), ``tiny_sa_vs_3d_step_ratio=<x>``,
+``dino_inject_vs_3d_step_ratio=<x>`` (goal <= 1.15) and ``dino_pyramid_ms_per_frame=<x>``
+(building the pyramid of one 20k-point frame), one per line.
 """
 import argparse
 import os
@@ -34,7 +38,8 @@ import time
 import numpy as np
 import torch
 
-import oneformer3d  # noqa: F401
+import oneformer3d  # noqa: F401  (compatibility fixes before MinkowskiEngine)
+import MinkowskiEngine as ME
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
@@ -46,6 +51,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA = os.environ.get('ONEFORMER3D_DATA', osp.join(REPO, '..', 'shared', 'data'))
 CONFIGS = {r: osp.join(REPO, 'configs', 'esam', f'ESAM_sv_{r}_scannet.py')
            for r in ('3d', '3dtsa', 'bifusion')}
+CONFIGS['dino_inject'] = osp.join(REPO, 'configs', 'dino',
+                                  'ESAM_sv_dino_fpn_inject_scannet200.py')
+STORED = dict(bifusion=(192, None), dino_inject=(1024, (34, 46)))   # channels, grid
 
 
 def prepare(out: str) -> None:
@@ -60,11 +68,11 @@ def prepare(out: str) -> None:
 def build(route: str, out: str, voxel_size: float):
     cfg = Config.fromfile(CONFIGS[route])
     ds_cfg = cfg.train_dataloader.dataset
-    clip = route == 'bifusion'
-    ds_cfg.update(data_root=out + '/', ann_file='scannet_sv_oneformer3d_infos_train' +
-                  ('_clip.pkl' if clip else '.pkl'))
+    clip = route in STORED
+    ann = 'scannet_sv_oneformer3d_infos_train' + ('_clip.pkl' if clip else '.pkl')
+    ds_cfg.update(data_root=out + '/', type='ScanNetSegDataset', ann_file=ann)
     cfg.model.data_preprocessor.voxel_size = voxel_size
-    if clip:
+    if route == 'bifusion':
         cfg.model.bi_encoder.update(use_amp=False, img_stride=None)
     model = MODELS.build(cfg.model).train()
     return model, DATASETS.build(ds_cfg), torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -89,22 +97,28 @@ def main(argv=None):
     img = torch.from_numpy(read_rgb(item['data_samples'].metainfo['img_path']).copy()
                            ).permute(2, 0, 1)[None]
     grid = encoder(img)['pix'].shape[-2:]
-    stored = torch.randn(192, *grid)
+    stored = {k: torch.randn(c, *(g or grid)) for k, (c, g) in STORED.items()}
     times = {k: [] for k in variants}
+
+    def make_batch(name, sample):
+        batch = pseudo_collate([sample])
+        if name in STORED or name == 'bifusion_online':
+            if name == 'bifusion_online':
+                with torch.no_grad():
+                    pix = encoder(img)['pix'][0]
+            else:
+                pix = stored[name]
+            batch['inputs']['clip_pix'] = [pix.half()]
+            h, w = item['data_samples'].metainfo['img_shape']
+            batch['data_samples'][0].set_metainfo(dict(clip_stride=(w / pix.shape[-1],
+                                                                    h / pix.shape[-2])))
+        return batch
+
     for i in range(args.iters + args.warmup):
         for name, (model, dataset, opt) in variants.items():
-            batch = pseudo_collate([dataset[0]])
+            sample = dataset[0]                # loading and decoding: not timed
             t0 = time.perf_counter()
-            if name.startswith('bifusion'):
-                if name == 'bifusion_online':
-                    with torch.no_grad():
-                        pix = encoder(img)['pix'][0]
-                else:
-                    pix = stored
-                batch['inputs']['clip_pix'] = [pix.half()]
-                h, w = item['data_samples'].metainfo['img_shape']
-                batch['data_samples'][0].set_metainfo(dict(clip_stride=(w / pix.shape[-1],
-                                                                        h / pix.shape[-2])))
+            batch = make_batch(name, sample)
             data = model.data_preprocessor(batch, True)
             losses = model.loss(data['inputs'], data['data_samples'])
             loss = sum(v for k, v in losses.items() if k.startswith('loss'))
@@ -114,6 +128,15 @@ def main(argv=None):
             if i >= args.warmup:
                 times[name].append(time.perf_counter() - t0)
     mean = {k: float(np.mean(v)) for k, v in times.items()}
+    model, dataset, _ = variants['dino_inject']          # the pyramid alone
+    pyramid = []
+    for _ in range(3):
+        d = model.data_preprocessor(make_batch('dino_inject', dataset[0]), True)['inputs']
+        x = ME.SparseTensor(features=d['voxels']['features'].float(),
+                            coordinates=d['voxels']['coordinates'])
+        t0 = time.perf_counter()
+        model.injector.prepare(x, d)
+        pyramid.append(time.perf_counter() - t0)
     print(f'real frame, 20000 points, voxel {args.voxel_size} m, {args.iters} timed steps '
           f'each (after {args.warmup} warm-up), threads {torch.get_num_threads()}, '
           f'2D grid {tuple(grid)}')
@@ -122,6 +145,8 @@ def main(argv=None):
     print(f'bifusion_vs_3d_step_ratio={mean["bifusion"] / mean["3d"]:.3f}')
     print(f'bifusion_vs_3dtsa_step_ratio={mean["bifusion"] / mean["3dtsa"]:.3f}')
     print(f'online_vs_stored_2d_ratio={mean["bifusion_online"] / mean["bifusion"]:.3f}')
+    print(f'dino_pyramid_ms_per_frame={1000 * float(np.mean(pyramid)):.0f}')
+    print(f'dino_inject_vs_3d_step_ratio={mean["dino_inject"] / mean["3d"]:.3f}')
     print(f'tiny_sa_vs_3d_step_ratio={mean["3dtsa"] / mean["3d"]:.3f}')
     return 0
 
