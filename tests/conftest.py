@@ -70,3 +70,16 @@ def write_cropped_scene(out_dir, scene='scene0000_00', box=(0.0, 0.0, 3.0, 3.0))
 @pytest.fixture(scope='session')
 def cropped_scene(tmp_path_factory):
     return write_cropped_scene(str(tmp_path_factory.mktemp('crop')))
+
+
+@pytest.fixture(scope='session')
+def sv_root(tmp_path_factory):
+    """SV infos (--pack-clip) of the three real scene0000_00 frames with a stored
+    RGB-patch map per frame (3 channels, 16.2 colour-image pixels per cell)."""
+    out = str(tmp_path_factory.mktemp('fusion_sv'))
+    run_script([osp.join(REPO, 'tools', 'create_data.py'), 'scannet_sv', '--root-path',
+                data_path('scannet'), '--out-dir', out, '--pack-clip'])
+    run_script([osp.join(REPO, 'tools', 'extract_2d_features.py'), '--infos',
+                osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'),
+                '--encoder', 'RGBPatchEncoder', '--workers', '0'])
+    return out

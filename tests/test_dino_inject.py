@@ -10,7 +10,7 @@ from mmengine.registry import init_default_scope
 
 from oneformer3d.registry import MODELS
 from tests.conftest import REPO
-from tests.test_fusion import LIGHT, batch_of, sample_cfg, sv_root  # noqa: F401
+from tests.test_fusion import LIGHT, batch_of, sample_cfg
 
 init_default_scope('oneformer3d')
 
@@ -23,7 +23,7 @@ def dino_cfg(inject_at='upsampled'):
     return cfg
 
 
-def test_pyramid_levels_are_the_encoder_tensors_maps(sv_root):  # noqa: F811
+def test_pyramid_levels_are_the_encoder_tensors_maps(sv_root):
     """Each level's coordinate map is the encoder's at that stride: same key, same
     coordinates in the same rows, ``tensor_stride`` = the stride."""
     import MinkowskiEngine as ME
@@ -50,7 +50,7 @@ def test_pyramid_levels_are_the_encoder_tensors_maps(sv_root):  # noqa: F811
 
 
 @pytest.mark.parametrize('inject_at', ['upsampled', 'skip'])
-def test_zero_init_equals_the_3d_model_then_injection_acts(sv_root, inject_at):  # noqa: F811
+def test_zero_init_equals_the_3d_model_then_injection_acts(sv_root, inject_at):
     """A DINO-FPN model holding a 3D model's weights predicts exactly what the 3D model
     predicts; with non-zero projections the prediction changes (the features arrive)."""
     cfg3d, cfg = sample_cfg('3d', **LIGHT), dino_cfg(inject_at)
@@ -74,7 +74,7 @@ def test_zero_init_equals_the_3d_model_then_injection_acts(sv_root, inject_at): 
 
 
 @pytest.mark.parametrize('pool', ['max', 'mean'])
-def test_voxels_without_projection_are_zero_and_never_win_the_max(sv_root, pool):  # noqa: F811
+def test_voxels_without_projection_are_zero_and_never_win_the_max(sv_root, pool):
     """Frame 0's camera shifted (cx + 500 px) and its maps negated (every feature < 0): at
     every level a voxel with a validly projected point below it is negative (the invalid
     zeros did not win the max, nor enter the mean), a voxel with none is exactly 0."""

@@ -9,12 +9,12 @@ from mmengine.registry import init_default_scope
 
 from oneformer3d.registry import MODELS
 from tests.conftest import REPO, run_script
-from tests.test_fusion import LIGHT, batch_of, sample_cfg, sv_root  # noqa: F401
+from tests.test_fusion import LIGHT, batch_of, sample_cfg
 
 init_default_scope('oneformer3d')
 
 
-def test_amp_skips_a_step_with_an_inf_gradient(sv_root):  # noqa: F811
+def test_amp_skips_a_step_with_an_inf_gradient(sv_root):
     """fp16 + loss scaling (GradScaler on CPU) on the BiFusion model: an inf written into one
     gradient after backward skips the step — every weight unchanged, ``skipped_steps`` + 1,
     the loss scale halved; later clean steps update the weights."""
@@ -58,7 +58,7 @@ def test_amp_skips_a_step_with_an_inf_gradient(sv_root):  # noqa: F811
 
 
 @pytest.mark.slow
-def test_bf16_bifusion_training_resumes_exactly(sv_root, tmp_path):  # noqa: F811
+def test_bf16_bifusion_training_resumes_exactly(sv_root, tmp_path):
     """``tools/train.py --amp`` (bf16 on CPU) on the BiFusion + Tiny-SA SV sample config, its
     PartialLoadHook taking the U-Net of a 3D+Tiny-SA checkpoint saved here: 3 iterations in
     one go equal 2 iterations + ``--resume`` + 1 (one thread, bit for bit); the hook loads
