@@ -106,3 +106,35 @@ def test_voxels_without_projection_are_zero_and_never_win_the_max(sv_root, pool)
         n = torch.zeros(len(two.F)).index_add_(0, idx[ok], torch.ones(int(ok.sum())))
         torch.testing.assert_close(two.F, total / n.clamp(min=1)[:, None], rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_forward_check_reports_and_exits_1_on_a_nan(sv_root, tmp_path):
+    """``tools/check_fusion_forward.py`` on the DINO-FPN sample config: projection rates,
+    pyramid sizes per stride and exit 0 on the real store; with a checkpoint holding a NaN
+    weight the non-finite module is named and the exit status is 1."""
+    import subprocess
+    import sys
+    from tests.conftest import REPO as repo
+    root = sv_root
+    config = osp.join(repo, 'configs', 'dino', 'ESAM_sv_dino_fpn_inject_scannet_sample.py')
+    tool = osp.join(repo, 'tools', 'check_fusion_forward.py')
+
+    def check(*extra):
+        return subprocess.run(
+            [sys.executable, tool, config, '--num-samples', '2', *extra, '--cfg-options',
+             f'val_dataloader.dataset.data_root={root}/',
+             'model.backbone.layers=[1,1,1,1,1,1,1,1]'], capture_output=True, text=True,
+            cwd=repo, env=dict(__import__('os').environ, PYTHONPATH=repo, OMP_NUM_THREADS='1'))
+    res = check()
+    assert res.returncode == 0, res.stdout + res.stderr[-2000:]
+    assert 'in_image 1.000' in res.stdout and 'pyramid s1:' in res.stdout
+    assert '@8' in res.stdout and 'problems=0' in res.stdout
+    # a diverged checkpoint: NaN in one projection of the injector
+    model = MODELS.build(dino_cfg().model)
+    state = model.state_dict()
+    state['injector.proj.8.weight'][0, 0] = float('nan')
+    ckpt = str(tmp_path / 'nan.pth')
+    torch.save(dict(state_dict=state), ckpt)
+    res = check('--checkpoint', ckpt)
+    assert res.returncode == 1, res.stdout + res.stderr[-2000:]
+    assert 'NON-FINITE at injector' in res.stdout and 'problems=1' in res.stdout
