@@ -138,3 +138,30 @@ def test_forward_check_reports_and_exits_1_on_a_nan(sv_root, tmp_path):
     res = check('--checkpoint', ckpt)
     assert res.returncode == 1, res.stdout + res.stderr[-2000:]
     assert 'NON-FINITE at injector' in res.stdout and 'problems=1' in res.stdout
+
+
+def test_dino_early_concatenates_reduced_features_at_the_input(sv_root):
+    """DINO-early on a real frame: the stem sees 3 + 8 channels, the extra ones are the
+    reduced per-voxel features (0 where nothing projects), and the loss reaches the
+    reduction."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'dino',
+                                   'ESAM_sv_dino_early_scannet_sample.py'))
+    cfg.model.backbone.update(LIGHT)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    batch = batch_of(cfg, sv_root, model, (0,))
+    batch['inputs']['camera']['intrinsic'][0, 0, 2] += 500.0     # part of the frame invalid
+    seen = {}
+
+    def stem_input(_module, inp, _out):
+        seen.setdefault('x', inp[0].F.detach().clone())
+    model.backbone.conv0p1s1.register_forward_hook(stem_input)
+    losses = model(**batch, mode='loss')
+    x = seen['x']
+    assert x.shape[1] == 11
+    level = model.injector.levels[1].F
+    torch.testing.assert_close(x[:, 3:], model.injector.reduce(level).detach())
+    invalid = (level == 0).all(1)
+    assert 0 < float(invalid.float().mean()) < 1
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    assert model.injector.reduce.weight.grad.abs().sum() > 0

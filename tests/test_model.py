@@ -219,8 +219,8 @@ def test_pretrained_loading_is_strict_by_default(tmp_path):
 
 
 def test_backbone_injector_points_and_chain():
-    """The extension point for memory / 2D-feature injection: called on the encoder outputs
-    (strides 2, 4, 8, 16), then per decoder stage on its upsampled tensor and on the skip
+    """The extension point for memory / 2D-feature injection: called on the input, on the
+    encoder outputs (strides 2, 4, 8, 16), then per decoder stage on its upsampled tensor and on the skip
     tensor it concatenates (8, 4, 2, 1), with the advertised channels; a list is a chain applied in order; changing a tensor changes the
     output; the output rows follow the input coordinates."""
     import MinkowskiEngine as ME
@@ -237,7 +237,8 @@ def test_backbone_injector_points_and_chain():
         return t
     base, stages = net(x, injector=record)
     skip = net.skip_channels()
-    assert seen == ([('encoder', s, s, c) for s, c in net.encoder_channels().items()]
+    assert seen == ([('input', 1, 1, 3)]
+                    + [('encoder', s, s, c) for s, c in net.encoder_channels().items()]
                     + [item for s, c in net.decoder_channels().items()
                        for item in (('upsampled', s, s, c), ('skip', s, s, skip[s]))])
     assert list(stages) == [8, 4, 2, 1] and torch.equal(base.C, coords)

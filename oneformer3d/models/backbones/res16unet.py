@@ -186,7 +186,8 @@ class Res16UNet34C(nn.Module):
             x: input ``ME.SparseTensor`` (tensor stride 1).
             injector: ``None``, a callable ``injector(point, stride, tensor) -> tensor`` or a
                 list of them (a chain, applied in order). It is called with
-                ``point='encoder'`` on each encoder output (strides 2, 4, 8 — the skips — and
+                ``point='input'`` on the input (stride 1; it may add channels, which
+                ``in_channels`` must count), with ``point='encoder'`` on each encoder output (strides 2, 4, 8 — the skips — and
                 16, the bottleneck) once the encoder has run (ESAM's memory acts there), and
                 with ``point='upsampled'`` on each decoder stage's upsampled tensor before the
                 skip concatenation and ``point='skip'`` on the skip tensor it concatenates
@@ -204,6 +205,7 @@ class Res16UNet34C(nn.Module):
                 t = hook(point, stride, t)
             return t
 
+        x = inject('input', 1, x)           # e.g. per-voxel 2D features concatenated (DINO-early)
         out = self.relu(self.bn0(self.conv0p1s1(x)))
         skips = [out]
         for i in range(4):

@@ -50,9 +50,10 @@ class OneFormer3D(BaseModel):
         clip_cons: optional ``ClipConsCriterion`` config (multi-view training with a
             ``bi_encoder``; evaluated only when its ``loss_weight`` is not 0).
         injector: optional backbone injector with a ``prepare(x, inputs)`` step
-            (``DINOFPNInjector``); ``out_channels`` filled in from the U-Net's
-            ``decoder_channels()`` (``inject_at='upsampled'``) or ``skip_channels()``; it
-            acts after the online memory in the backbone's injector chain.
+            (``DINOFPNInjector``, ``DINOEarlyInjector``); unless the config gives them,
+            ``out_channels`` are filled in from the U-Net's ``decoder_channels()``
+            (``inject_at='upsampled'``) or ``skip_channels()``; it acts after the online
+            memory in the backbone's injector chain.
 
     Absent ``bi_encoder`` / ``neck`` build nothing and change nothing (the model and its
     random initialisation equal those of a config without the keys).
@@ -116,7 +117,7 @@ class OneFormer3D(BaseModel):
             unet = self.backbone3d
             widths = (unet.skip_channels() if injector.get('inject_at') == 'skip'
                       else unet.decoder_channels())
-            self.injector = MODELS.build(dict(injector, out_channels=widths))
+            self.injector = MODELS.build(dict(dict(out_channels=widths), **injector))
 
     @property
     def backbone3d(self):

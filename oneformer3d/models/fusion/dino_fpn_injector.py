@@ -59,7 +59,7 @@ class DINOFPNInjector(nn.Module):
                  inject_at: str = 'upsampled', pool: str = 'max',
                  strides: Sequence[int] = (8, 4, 2, 1)):
         super().__init__()
-        if inject_at not in ('upsampled', 'skip') or pool not in ('max', 'mean'):
+        if inject_at not in ('upsampled', 'skip', 'input') or pool not in ('max', 'mean'):
             raise ValueError(f"DINOFPNInjector: inject_at 'upsampled'|'skip' and pool "
                              f"'max'|'mean', got {inject_at!r}, {pool!r}")
         self.in_channels, self.inject_at, self.pool = in_channels, inject_at, pool
@@ -139,5 +139,39 @@ class DINOFPNInjector(nn.Module):
                                f'{level.coordinate_map_key}, decoder tensor on '
                                f'{tensor.coordinate_map_key}')
         return ME.SparseTensor(features=tensor.F + self.proj[str(stride)](level.F),
+                               coordinate_map_key=tensor.coordinate_map_key,
+                               coordinate_manager=tensor.coordinate_manager)
+
+
+@MODELS.register_module()
+class DINOEarlyInjector(DINOFPNInjector):
+    """DINO features at the U-Net's input (SegDINO3D / ESAM-E+FF-style early fusion): the
+    per-voxel max (or mean) of the frame's stored map (:meth:`DINOFPNInjector.prepare`, stride
+    1 only), reduced by a learnable ``Linear(in_channels -> out_channels)`` and concatenated
+    to the voxel colours at the ``'input'`` hook point — the backbone's ``in_channels`` must be
+    ``3 + out_channels``. Voxels without a valid projection get 0.
+
+    Args:
+        in_channels: C_in of the stored maps (1024 for DINOv2 ViT-L/14).
+        out_channels: the reduced width concatenated to the colours (an int).
+        pool: ``'max'`` | ``'mean'``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 32, pool: str = 'max'):
+        super().__init__(in_channels, {1: out_channels}, inject_at='input', pool=pool,
+                         strides=(1,))
+        self.reduce = self.proj.pop('1')
+        nn.init.kaiming_uniform_(self.reduce.weight, a=5 ** 0.5)   # nn.Linear's default
+        self.out_channels = out_channels
+
+    def forward(self, point: str, stride: int, tensor: ME.SparseTensor) -> ME.SparseTensor:
+        if point != 'input':
+            return tensor
+        level = self.levels.get(1)
+        if level is None:
+            raise RuntimeError('DINOEarlyInjector.prepare was not called for this batch')
+        if level.coordinate_map_key != tensor.coordinate_map_key:
+            raise RuntimeError('DINOEarlyInjector: features not on the input coordinate map')
+        return ME.SparseTensor(features=torch.cat([tensor.F, self.reduce(level.F)], dim=1),
                                coordinate_map_key=tensor.coordinate_map_key,
                                coordinate_manager=tensor.coordinate_manager)
