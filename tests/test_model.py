@@ -220,9 +220,10 @@ def test_pretrained_loading_is_strict_by_default(tmp_path):
 
 def test_backbone_injector_points_and_chain():
     """The extension point for memory / 2D-feature injection: called on the input, on the
-    encoder outputs (strides 2, 4, 8, 16), then per decoder stage on its upsampled tensor and on the skip
-    tensor it concatenates (8, 4, 2, 1), with the advertised channels; a list is a chain applied in order; changing a tensor changes the
-    output; the output rows follow the input coordinates."""
+    encoder outputs (strides 2, 4, 8, 16), then per decoder stage on its upsampled tensor and
+    on the skip tensor it concatenates (8, 4, 2, 1), with the advertised channels; a list is
+    a chain applied in order; changing a tensor changes the output; the output rows follow
+    the input coordinates."""
     import MinkowskiEngine as ME
     pts, _ = real_points(2000)
     coords = torch.unique(torch.floor(pts[:, :3] / 0.05).int(), dim=0)

@@ -1,4 +1,5 @@
-"""Models: backbones (or fusion encoders) -> (superpoint pooling) -> decoders -> criteria; one detector class.
+"""Models: backbones (or fusion encoders) -> (superpoint pooling) -> decoders -> criteria;
+one detector class.
 Online multi-view parts: memory (decoder-level feature memory), heads (merge head), online
 (scene-level instance merging)."""
 from .alignment import *  # noqa: F401,F403

@@ -187,12 +187,13 @@ class Res16UNet34C(nn.Module):
             injector: ``None``, a callable ``injector(point, stride, tensor) -> tensor`` or a
                 list of them (a chain, applied in order). It is called with
                 ``point='input'`` on the input (stride 1; it may add channels, which
-                ``in_channels`` must count), with ``point='encoder'`` on each encoder output (strides 2, 4, 8 — the skips — and
-                16, the bottleneck) once the encoder has run (ESAM's memory acts there), and
-                with ``point='upsampled'`` on each decoder stage's upsampled tensor before the
-                skip concatenation and ``point='skip'`` on the skip tensor it concatenates
-                (strides 8, 4, 2, 1). It must return a tensor with the same coordinates (e.g.
-                ``tensor + zero_init_proj(features)``) and return other points unchanged.
+                ``in_channels`` must count); with ``point='encoder'`` on each encoder output
+                (strides 2, 4, 8 — the skips — and 16, the bottleneck) once the encoder has
+                run (ESAM's memory acts there); with ``point='upsampled'`` on each decoder
+                stage's upsampled tensor before the skip concatenation and ``point='skip'``
+                on the skip tensor it concatenates (strides 8, 4, 2, 1). It must return a
+                tensor with the same coordinates (e.g. ``tensor + zero_init_proj(features)``)
+                and return other points unchanged.
 
         Returns:
             The output tensor and ``{stride: decoder stage tensor}`` (8, 4, 2, 1).

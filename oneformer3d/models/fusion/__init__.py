@@ -6,4 +6,5 @@ from .geo_pe import GeoPE
 from .lite_fusion_gate import LiteFusionGate
 from .tiny_sa_2d import TinySA2D
 
-__all__ = ['BiFusionEncoder', 'DINOEarlyInjector', 'DINOFPNInjector', 'GeoPE', 'LiteFusionGate', 'TinySA2D']
+__all__ = ['BiFusionEncoder', 'DINOEarlyInjector', 'DINOFPNInjector', 'GeoPE', 'LiteFusionGate',
+           'TinySA2D']
