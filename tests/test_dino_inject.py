@@ -112,32 +112,35 @@ def test_forward_check_reports_and_exits_1_on_a_nan(sv_root, tmp_path):
     """``tools/check_fusion_forward.py`` on the DINO-FPN sample config: projection rates,
     pyramid sizes per stride and exit 0 on the real store; with a checkpoint holding a NaN
     weight the non-finite module is named and the exit status is 1."""
-    import subprocess
-    import sys
-    from tests.conftest import REPO as repo
-    root = sv_root
-    config = osp.join(repo, 'configs', 'dino', 'ESAM_sv_dino_fpn_inject_scannet_sample.py')
-    tool = osp.join(repo, 'tools', 'check_fusion_forward.py')
+    import contextlib
+    import importlib.util
+    import io
+    tool = osp.join(REPO, 'tools', 'check_fusion_forward.py')
+    spec = importlib.util.spec_from_file_location('check_fusion_forward', tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = osp.join(REPO, 'configs', 'dino', 'ESAM_sv_dino_fpn_inject_scannet_sample.py')
 
-    def check(*extra):
-        return subprocess.run(
-            [sys.executable, tool, config, '--num-samples', '2', *extra, '--cfg-options',
-             f'val_dataloader.dataset.data_root={root}/',
-             'model.backbone.layers=[1,1,1,1,1,1,1,1]'], capture_output=True, text=True,
-            cwd=repo, env=dict(__import__('os').environ, PYTHONPATH=repo, OMP_NUM_THREADS='1'))
-    res = check()
-    assert res.returncode == 0, res.stdout + res.stderr[-2000:]
-    assert 'in_image 1.000' in res.stdout and 'pyramid s1:' in res.stdout
-    assert '@8' in res.stdout and 'problems=0' in res.stdout
+    def check(*extra):          # in-process: (exit status, stdout)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = module.main([config, '--num-samples', '2', *extra, '--cfg-options',
+                              f'val_dataloader.dataset.data_root={sv_root}/',
+                              'model.backbone.layers=[1,1,1,1,1,1,1,1]'])
+        return rc, out.getvalue()
+    rc, out = check()
+    assert rc == 0, out
+    assert 'in_image 1.000' in out and 'pyramid s1:' in out
+    assert '@8' in out and 'problems=0' in out
     # a diverged checkpoint: NaN in one projection of the injector
     model = MODELS.build(dino_cfg().model)
     state = model.state_dict()
     state['injector.proj.8.weight'][0, 0] = float('nan')
     ckpt = str(tmp_path / 'nan.pth')
     torch.save(dict(state_dict=state), ckpt)
-    res = check('--checkpoint', ckpt)
-    assert res.returncode == 1, res.stdout + res.stderr[-2000:]
-    assert 'NON-FINITE at injector' in res.stdout and 'problems=1' in res.stdout
+    rc, out = check('--checkpoint', ckpt)
+    assert rc == 1, out
+    assert 'NON-FINITE at injector' in out and 'problems=1' in out
 
 
 def test_dino_early_concatenates_reduced_features_at_the_input(sv_root):

@@ -23,7 +23,8 @@ def test_amp_skips_a_step_with_an_inf_gradient(sv_root):
     model = MODELS.build(cfg.model)
     wrapper = build_optim_wrapper(model, dict(cfg.optim_wrapper,
                                               type='MixedPrecisionOptimWrapper',
-                                              dtype='float16', device_type='cpu'))
+                                              dtype='float16', device_type='cpu',
+                                              init_scale=2.0 ** 8))
     assert wrapper.scaler is not None
     batch = batch_of(cfg, sv_root, model, (0,))
     before = {k: v.clone() for k, v in model.state_dict().items()}

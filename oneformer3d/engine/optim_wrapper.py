@@ -17,17 +17,18 @@ class MixedPrecisionOptimWrapper(OptimWrapper):
     Args:
         dtype: ``'bfloat16'``/``'float16'``/None (None: bf16 on CPU, fp16 on CUDA).
         device_type: ``'cpu'``/``'cuda'``/None (None: CUDA when available).
+        init_scale: fp16 only: the loss scaler's initial scale (torch's default 2^16).
         **kwargs: ``OptimWrapper`` arguments (``optimizer``, ``clip_grad``, ...).
 
     ``skipped_steps`` counts optimizer steps skipped because a gradient was NaN/Inf.
     """
 
-    def __init__(self, dtype=None, device_type=None, **kwargs):
+    def __init__(self, dtype=None, device_type=None, init_scale: float = 2.0 ** 16, **kwargs):
         super().__init__(**kwargs)
         self.device_type = device_type or ('cuda' if torch.cuda.is_available() else 'cpu')
         self.dtype = getattr(torch, dtype) if isinstance(dtype, str) else \
             (dtype or amp_dtype_for(self.device_type))
-        self.scaler = torch.amp.GradScaler(self.device_type) \
+        self.scaler = torch.amp.GradScaler(self.device_type, init_scale=init_scale) \
             if self.dtype == torch.float16 else None
         self.skipped_steps = 0
 
