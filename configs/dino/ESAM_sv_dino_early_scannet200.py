@@ -7,12 +7,8 @@ early_channels = 32
 model = dict(backbone=dict(in_channels=3 + early_channels),
              injector=dict(type='DINOEarlyInjector', in_channels=1024,
                            out_channels=early_channels, pool='max'))
-train_dataloader = dict(dataset=dict(
-    ann_file='scannet200_sv_oneformer3d_infos_train_clip.pkl',
-    pipeline={{_base_.clip_train_pipeline}}))
-val_dataloader = dict(dataset=dict(
-    ann_file='scannet200_sv_oneformer3d_infos_val_clip.pkl',
-    pipeline={{_base_.clip_test_pipeline}}))
+train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
+val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
 param_scheduler = dict(end=64)

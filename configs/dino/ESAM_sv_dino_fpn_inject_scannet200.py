@@ -8,12 +8,8 @@
 _base_ = ['../esam/ESAM_sv_3d_scannet200.py']
 model = dict(injector=dict(type='DINOFPNInjector', in_channels=1024, inject_at='upsampled',
                            pool='max', strides=[8, 4, 2, 1]))
-train_dataloader = dict(dataset=dict(
-    ann_file='scannet200_sv_oneformer3d_infos_train_clip.pkl',
-    pipeline={{_base_.clip_train_pipeline}}))
-val_dataloader = dict(dataset=dict(
-    ann_file='scannet200_sv_oneformer3d_infos_val_clip.pkl',
-    pipeline={{_base_.clip_test_pipeline}}))
+train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
+val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
 param_scheduler = dict(end=64)

@@ -15,12 +15,8 @@ model = dict(
                     img_channels=img_channels, img_stride=None, reduce_channels=256,
                     out_channels=128, gate=dict(type='LiteFusionGate'),
                     geo_pe=dict(type='GeoPE', num_freqs=6, scale=4.0), use_amp=True))
-train_dataloader = dict(dataset=dict(
-    ann_file='scannet200_sv_oneformer3d_infos_train_clip.pkl',
-    pipeline={{_base_.clip_train_pipeline}}))
-val_dataloader = dict(dataset=dict(
-    ann_file='scannet200_sv_oneformer3d_infos_val_clip.pkl',
-    pipeline={{_base_.clip_test_pipeline}}))
+train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
+val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [

@@ -26,6 +26,11 @@ clip_train_pipeline = train_pipeline[:4] + [
 clip_test_pipeline = train_pipeline[:4] + [
     dict(type='LoadClipFeature', feat_dir=clip_feat_dir), color_norm,
     dict(type='Pack3DDetInputs')]   # the base's test pipeline with the features
+# what a fusion config merges into its loaders' datasets (infos of create_data.py --pack-clip)
+clip_train_dataset = dict(ann_file=f'{ann_prefix}_oneformer3d_infos_train_clip.pkl',
+                          pipeline=clip_train_pipeline)
+clip_val_dataset = dict(ann_file=f'{ann_prefix}_oneformer3d_infos_val_clip.pkl',
+                        pipeline=clip_test_pipeline)
 train_dataloader = dict(
     batch_size=16,
     dataset=dict(data_root=data_root, ann_file=f'{ann_prefix}_oneformer3d_infos_train.pkl',

@@ -6,10 +6,6 @@
 # data_preprocessor has an img_encoder (else a clear error), and counted per epoch by
 # DataFallbackHook (default runtime).
 _base_ = ['./scannet200_sv.py']
-train_dataloader = dict(dataset=dict(
-    ann_file='scannet200_sv_oneformer3d_infos_train_clip.pkl',
-    pipeline={{_base_.clip_train_pipeline}}))
-val_dataloader = dict(dataset=dict(
-    ann_file='scannet200_sv_oneformer3d_infos_val_clip.pkl',
-    pipeline={{_base_.clip_test_pipeline}}))
+train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
+val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader

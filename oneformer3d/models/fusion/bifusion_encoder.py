@@ -199,9 +199,3 @@ class BiFusionEncoder(nn.Module):
                           online_maps=torch.tensor(float(self.online_maps)))
         return ME.SparseTensor(features=fused, coordinate_map_key=out3d.coordinate_map_key,
                                coordinate_manager=out3d.coordinate_manager)
-
-    def decoder_channels(self):
-        return self.backbone3d.decoder_channels()
-
-    def encoder_channels(self):
-        return self.backbone3d.encoder_channels()
