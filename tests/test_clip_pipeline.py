@@ -203,6 +203,43 @@ def test_extraction_with_local_weights_files(tmp_path):
         OpenClipViT('ViT-S-16', pretrained=str(tmp_path / 'nothere.bin'))
 
 
+def test_dinov3_and_dinov2_route_defaults_on_a_real_frame(tmp_path):
+    """DINOv3 (timm ``vit_*_patch16_dinov3``, random init saved to a local file) has the
+    DINOv2 interface on a real 640x480 ScanNet frame: the whole frame at its own size (30x40
+    tokens, stride 16 both ways), the loaded file's weights, class and register tokens
+    dropped; an unknown name is a clear error. DINOv2's defaults are the DITR route's
+    (ViT-L/14 on the whole frame, exactly 4:3: 462x616)."""
+    import safetensors.torch
+    import timm
+    from PIL import Image
+    from oneformer3d.models import DINOv2, DINOv3
+    from oneformer3d.models.img_encoders import input_size_for
+    w = str(tmp_path / 'dinov3_s16.safetensors')
+    ref = timm.create_model('vit_small_patch16_dinov3', num_classes=0, dynamic_img_size=True)
+    safetensors.torch.save_file(ref.state_dict(), w)
+    enc = DINOv3('vit_small_patch16_dinov3', pretrained=w)
+    img = np.array(Image.open(osp.join(data_path('scannet', 'posed', 'posed_images',
+                                                   'scene0000_00'), '00000.jpg')).convert('RGB'))
+    img = torch.from_numpy(img).permute(2, 0, 1)[None]
+    img = torch.nn.functional.interpolate(img.float(), size=(480, 640), mode='area')
+    img = img.round().clamp(0, 255).to(torch.uint8)
+    out = enc(img)
+    assert out['pix'].shape == (1, 384, 30, 40) and out['global'].shape == (1, 384)
+    meta = enc.meta((480, 640), out['pix'].shape[-2:])
+    assert meta['input_size'] == [480, 640] and meta['stride'] == [16.0, 16.0]
+    with torch.no_grad():
+        tokens = ref.eval().forward_features(enc.preprocess(img))
+    assert ref.num_prefix_tokens == 5
+    torch.testing.assert_close(out['pix'][0, :, 0, 0], tokens[0, 5])
+    torch.testing.assert_close(out['global'][0], tokens[0, 0])
+    with pytest.raises(ValueError, match="no model 'vit_tiny_patch16_dinov3'.*dinov3"):
+        DINOv3('vit_tiny_patch16_dinov3')
+    sig = __import__('inspect').signature(DINOv2).parameters
+    assert sig['model_name'].default == 'vit_large_patch14_dinov2'
+    h, w_ = input_size_for((480, 640), sig['short_side'].default, 14)
+    assert (h, w_) == (462, 616) and h * 4 == w_ * 3
+
+
 def test_corrupt_feature_file_is_an_error_not_a_fallback(sv_clip, tmp_path):
     out, clip_infos = sv_clip
     ds = ScanNetSegDataset(data_root=out, ann_file=osp.basename(clip_infos), pipeline=PIPELINE)

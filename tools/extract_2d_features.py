@@ -5,6 +5,11 @@ Examples:
   # CLIP ViT-B/16 final-layer grid (PixelShuffle(2): 192 x H/8 x W/8) for SV infos' frames
   python tools/extract_2d_features.py --infos data/scannet_sv/scannet_sv_oneformer3d_infos_train.pkl \\
       --encoder OpenClipViT --model-name ViT-B-16 --weights weights/open_clip_vit_b16.bin
+  # DINOv2 for the DINO routes (configs/dino): the defaults are ViT-L/14 on the whole frame,
+  # short side 462 -> 462x616 (exactly 4:3, 33x44 tokens, 1024 channels), stored fp16 at the
+  # CLIP path convention (clip_feat/<scene>/<frame>.pt) of the *_clip.pkl infos
+  python tools/extract_2d_features.py --infos data/scannet200_sv/scannet200_sv_oneformer3d_infos_train_clip.pkl \\
+      --encoder DINOv2 --weights weights/dinov2_vitl14.safetensors --device cuda:0 --compute-dtype fp16
   # DINOv2 ViT-L/14 on a 7-Scenes folder, two GPUs, fp16 compute, 4 PNG previews
   python tools/extract_2d_features.py --images '../shared/data/sevenscenes/redkitchen/*.color.jpg' \\
       --out-root data/sevenscenes --feat-dir dino_feat --encoder DINOv2 \\
@@ -12,7 +17,9 @@ Examples:
       --device cuda:0 cuda:1 --compute-dtype fp16 --vis 4
 
 Encoders (registered): OpenClipViT (--layer final|conv1), OpenClipResNet (--layer layer1..4),
-DINOv2, RGBPatchEncoder (no weights; a check of the conventions). Weights come from local
+DINOv2 (default vit_large_patch14_dinov2), DINOv3 (timm vit_*_patch16_dinov3, default
+vit_large_patch16_dinov3 on the frame at 480x640; a name the installed timm lacks is an error
+listing the ones it has), RGBPatchEncoder (no weights; a check of the conventions). Weights come from local
 files only (--weights); without them the encoder is randomly initialised (tests) and the tool
 says so.
 """
@@ -46,9 +53,9 @@ def parse_args(argv=None):
     enc = p.add_argument_group('encoder')
     enc.add_argument('--encoder', default='OpenClipViT',
                      help='registered encoder: OpenClipViT | OpenClipResNet | DINOv2 | '
-                          'RGBPatchEncoder')
+                          'DINOv3 | RGBPatchEncoder')
     enc.add_argument('--model-name', default=None, help='e.g. ViT-B-16, RN50, '
-                     'vit_base_patch14_dinov2, vit_large_patch14_dinov2')
+                     'vit_large_patch14_dinov2, vit_base_patch16_dinov3 (default: the encoder\'s)')
     enc.add_argument('--weights', default=None, help='local weights file (never downloads)')
     enc.add_argument('--layer', default=None, help='OpenClipViT: final|conv1; '
                      'OpenClipResNet: layer1..layer4')
