@@ -103,24 +103,6 @@ def test_bf16_bifusion_training_resumes_exactly(sv_root, tmp_path):
     assert (start[k] - unet['backbone.conv0p1s1.kernel']).abs().max() < 0.01
 
 
-def test_run_chain_plans_stages_in_dependency_order(tmp_path):
-    """``tools/run_chain.py --dry-run``: 3D -> 3D+Tiny-SA -> BiFusion, SV before MV; each MV
-    stage loads its SV checkpoint, both BiFusion stages point their PartialLoadHook at the
-    3D+Tiny-SA MV work dir (the hook's index read from the config)."""
-    res = run_script([osp.join(REPO, 'tools', 'run_chain.py'), '--dry-run', '--work-root',
-                      str(tmp_path), '--mv-iters', '5'])
-    trains = [line for line in res.stdout.splitlines() if 'tools/train.py' in line]
-    order = [line.split()[3].split('/')[-1][:-3] for line in trains]
-    assert order == [f'ESAM_{m}_{r}_scannet_sample' for r in ('3d', '3dtsa', 'bifusion')
-                     for m in ('sv', 'online')]
-    tsa_mv = f'{tmp_path}/ESAM_online_3dtsa_scannet_sample/'
-    for line, name in zip(trains, order):
-        if name.startswith('ESAM_online'):
-            sv = name.replace('online', 'sv')
-            assert f'load_from={tmp_path}/{sv}/' in line and 'train_cfg.max_iters=5' in line
-        assert (f'custom_hooks.3.checkpoint={tsa_mv}' in line) == ('bifusion' in name)
-
-
 def test_partial_load_hook_unwraps_ddp(tmp_path):
     """Under DDP (a one-process gloo group) the hook loads into ``runner.model.module``."""
     import torch.distributed as dist

@@ -3,15 +3,11 @@
 # convention: tools/extract_2d_features.py --encoder DINOv2 on the *_clip.pkl infos), max-pooled
 # per voxel and down the U-Net's strides, added through zero-initialised 1x1 projections to
 # each decoder stage's upsampled tensor (inject_at='skip' adds to the skip tensor, DITR's
-# choice). Fine-tunes the 3D SV checkpoint (the model starts exactly as it) on a shortened
-# schedule with a lower lr: single frames allow few augmentations.
-_base_ = ['../esam/ESAM_sv_3d_scannet200.py']
+# choice). Fine-tunes the 3D SV checkpoint (the model starts exactly as it) on the DINO
+# routes' schedule (ESAM_sv_3d_finetune_scannet200.py).
+_base_ = ['./ESAM_sv_3d_finetune_scannet200.py']
 model = dict(injector=dict(type='DINOFPNInjector', in_channels=1024, inject_at='upsampled',
                            pool='max', strides=[8, 4, 2, 1]))
 train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
 val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader
-optim_wrapper = dict(optimizer=dict(lr=5e-5))
-param_scheduler = dict(end=64)
-train_cfg = dict(max_epochs=64, val_interval=8)
-load_from = 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'

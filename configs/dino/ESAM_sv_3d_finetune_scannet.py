@@ -1,0 +1,11 @@
+# The DINO routes' fine-tuning schedule on ScanNet-20 labelled frames (the 3D control of the
+# DINO ablation), from the ScanNet-20 3D SV checkpoint.
+_base_ = ['./ESAM_sv_3d_finetune_scannet200.py']
+dataset_type = 'ScanNetSegDataset'
+data_root = 'data/scannet_sv/'
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                     ann_file='scannet_sv_oneformer3d_infos_train.pkl'))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                   ann_file='scannet_sv_oneformer3d_infos_val.pkl'))
+test_dataloader = val_dataloader
+load_from = 'work_dirs/ESAM_sv_3d_scannet/epoch_128.pth'

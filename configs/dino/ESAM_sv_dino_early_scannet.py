@@ -1,0 +1,12 @@
+# ESAM_sv_dino_early_scannet200.py on ScanNet-20 labelled frames (create_data.py scannet_sv
+# --pack-clip, then extract_2d_features.py --encoder DINOv2), from the ScanNet-20 3D SV
+# checkpoint.
+_base_ = ['./ESAM_sv_dino_early_scannet200.py']
+dataset_type = 'ScanNetSegDataset'
+data_root = 'data/scannet_sv/'
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                     ann_file='scannet_sv_oneformer3d_infos_train_clip.pkl'))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
+                                   ann_file='scannet_sv_oneformer3d_infos_val_clip.pkl'))
+test_dataloader = val_dataloader
+load_from = 'work_dirs/ESAM_sv_3d_scannet/epoch_128.pth'
