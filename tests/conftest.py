@@ -31,6 +31,17 @@ def run_script(args, threads=2, timeout=600):
     return res
 
 
+def load_tool(name):
+    """``tools/<name>.py`` as a module (its functions called in-process, no ``sys.path``
+    change)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f'tools_{name}',
+                                                  osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def data_path(*parts):
     """Path under the shared real-data folder (env ONEFORMER3D_DATA); skips the test with a
     clear reason when the folder is absent."""

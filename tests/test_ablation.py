@@ -3,15 +3,13 @@ common schedule, and a real two-row run on the shared frames (tiny schedule) tha
 import csv
 import json
 import os.path as osp
-import sys
 
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import REPO, run_script
+from tests.conftest import REPO, load_tool, run_script
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import ablation  # noqa: E402
+ablation = load_tool('ablation')
 
 
 def test_plan_puts_dependencies_first_and_wires_checkpoints(tmp_path, capsys):
