@@ -1,28 +1,37 @@
-"""RLBench episode -> the alignment study's layout: RGB frames, point files with a frozen
-teacher's per-point features, and per-encoder feature packs.
+"""RLBench episodes -> the alignment / action study's layout: RGB frames, point files with a
+frozen teacher's per-point features, per-encoder feature packs, and per-step actions.
 
-  python tools/prepare_rlbench.py ../shared/data/rlbench/open_drawer/episode0 \\
-      --out-dir data/rlbench --task open_drawer --episode episode0 \\
+  # all eight shared episodes (a folder of episodes), progress bar, finished ones skipped
+  python tools/prepare_rlbench.py ../shared/data/rlbench/open_drawer --out-dir data/rlbench \\
       --pack-encoders rgb=RGBPatchEncoder dino_s=DINOv2:vit_small_patch14_dinov2 \\
+      dino3_s=DINOv3:vit_small_patch16_dinov3 \\
       [--pack-weights dino_s=weights/dinov2_vits14.safetensors] [--stores zarr pt]
+  # some episodes of it, or episode folders given one by one
+  python tools/prepare_rlbench.py ../shared/data/rlbench/open_drawer --episodes episode0 episode6 ...
+  python tools/prepare_rlbench.py ../shared/data/rlbench/open_drawer/episode0 --out-dir ...
 
-Writes ``rgb_dataset/RGB/<task>/<episode>/step_XXXX.png`` (anchor camera), point files
-``pc_dataset/PC/<feat-root>/<task>/<episode>/step_XXXX.ply.<tag>.pt`` (see
-oneformer3d/datasets/preprocessing/rlbench.py) and packs
-``packs/<name>/<task>/<episode>.{zarr,pt}`` (W windows of T frames). Other encoders' packs
-made elsewhere (CroCo, VGGT, Depth-Anything-3, ...) go beside them under their own name.
+Writes per episode ``rgb_dataset/RGB/<task>/<episode>/step_XXXX.png`` (anchor camera), point
+files ``pc_dataset/PC/<feat-root>/<task>/<episode>/step_XXXX.ply.<tag>.pt`` (see
+oneformer3d/datasets/preprocessing/rlbench.py), packs ``packs/<name>/<task>/<episode>.{zarr,pt}``
+(W windows of T frames) and ``actions/<task>/<episode>.npz`` (proprioception, keyframes,
+next-keyframe targets; written last, so its presence marks a finished episode: skipped unless
+``--overwrite``). Other encoders' packs made elsewhere (CroCo, VGGT, Depth-Anything-3, ...) go
+beside them under their own name (pack schema: README).
 """
 import argparse
+import os
 import os.path as osp
 import sys
 import time
 
 import oneformer3d  # noqa: F401
 from mmengine.registry import init_default_scope
+from tqdm import tqdm
 
 from oneformer3d.datasets.feature_packs import pack_path
 from oneformer3d.datasets.preprocessing.pack_builder import build_pack, episode_frames
-from oneformer3d.datasets.preprocessing.rlbench import CAMERAS, prepare_episode
+from oneformer3d.datasets.preprocessing.rlbench import (CAMERAS, actions_path, prepare_episode,
+                                                        write_episode_actions)
 from oneformer3d.registry import MODELS
 
 
@@ -36,13 +45,40 @@ def parse_spec(spec: str):
     return name, cfg
 
 
+def find_episodes(paths, names=None) -> list:
+    """``[(episode name, folder)]``: each path is an episode folder (it holds
+    ``cameras_and_state.npz``) or a folder of them; ``names`` keeps only those episodes.
+
+    Raises:
+        SystemExit: a path that is neither, or a requested episode that is not found.
+    """
+    found = []
+    for path in paths:
+        if osp.isfile(osp.join(path, 'cameras_and_state.npz')):
+            found.append((osp.basename(osp.normpath(path)), path))
+            continue
+        subs = sorted((d for d in os.listdir(path) if osp.isfile(
+            osp.join(path, d, 'cameras_and_state.npz'))) if osp.isdir(path) else [],
+            key=lambda d: (len(d), d))
+        if not subs:
+            raise SystemExit(f'{path}: neither an episode folder (cameras_and_state.npz) nor '
+                             f'a folder of episodes')
+        found += [(d, osp.join(path, d)) for d in subs]
+    if names:
+        missing = set(names) - {n for n, _ in found}
+        if missing:
+            raise SystemExit(f'--episodes {sorted(missing)}: not found under {paths}')
+        found = [(n, p) for n, p in found if n in names]
+    return found
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('episode_dir')
+    p.add_argument('paths', nargs='+', help='episode folders or folders of episodes')
+    p.add_argument('--episodes', nargs='+', help='only these episode names')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--task', default='open_drawer')
-    p.add_argument('--episode', default='episode0')
     p.add_argument('--anchor', default='front', choices=CAMERAS)
     p.add_argument('--cameras', nargs='+', default=list(CAMERAS[:4]),
                    help='cameras fused into the point cloud (the moving wrist is left out)')
@@ -59,6 +95,7 @@ def main(argv=None):
     p.add_argument('--window', type=int, default=8)
     p.add_argument('--window-stride', type=int, default=4)
     p.add_argument('--stores', nargs='+', default=['zarr'], choices=['zarr', 'pt'])
+    p.add_argument('--overwrite', action='store_true', help='redo finished episodes')
     p.add_argument('--seed', type=int, default=0,
                    help='torch seed set before each pack encoder is built, so random-init '
                         'encoders (no --pack-weights) give the same packs on every run')
@@ -66,32 +103,44 @@ def main(argv=None):
     init_default_scope('oneformer3d')
     t0 = time.time()
     import torch
+    episodes = find_episodes(args.paths, args.episodes)
     teacher = MODELS.build(dict(type=args.teacher)).eval()
     if args.teacher_weights:
         teacher.load_state_dict(torch.load(args.teacher_weights, map_location='cpu',
                                            weights_only=True))
-    stats = prepare_episode(args.episode_dir, args.out_dir, args.task, args.episode, teacher,
-                            args.teacher, anchor=args.anchor, cameras=args.cameras,
-                            fused=not args.per_camera, num_points=args.num_points,
-                            feat_root=args.feat_root, tag=args.tag)
-    print(f'point files: steps={stats["steps"]} points={stats["points_mean"]:.0f} '
-          f'visible_in_anchor={stats["visible_in_anchor"]:.2f}')
     weights = dict(w.split('=', 1) for w in args.pack_weights)
-    frames = episode_frames(osp.join(args.out_dir, 'rgb_dataset', 'RGB', args.task,
-                                     args.episode))
+    encoders = {}
     for spec in args.pack_encoders:
         name, cfg = parse_spec(spec)
         if name in weights:
             cfg['pretrained'] = weights[name]
         cfg['short_side'] = args.short_side
         torch.manual_seed(args.seed)
-        encoder = MODELS.build(cfg)
-        outs = [pack_path(osp.join(args.out_dir, 'packs'), name, args.task, args.episode, s)
-                for s in args.stores]
-        res = build_pack(encoder, name, frames, outs, args.window, args.window_stride)
-        for path, size in res['bytes'].items():
-            print(f'pack {name}: {res["shape"]} -> {path} ({size / 1e6:.1f} MB)')
-    print(f'time_s={time.time() - t0:.1f}')
+        encoders[name] = MODELS.build(cfg)
+    done = 0
+    for episode, root in tqdm(episodes, desc='episodes', unit='ep'):
+        if osp.isfile(actions_path(args.out_dir, args.task, episode)) and not args.overwrite:
+            done += 1
+            continue
+        stats = prepare_episode(root, args.out_dir, args.task, episode, teacher, args.teacher,
+                                anchor=args.anchor, cameras=args.cameras,
+                                fused=not args.per_camera, num_points=args.num_points,
+                                feat_root=args.feat_root, tag=args.tag)
+        frames = episode_frames(osp.join(args.out_dir, 'rgb_dataset', 'RGB', args.task,
+                                         episode))
+        for name, encoder in encoders.items():
+            outs = [pack_path(osp.join(args.out_dir, 'packs'), name, args.task, episode, s)
+                    for s in args.stores]
+            res = build_pack(encoder, name, frames, outs, args.window, args.window_stride)
+            for path, size in res['bytes'].items():
+                tqdm.write(f'{episode}: pack {name} {res["shape"]} -> {path} '
+                           f'({size / 1e6:.1f} MB)')
+        act = write_episode_actions(root, args.out_dir, args.task, episode)
+        tqdm.write(f'{episode}: steps={stats["steps"]} points={stats["points_mean"]:.0f} '
+                   f'visible_in_anchor={stats["visible_in_anchor"]:.2f} '
+                   f'keyframes={act["keyframes"]} variation={act["variation"]}')
+    print(f'episodes={len(episodes)} prepared={len(episodes) - done} skipped_existing={done} '
+          f'time_s={time.time() - t0:.1f}')
     return 0
 
 

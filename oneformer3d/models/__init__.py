@@ -14,4 +14,5 @@ from .img_encoders import *  # noqa: F401,F403
 from .memory import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .online import *  # noqa: F401,F403
+from .policy import *  # noqa: F401,F403
 from .task_modules import *  # noqa: F401,F403

@@ -153,3 +153,53 @@ def prepare_episode(root: str, out_dir: str, task: str, episode: str, teacher,
         visible.append(float(ok.float().mean()))
     return dict(steps=len(n_pts), points_mean=float(np.mean(n_pts)),
                 visible_in_anchor=float(np.mean(visible)))
+
+
+def actions_path(out_dir: str, task: str, episode: str) -> str:
+    """``<out>/actions/<task>/<episode>.npz``: proprioception, keyframes and targets."""
+    return osp.join(out_dir, 'actions', task, f'{episode}.npz')
+
+
+def write_episode_actions(root: str, out_dir: str, task: str, episode: str) -> dict:
+    """Write one episode's per-step proprioception, keyframes and next-keyframe targets.
+
+    File (:func:`actions_path`, numpy ``.npz``): ``steps`` (n,) int64 step numbers (the
+    ``step_XXXX`` names of the point files and packs), ``gripper_pose`` (n, 7) float32 xyz (m,
+    world) + quaternion xyzw, ``gripper_open`` (n,) float32 0/1, ``joint_velocities`` (n, J),
+    ``keyframes`` (k,) int64 (:func:`~.keyframes.find_keyframes`), ``target_index`` /
+    ``target_trans`` / ``target_quat`` / ``target_open`` (:func:`~.keyframes.
+    next_keyframe_targets`), ``variation`` () int64 (``variation_number.pkl``; -1 when absent).
+
+    Raises:
+        FileNotFoundError: no ``cameras_and_state.npz`` in ``root``.
+        KeyError: the npz lacks a state array (named).
+    """
+    import pickle
+    from .keyframes import find_keyframes, next_keyframe_targets
+    npz = osp.join(root, 'cameras_and_state.npz')
+    if not osp.isfile(npz):
+        raise FileNotFoundError(f'{npz}: missing episode state')
+    state = np.load(npz)
+    for key in ('gripper_pose', 'gripper_open', 'joint_velocities'):
+        if key not in state:
+            raise KeyError(f'{npz}: no {key!r} array')
+    pose, go = state['gripper_pose'], state['gripper_open']
+    keyframes = find_keyframes(go, state['joint_velocities'])
+    targets = next_keyframe_targets(pose, go, keyframes)
+    variation = -1
+    var_file = osp.join(root, 'variation_number.pkl')
+    if osp.isfile(var_file):
+        with open(var_file, 'rb') as fh:
+            variation = int(pickle.load(fh))
+    path = actions_path(out_dir, task, episode)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = path[:-4] + '.tmp.npz'
+    np.savez(tmp, steps=np.arange(len(pose), dtype=np.int64),
+             gripper_pose=pose.astype(np.float32), gripper_open=go.astype(np.float32),
+             joint_velocities=state['joint_velocities'].astype(np.float32),
+             keyframes=np.asarray(keyframes, dtype=np.int64),
+             target_index=targets['target_index'], target_trans=targets['trans'],
+             target_quat=targets['quat'], target_open=targets['open'],
+             variation=np.int64(variation))
+    os.replace(tmp, path)
+    return dict(steps=len(pose), keyframes=keyframes, variation=variation)

@@ -1,0 +1,142 @@
+"""``RLBenchActionDataset``: one sample per step — proprioception, the step's visual input and
+the next-keyframe action target (stage 2 of the alignment study)."""
+import os.path as osp
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from oneformer3d.registry import DATASETS
+from .feature_packs import open_packs
+from .preprocessing.rlbench import actions_path, step_name
+
+INPUTS = ('pc', 'packs', 'proprio')
+
+
+def proprio_vector(pose: np.ndarray, gripper_open: np.ndarray) -> np.ndarray:
+    """(..., 8) float32: gripper xyz (m, world), quaternion xyzw (w >= 0), open (0/1)."""
+    from .preprocessing.keyframes import normalize_quaternion
+    return np.concatenate([pose[..., :3], normalize_quaternion(pose[..., 3:7]),
+                           np.asarray(gripper_open)[..., None]], axis=-1).astype(np.float32)
+
+
+@DATASETS.register_module()
+class RLBenchActionDataset(Dataset):
+    """Steps of prepared RLBench episodes (``tools/prepare_rlbench.py``) with their actions.
+
+    Each sample: ``inputs = {'proprio': (8,) float32}`` plus, by ``input``:
+
+    * ``'pc'``: ``points`` (K, 3 + D) float32 — xyz (m, world) and the point file's teacher
+      ``pc_feat`` of ``num_points`` points (random in training, the first K of a fixed
+      permutation in test mode);
+    * ``'packs'``: ``tokens`` {encoder: (G·G, C_e)} float32 — the step's frame of each pack,
+      average-pooled to a ``token_grid`` × ``token_grid`` grid (row-major);
+    * ``'proprio'``: nothing else (the floor).
+
+    ``data_samples``: ``episode``, ``step`` (int), ``target_trans`` (3,) m world,
+    ``target_quat`` (4,) xyzw w >= 0, ``target_open`` () 0/1, ``is_keyframe`` () bool,
+    ``trans`` (3,) the current gripper position.
+
+    ``metainfo['const_trans']``: the mean target translation over ``const_episodes`` (the
+    training episodes: the constant baseline of :class:`~oneformer3d.evaluation.ActionMetric`).
+
+    Args:
+        data_root: the prepare tool's ``--out-dir``.
+        episodes: episode names (the split is by episode).
+        input: ``'pc'`` | ``'packs'`` | ``'proprio'``.
+        encoders: pack names (``'packs'``), or ``{name: channels}`` (checked when built).
+
+    Raises:
+        FileNotFoundError: an episode without its actions file (naming it and the command
+            that writes it), a step without its point file (naming the file).
+        KeyError: a pack without the step's frame (naming the pack and the step).
+        ValueError: a pack whose channel count is not the configured one.
+    """
+
+    def __init__(self, data_root: str, episodes: Sequence[str], input: str = 'pc',
+                 task: str = 'open_drawer', encoders: Sequence[str] = (),
+                 pack_root: str = 'packs', pack_store: str = 'zarr',
+                 pc_root: str = 'pc_dataset/PC/teacher', pc_tag: str = 'teacher',
+                 num_points: int = 512, token_grid: int = 4,
+                 const_episodes: Optional[Sequence[str]] = None, test_mode: bool = False,
+                 lazy_init: bool = False, pipeline=None):
+        if input not in INPUTS:
+            raise ValueError(f'input must be one of {INPUTS}, got {input!r}')
+        self.data_root, self.task, self.input = data_root, task, input
+        self.episodes = list(episodes)
+        self.encoders = list(encoders)
+        self.encoder_channels = dict(encoders) if isinstance(encoders, dict) else None
+        self.pack_root, self.pack_store = osp.join(data_root, pack_root), pack_store
+        self.pc_root, self.pc_tag = osp.join(data_root, pc_root), pc_tag
+        self.num_points, self.token_grid, self.test_mode = num_points, token_grid, test_mode
+        self.actions = {ep: self._load_actions(ep) for ep in self.episodes}
+        self.units = [(ep, int(s)) for ep in self.episodes for s in self.actions[ep]['steps']]
+        const_eps = list(const_episodes) if const_episodes else self.episodes
+        trans = np.concatenate([self._load_actions(ep)['target_trans'] for ep in const_eps])
+        self.metainfo = dict(task=task, input=input, const_trans=trans.mean(0).tolist(),
+                             episodes=self.episodes)
+        self._packs = {}
+        if input == 'packs' and self.encoder_channels is not None:
+            for ep in self.episodes:
+                for enc, pack in open_packs(self.pack_root, self.encoders, task, ep,
+                                            pack_store, self._packs).items():
+                    if int(pack.shape[-1]) != self.encoder_channels[enc]:
+                        raise ValueError(f'{pack.path}: {int(pack.shape[-1])} channels, the '
+                                         f'config says encoders[{enc!r}] = '
+                                         f'{self.encoder_channels[enc]}')
+
+    def _load_actions(self, episode: str) -> Dict[str, np.ndarray]:
+        path = actions_path(self.data_root, self.task, episode)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: no actions file for {episode} (run '
+                                    f'tools/prepare_rlbench.py for that episode)')
+        with np.load(path) as npz:
+            return {k: npz[k] for k in npz.files}
+
+    def __len__(self):
+        return len(self.units)
+
+    def full_init(self):
+        """mmengine's lazy-init hook (this dataset is built eagerly)."""
+
+    def _points(self, episode: str, step: int, index: int) -> torch.Tensor:
+        path = osp.join(self.pc_root, self.task, episode,
+                        f'{step_name(step)}.ply.{self.pc_tag}.pt')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: no point file for {episode} step {step}')
+        data = torch.load(path, map_location='cpu', weights_only=True)
+        pts = torch.cat([data['pc'][:, :3].float(), data['pc_feat'].float()], dim=1)
+        gen = torch.Generator().manual_seed(index if self.test_mode else
+                                            int(torch.randint(1 << 30, (1,))))
+        order = torch.randperm(len(pts), generator=gen)[:self.num_points]
+        return pts[order]
+
+    def _tokens(self, episode: str, step: int) -> Dict[str, torch.Tensor]:
+        out = {}
+        packs = open_packs(self.pack_root, self.encoders, self.task, episode, self.pack_store,
+                           self._packs)
+        for enc, pack in packs.items():
+            grid = pack.frame(step_name(step)).permute(2, 0, 1)[None]     # (1, C, H, W)
+            pooled = F.adaptive_avg_pool2d(grid, self.token_grid)[0]
+            out[enc] = pooled.flatten(1).t().contiguous()                # (G*G, C)
+        return out
+
+    def __getitem__(self, index: int) -> dict:
+        episode, step = self.units[index]
+        act = self.actions[episode]
+        i = int(np.searchsorted(act['steps'], step))
+        inputs = dict(proprio=torch.from_numpy(proprio_vector(act['gripper_pose'][i],
+                                                              act['gripper_open'][i])))
+        if self.input == 'pc':
+            inputs['points'] = self._points(episode, step, index)
+        elif self.input == 'packs':
+            inputs['tokens'] = self._tokens(episode, step)
+        sample = dict(episode=episode, step=step,
+                      target_trans=torch.from_numpy(act['target_trans'][i]),
+                      target_quat=torch.from_numpy(act['target_quat'][i]),
+                      target_open=torch.tensor(float(act['target_open'][i])),
+                      is_keyframe=torch.tensor(bool(np.isin(step, act['keyframes']))),
+                      trans=torch.from_numpy(act['gripper_pose'][i, :3].astype(np.float32)))
+        return dict(inputs=inputs, data_samples=sample)

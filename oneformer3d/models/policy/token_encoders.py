@@ -1,0 +1,82 @@
+"""Token encoders of the action policy: one input route each, same output (B, K, D)."""
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+
+from oneformer3d.registry import MODELS
+
+
+@MODELS.register_module()
+class PointTokenEncoder(nn.Module):
+    """``pc`` route: each point's ``[xyz, pc_feat]`` (B, K, 3 + D_pc) -> per-point MLP
+    (Linear, GELU, Linear, LayerNorm) -> tokens (B, K, D). The point-cloud features as the
+    teacher sees them (the point files of ``tools/prepare_rlbench.py``)."""
+
+    def __init__(self, in_channels: int, dim: int = 128):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_channels, dim), nn.GELU(), nn.Linear(dim, dim),
+                                 nn.LayerNorm(dim))
+
+    def forward(self, inputs: dict) -> torch.Tensor:
+        return self.net(inputs['points'].float())
+
+
+@MODELS.register_module()
+class PackTokenEncoder(nn.Module):
+    """``rgb_raw`` / ``rgb_aligned`` routes: each encoder's pooled pack tokens (B, G², C_e)
+    -> that encoder's ``Adapter`` (C_e -> D_a) -> ``Linear(D_a, D)`` + a learned per-encoder
+    embedding; the encoders' tokens concatenated (B, E·G², D).
+
+    ``checkpoint`` (``rgb_aligned``): the adapters are loaded from a stage-1 / route-2
+    ``RGBPointAligner`` checkpoint (keys ``adapters.<encoder>.*``) and frozen, so the head
+    sees the RGB features in the space aligned with the point features; without it
+    (``rgb_raw``, the control) the same adapters start fresh and train with the head.
+
+    Args:
+        encoders: ``{pack name: channels}`` (order kept).
+        adapter_dim: the aligner's width D_a (``RGBPointAligner.dim``, 256).
+        dim: token width D of the head.
+
+    Raises:
+        ValueError: the checkpoint lacks an encoder's adapter (naming the file and key).
+    """
+
+    def __init__(self, encoders: Dict[str, int], adapter_dim: int = 256, dim: int = 128,
+                 checkpoint: Optional[str] = None):
+        super().__init__()
+        self.names = list(encoders)
+        self.adapters = nn.ModuleDict({
+            n: MODELS.build(dict(type='Adapter', in_channels=c, out_channels=adapter_dim))
+            for n, c in encoders.items()})
+        self.proj = nn.Linear(adapter_dim, dim)
+        self.encoder_embed = nn.Parameter(torch.zeros(len(self.names), dim))
+        self.frozen = checkpoint is not None
+        if checkpoint is not None:
+            self.load_aligner(checkpoint)
+
+    def load_aligner(self, checkpoint: str) -> None:
+        from oneformer3d.utils import load_local_checkpoint
+        from oneformer3d.utils.load_report import checkpoint_state_dict
+        state = checkpoint_state_dict(load_local_checkpoint(checkpoint, map_location='cpu'))
+        for name, adapter in self.adapters.items():
+            prefix = f'adapters.{name}.'
+            part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if not part:
+                raise ValueError(f'{checkpoint}: no {prefix}* tensors (an RGBPointAligner '
+                                 f'checkpoint with encoder {name!r} is needed)')
+            adapter.load_state_dict(part)
+            adapter.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen:
+            self.adapters.eval()
+        return self
+
+    def forward(self, inputs: dict) -> torch.Tensor:
+        out = []
+        for i, name in enumerate(self.names):
+            x = self.adapters[name](inputs['tokens'][name].float())
+            out.append(self.proj(x) + self.encoder_embed[i])
+        return torch.cat(out, dim=1)
