@@ -42,6 +42,21 @@ def load_tool(name):
     return module
 
 
+def call_tool(name, *args):
+    """``tools/<name>.py``'s ``main(args)`` in this process (no interpreter start-up):
+    ``(exit status, stdout + stderr)``; a ``SystemExit`` gives its code."""
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        try:
+            rc = load_tool(name).main([str(a) for a in args]) or 0
+        except SystemExit as err:
+            rc = err.code if isinstance(err.code, int) else 1
+            buf.write(str(err.code) if not isinstance(err.code, int) else '')
+    return rc, buf.getvalue()
+
+
 def data_path(*parts):
     """Path under the shared real-data folder (env ONEFORMER3D_DATA); skips the test with a
     clear reason when the folder is absent."""

@@ -1,6 +1,7 @@
 """2D features end to end on real frames: extraction (random-init encoders saved to and loaded
 from local weights files), --pack-clip infos, LoadClipFeature, online fallback, per-point
 sampling (reprojection < 1 px, nearest-pixel agreement, colour agreement), verify tool."""
+import functools
 import os
 import os.path as osp
 import pickle
@@ -20,7 +21,7 @@ from oneformer3d.engine import DataFallbackHook
 from oneformer3d.geometry import backproject_depth, build_uv_index, sample_img_feat
 from oneformer3d.models import Det3DDataPreprocessor
 from oneformer3d.models.layers import sample_points_img_feat
-from tests.conftest import REPO, data_path
+from tests.conftest import REPO, call_tool, data_path
 
 init_default_scope('oneformer3d')
 EXTRACT = osp.join(REPO, 'tools', 'extract_2d_features.py')
@@ -154,7 +155,8 @@ def test_reprojection_error_below_one_pixel():
 def test_extraction_with_local_weights_files(tmp_path):
     """open_clip ViT (final-layer grid + PixelShuffle(2)) and timm DINOv2, random init saved to
     local files and loaded by the tool, on real ScanNet and 7-Scenes frames; resumable; the
-    verify tool passes and then catches a corrupt file."""
+    verify tool passes and then catches a corrupt file. The tools' ``main`` runs in this
+    process (the other extraction tests run them as commands)."""
     import open_clip
     import safetensors.torch
     import timm
@@ -167,9 +169,10 @@ def test_extraction_with_local_weights_files(tmp_path):
     scannet = osp.join(data_path('scannet', 'posed', 'posed_images', 'scene0000_00'), '*.jpg')
     kitchen = osp.join(data_path('sevenscenes', 'redkitchen'), 'frame-00000*.color.jpg')
     out = str(tmp_path / 'feats')
-    rc, log = run_tool(EXTRACT, '--images', scannet, kitchen, '--out-root', out,
-                       '--encoder', 'OpenClipViT', '--model-name', 'ViT-S-16', '--weights',
-                       clip_w, '--short-side', '224', '--workers', '0')
+    extract = functools.partial(call_tool, 'extract_2d_features')
+    rc, log = extract('--images', scannet, kitchen, '--out-root', out, '--encoder',
+                      'OpenClipViT', '--model-name', 'ViT-S-16', '--weights', clip_w,
+                      '--short-side', '224', '--workers', '0')
     assert rc == 0 and 'written=4' in log and 'ScanNet v2 at every 20th frame' in log, log
     pix, glob, meta = load_feature_file(osp.join(out, 'clip_feat', 'scene0000_00', '00000.pt'))
     # ViT-S/16 width 384 -> PixelShuffle(2) -> 96 channels at stride 8 of the 224x304 input
@@ -180,24 +183,23 @@ def test_extraction_with_local_weights_files(tmp_path):
     from oneformer3d.models import OpenClipViT
     enc = OpenClipViT('ViT-S-16', pretrained=clip_w, short_side=224)
     assert torch.equal(enc.visual.conv1.weight, clip_model.visual.conv1.weight)
-    rc, log = run_tool(EXTRACT, '--images', scannet, '--out-root', out, '--encoder',
-                       'OpenClipViT', '--model-name', 'ViT-S-16', '--weights', clip_w,
-                       '--short-side', '224', '--workers', '0')
+    rc, log = extract('--images', scannet, '--out-root', out, '--encoder', 'OpenClipViT',
+                      '--model-name', 'ViT-S-16', '--weights', clip_w, '--short-side', '224',
+                      '--workers', '0')
     assert rc == 0 and 'written=0 skipped_existing=3' in log, log
-    rc, log = run_tool(EXTRACT, '--images', kitchen, '--out-root', out, '--feat-dir',
-                       'dino_feat', '--encoder', 'DINOv2', '--model-name',
-                       'vit_small_patch14_dinov2', '--weights', dino_w, '--short-side', '224',
-                       '--workers', '0')
+    rc, log = extract('--images', kitchen, '--out-root', out, '--feat-dir', 'dino_feat',
+                      '--encoder', 'DINOv2', '--model-name', 'vit_small_patch14_dinov2',
+                      '--weights', dino_w, '--short-side', '224', '--workers', '0')
     assert rc == 0 and 'written=1' in log, log
     pix, _, meta = load_feature_file(osp.join(out, 'dino_feat', 'redkitchen',
                                               'frame-000000.color.pt'))
     assert pix.shape == (384, 16, 21) and meta['encoder'] == 'DINOv2'
-    rc, log = run_tool(VERIFY, osp.join(out, 'clip_feat'))
+    rc, log = call_tool('verify_saved_features', osp.join(out, 'clip_feat'))
     assert rc == 0 and 'corrupt=0' in log, log
     bad = osp.join(out, 'clip_feat', 'scene0000_00', '00011.pt')
     with open(bad, 'r+b') as fh:
         fh.truncate(os.path.getsize(bad) // 2)
-    rc, log = run_tool(VERIFY, osp.join(out, 'clip_feat'))
+    rc, log = call_tool('verify_saved_features', osp.join(out, 'clip_feat'))
     assert rc == 1 and '00011.pt: unreadable feature file' in log, log
     with pytest.raises(FileNotFoundError, match='nothere.bin: weights file'):
         OpenClipViT('ViT-S-16', pretrained=str(tmp_path / 'nothere.bin'))

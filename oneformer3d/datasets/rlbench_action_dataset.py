@@ -107,11 +107,13 @@ class RLBenchActionDataset(Dataset):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path}: no point file for {episode} step {step}')
         data = torch.load(path, map_location='cpu', weights_only=True)
-        pts = torch.cat([data['pc'][:, :3].float(), data['pc_feat'].float()], dim=1)
-        gen = torch.Generator().manual_seed(index if self.test_mode else
-                                            int(torch.randint(1 << 30, (1,))))
-        order = torch.randperm(len(pts), generator=gen)[:self.num_points]
-        return pts[order]
+        n = len(data['pc'])
+        if self.test_mode:        # the same points of a step on every pass
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(index))
+        else:
+            order = torch.randperm(n)
+        order = order[:self.num_points]
+        return torch.cat([data['pc'][order, :3].float(), data['pc_feat'][order].float()], 1)
 
     def _tokens(self, episode: str, step: int) -> Dict[str, torch.Tensor]:
         out = {}

@@ -58,7 +58,8 @@ class PackTokenEncoder(nn.Module):
     def load_aligner(self, checkpoint: str) -> None:
         from oneformer3d.utils import load_local_checkpoint
         from oneformer3d.utils.load_report import checkpoint_state_dict
-        state = checkpoint_state_dict(load_local_checkpoint(checkpoint, map_location='cpu'))
+        state = checkpoint_state_dict(load_local_checkpoint(checkpoint, map_location='cpu'),
+                                      checkpoint)
         for name, adapter in self.adapters.items():
             prefix = f'adapters.{name}.'
             part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
