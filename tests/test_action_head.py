@@ -14,7 +14,7 @@ from oneformer3d.datasets import RLBenchActionDataset
 from oneformer3d.datasets.preprocessing.keyframes import find_keyframes, next_keyframe_targets
 from oneformer3d.datasets.preprocessing.rlbench import actions_path
 from oneformer3d.registry import MODELS
-from tests.conftest import REPO, data_path, load_tool
+from tests.conftest import REPO, call_tool, data_path, load_tool
 
 init_default_scope('oneformer3d')
 EPISODES = ['episode1', 'episode2', 'episode5']
@@ -163,3 +163,31 @@ def test_rgb_aligned_takes_the_stage1_adapters_frozen(prepared, tmp_path):
     torch.save(dict(state_dict=bad), tmp_path / 'bad.pth')
     with pytest.raises(ValueError, match=r"bad.pth: no adapters.rgb.\* tensors"):
         MODELS.build(dict(cfg.model.token_encoder, checkpoint=str(tmp_path / 'bad.pth')))
+
+
+def test_pack_written_without_this_package_loads_by_name(prepared, tmp_path):
+    """A pack written by docs/examples/write_external_pack.py in an isolated interpreter
+    (``python -I``: only numpy / zarr / Pillow, nothing of ours), as zarr v3 and v2 (what a
+    numpy<2 environment with zarr 2 writes), loads by its name: the action dataset's tokens
+    and the verify tool; its frames pair with the point files by step."""
+    import subprocess
+    import sys
+    from oneformer3d.datasets.feature_packs import FeaturePack
+    frames = osp.join(prepared, 'rgb_dataset', 'RGB', 'open_drawer', EPISODES[0])
+    for fmt, name in ((3, 'ext3'), (2, 'ext2')):
+        out = osp.join(prepared, 'packs', name, 'open_drawer', f'{EPISODES[0]}.zarr')
+        res = subprocess.run([sys.executable, '-I', osp.join(REPO, 'docs', 'examples',
+                                                             'write_external_pack.py'),
+                              frames, out, '--name', name, '--zarr-format', str(fmt)],
+                             capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+        assert res.returncode == 0, res.stderr[-2000:]
+        pack = FeaturePack(out)
+        n = len(os.listdir(frames))
+        assert pack.shape[2:] == (16, 16, 6) and len(pack.steps) == n
+        assert pack.meta['encoder'] == name and pack.meta['stride'] == [8.0, 8.0]
+        ds = RLBenchActionDataset(prepared, EPISODES[:1], input='packs',
+                                  encoders={name: 6, 'rgb': 3}, token_grid=4)
+        tok = ds[5]['inputs']['tokens'][name]
+        assert tok.shape == (16, 6) and torch.isfinite(tok).all() and tok[:, :3].max() <= 1
+    rc, log = call_tool('verify_saved_features', osp.join(prepared, 'packs'), '--packs')
+    assert rc == 0 and 'corrupt=0' in log, log
