@@ -50,12 +50,13 @@ def test_keyframes_and_targets_on_the_eight_episodes():
 
 @pytest.fixture(scope='module')
 def prepared(tmp_path_factory):
-    """Three real episodes prepared in one call of the tool (256 points, RGB-patch packs)."""
+    """Three real episodes prepared in one call of the tool (256 points of the front and
+    overhead cameras' clouds, RGB-patch packs)."""
     out = str(tmp_path_factory.mktemp('rlbench_actions'))
     tool = load_tool('prepare_rlbench')
     tool.main([data_path('rlbench', 'open_drawer'), '--episodes', *EPISODES, '--out-dir', out,
-               '--num-points', '256', '--pack-encoders', 'rgb=RGBPatchEncoder',
-               '--short-side', '128'])
+               '--num-points', '256', '--cameras', 'front', 'overhead', '--pack-encoders',
+               'rgb=RGBPatchEncoder', '--short-side', '128'])
     return out
 
 
@@ -191,3 +192,53 @@ def test_pack_written_without_this_package_loads_by_name(prepared, tmp_path):
         assert tok.shape == (16, 6) and torch.isfinite(tok).all() and tok[:, :3].max() <= 1
     rc, log = call_tool('verify_saved_features', osp.join(prepared, 'packs'), '--packs')
     assert rc == 0 and 'corrupt=0' in log, log
+
+
+def test_student_distillation_and_export(prepared, tmp_path):
+    """Stage 3 on real frames: the teacher's encoders on the raw frame give the pack tokens
+    the policy was trained on (fp16 storage aside); the distiller trains the student from a
+    stage-2 checkpoint (teacher frozen: its weights unchanged); the TorchScript export matches
+    the eager student and runs in an interpreter that imports only torch."""
+    import subprocess
+    import sys
+    from oneformer3d.engine import Runner
+    cfg = Config.fromfile(CFG.format('rgb_raw'))
+    cfg.model.token_encoder.encoders = dict(rgb=3)
+    torch.manual_seed(0)
+    policy = MODELS.build(cfg.model)
+    ckpt = str(tmp_path / 'policy.pth')
+    torch.save(dict(state_dict=policy.state_dict()), ckpt)
+    dcfg = action_cfg(osp.join(REPO, 'configs/alignment/deploy_student_rlbench.py'), prepared,
+                      EPISODES[:1], EPISODES[2:], 8, str(tmp_path / 'student'))
+    dcfg.model.teacher.update(policy_checkpoint=ckpt)
+    dcfg.model.teacher.encoders = dict(rgb=dict(type='RGBPatchEncoder', short_side=128))
+    dcfg.model.teacher.token_encoder.encoders = dict(rgb=3)
+    dcfg.model.student.num_groups = 1
+    dcfg.train_dataloader.batch_size = 16
+    runner = Runner.from_cfg(dcfg)
+    teacher = runner.model.teacher
+    packs = dataset(prepared, 'packs')
+    images = torch.stack([dataset(prepared, 'image')[i]['inputs']['image'] for i in (3, 40)])
+    online = teacher.pack_tokens(images)['rgb']
+    stored = torch.stack([packs[i]['inputs']['tokens']['rgb'] for i in (3, 40)])
+    torch.testing.assert_close(online, stored, atol=2e-3, rtol=2e-3)
+    torch.testing.assert_close(teacher.token_encoder.proj.weight,
+                               policy.token_encoder.proj.weight)
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    runner.train()
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    m = runner.val_loop.run()
+    assert np.isfinite(m['trans_err_cm']) and m['const_trans_err_cm'] > 0
+    out = str(tmp_path / 'student.ts')
+    with open(tmp_path / 'student.py', 'w') as fh:
+        fh.write(dcfg.pretty_text)
+    rc, log = call_tool('export_student', tmp_path / 'student.py',
+                        tmp_path / 'student' / 'iter_8.pth', '--out', out, '--frames',
+                        osp.join(prepared, 'rgb_dataset/RGB/open_drawer', EPISODES[2]))
+    assert rc == 0 and 'max_abs_diff=' in log, log
+    code = ('import sys, torch; m = torch.jit.load(sys.argv[1]); '
+            'y = m(torch.zeros(2, 3, 128, 128, dtype=torch.uint8)); print(tuple(y.shape))')
+    res = subprocess.run([sys.executable, '-I', '-c', code, out], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == '(2, 16, 128)', res.stderr[-2000:]

@@ -12,7 +12,7 @@ from oneformer3d.registry import DATASETS
 from .feature_packs import open_packs
 from .preprocessing.rlbench import actions_path, step_name
 
-INPUTS = ('pc', 'packs', 'proprio')
+INPUTS = ('pc', 'packs', 'image', 'proprio')
 
 
 def proprio_vector(pose: np.ndarray, gripper_open: np.ndarray) -> np.ndarray:
@@ -33,6 +33,8 @@ class RLBenchActionDataset(Dataset):
       permutation in test mode);
     * ``'packs'``: ``tokens`` {encoder: (G·G, C_e)} float32 — the step's frame of each pack,
       average-pooled to a ``token_grid`` × ``token_grid`` grid (row-major);
+    * ``'image'``: ``image`` (3, H, W) uint8 — the anchor camera's raw frame
+      (``rgb_dataset/RGB/<task>/<episode>/step_XXXX.png``; stage 3's teacher and student);
     * ``'proprio'``: nothing else (the floor).
 
     ``data_samples``: ``episode``, ``step`` (int), ``target_trans`` (3,) m world,
@@ -45,7 +47,7 @@ class RLBenchActionDataset(Dataset):
     Args:
         data_root: the prepare tool's ``--out-dir``.
         episodes: episode names (the split is by episode).
-        input: ``'pc'`` | ``'packs'`` | ``'proprio'``.
+        input: ``'pc'`` | ``'packs'`` | ``'image'`` | ``'proprio'``.
         encoders: pack names (``'packs'``), or ``{name: channels}`` (checked when built).
 
     Raises:
@@ -125,6 +127,15 @@ class RLBenchActionDataset(Dataset):
             out[enc] = pooled.flatten(1).t().contiguous()                # (G*G, C)
         return out
 
+    def _image(self, episode: str, step: int) -> torch.Tensor:
+        from PIL import Image
+        path = osp.join(self.data_root, 'rgb_dataset', 'RGB', self.task, episode,
+                        f'{step_name(step)}.png')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: no frame for {episode} step {step}')
+        img = np.array(Image.open(path).convert('RGB'))
+        return torch.from_numpy(img).permute(2, 0, 1).contiguous()
+
     def __getitem__(self, index: int) -> dict:
         episode, step = self.units[index]
         act = self.actions[episode]
@@ -135,6 +146,8 @@ class RLBenchActionDataset(Dataset):
             inputs['points'] = self._points(episode, step, index)
         elif self.input == 'packs':
             inputs['tokens'] = self._tokens(episode, step)
+        elif self.input == 'image':
+            inputs['image'] = self._image(episode, step)
         sample = dict(episode=episode, step=step,
                       target_trans=torch.from_numpy(act['target_trans'][i]),
                       target_quat=torch.from_numpy(act['target_quat'][i]),

@@ -7,6 +7,20 @@ from mmengine.model import BaseModel
 from oneformer3d.registry import MODELS
 
 
+def format_predictions(decoded: dict, data_samples: dict) -> list:
+    """One dict per sample for :class:`~oneformer3d.evaluation.ActionMetric`:
+    ``pred_trans`` / ``pred_quat`` / ``pred_open`` (from :meth:`ActionHead.decode`), the
+    sample's targets, ``episode``, ``step``, ``is_keyframe``."""
+    ds = data_samples
+    return [dict(pred_trans=decoded['trans'][i].detach().cpu(),
+                 pred_quat=decoded['quat'][i].detach().cpu(),
+                 pred_open=decoded['open_prob'][i].detach().cpu(),
+                 target_trans=ds['target_trans'][i].cpu(), target_quat=ds['target_quat'][i].cpu(),
+                 target_open=ds['target_open'][i].cpu(), is_keyframe=bool(ds['is_keyframe'][i]),
+                 episode=ds['episode'][i], step=int(ds['step'][i]))
+            for i in range(len(decoded['trans']))]
+
+
 @MODELS.register_module()
 class ActionPolicy(BaseModel):
     """Predicts each step's next-keyframe gripper pose and open state.
@@ -40,15 +54,5 @@ class ActionPolicy(BaseModel):
             return self.head.loss(pred, ds['target_trans'].float(), ds['target_quat'].float(),
                                   ds['target_open'])
         if mode == 'predict':
-            dec = self.head.decode(pred)
-            ds = data_samples
-            return [dict(pred_trans=dec['trans'][i].detach().cpu(),
-                         pred_quat=dec['quat'][i].detach().cpu(),
-                         pred_open=dec['open_prob'][i].detach().cpu(),
-                         target_trans=ds['target_trans'][i].cpu(),
-                         target_quat=ds['target_quat'][i].cpu(),
-                         target_open=ds['target_open'][i].cpu(),
-                         is_keyframe=bool(ds['is_keyframe'][i]), episode=ds['episode'][i],
-                         step=int(ds['step'][i]))
-                    for i in range(len(dec['trans']))]
+            return format_predictions(self.head.decode(pred), data_samples)
         raise ValueError(f'ActionPolicy: unknown mode {mode!r}')
