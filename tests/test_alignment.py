@@ -18,7 +18,7 @@ from oneformer3d.datasets.preprocessing.pack_builder import build_pack, episode_
 from oneformer3d.datasets.preprocessing.rlbench import prepare_episode
 from oneformer3d.models import ClipInfoNCE, MoCoQueue, PointMLPEncoder
 from oneformer3d.models.img_encoders import DINOv2, RGBPatchEncoder
-from tests.conftest import REPO, data_path
+from tests.conftest import REPO, data_path, run_script
 
 init_default_scope('oneformer3d')
 STEPS = 40
@@ -302,3 +302,35 @@ def test_retrieval_metric_recalls_and_point_histogram(tmp_path):
                            for i in range(6)])
     s = shifted.compute_metrics(shifted.results)
     assert s['rgb2pc_R@1'] == 0.0 and s['rgb2pc_R@5'] == 1.0
+
+
+def test_infonce_under_ddp_equals_one_process(tmp_path):
+    """``torchrun --nproc_per_node=2`` (gloo): ClipInfoNCE (with a MoCo queue) and
+    PointPatchInfoNCE use every rank's rows as negatives — the mean of the two ranks' losses
+    equals the one-process loss on the same global batch, each rank's row gradients are the
+    one-process gradients ×2 (DDP averages over the ranks), and both queues hold the whole
+    batch's keys."""
+    import importlib.util
+    from oneformer3d.models.criteria import ClipInfoNCE, PointPatchInfoNCE
+    script = osp.join(REPO, 'tests', 'scripts', 'infonce_ddp.py')
+    run_script(['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29531',
+                script, str(tmp_path)], threads=1, timeout=300)
+    spec = importlib.util.spec_from_file_location('infonce_ddp', script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    a, b, p, q = [x.requires_grad_(True) for x in mod.global_batch()]
+    clip = ClipInfoNCE(queue_size=32, dim=16).train()
+    loss_clip = clip(a, b)['loss_nce']
+    loss_point = PointPatchInfoNCE(num_pairs=4096)(p, q)['loss_point_nce']
+    (loss_clip + loss_point).backward()
+    ranks = [torch.load(tmp_path / f'rank{r}.pt', weights_only=True) for r in (0, 1)]
+    torch.testing.assert_close((ranks[0]['loss_clip'] + ranks[1]['loss_clip']) / 2, loss_clip)
+    torch.testing.assert_close((ranks[0]['loss_point'] + ranks[1]['loss_point']) / 2,
+                               loss_point)
+    for r in ranks:
+        lo, hi = r['rows']
+        for got, ref in zip(r['grads'], (a.grad, b.grad, p.grad, q.grad)):
+            torch.testing.assert_close(got / 2, ref[lo:hi])
+        torch.testing.assert_close(r['queue'], clip.queue.negatives())
+    torch.testing.assert_close((ranks[0]['logit_scale_grad'] + ranks[1]['logit_scale_grad'])
+                               / 2, clip.logit_scale.grad)

@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from oneformer3d.registry import MODELS
+from .gather import gather_with_grad
 
 
 def normalized_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -72,7 +73,11 @@ class ClipInfoNCE(nn.Module):
         mse_weight: weight of an added :func:`normalized_mse` term (0 = off).
 
     ``forward(a (N, D), b (N, D)) -> {'loss_nce', ['loss_nmse']}``; row i of a and b are a
-    positive pair.
+    positive pair. Under DDP the other ranks' embeddings are negatives too (gathered with
+    gradient, :func:`gather_with_grad`; this rank's labels offset by its first global row,
+    open_clip's ``local_loss`` with ``gather_with_grad``), and the queue enqueues the gathered
+    keys (every rank's queue stays the same): the mean of the ranks' losses equals one
+    process's loss on the whole batch.
     """
 
     def __init__(self, init_temperature: float = 0.07, max_logit_scale: float = math.log(100),
@@ -90,15 +95,18 @@ class ClipInfoNCE(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> dict:
         a, b = F.normalize(a.float(), dim=-1), F.normalize(b.float(), dim=-1)
         s = self.scale()
-        target = torch.arange(len(a), device=a.device)
-        keys = b if self.queue is None else torch.cat([b, self.queue.negatives().to(b)])
+        all_a, offset = gather_with_grad(a)
+        all_b, _ = gather_with_grad(b)
+        target = torch.arange(len(a), device=a.device) + offset
+        keys = all_b if self.queue is None else \
+            torch.cat([all_b, self.queue.negatives().to(b)])
         loss = 0.5 * (F.cross_entropy(s * a @ keys.T, target)
-                      + F.cross_entropy(s * b @ a.T, target))
+                      + F.cross_entropy(s * b @ all_a.T, target))
         out = dict(loss_nce=self.loss_weight * loss)
         if self.mse_weight:
             out['loss_nmse'] = self.mse_weight * normalized_mse(a, b)
         if self.queue is not None and self.training:
-            self.queue.enqueue(b)
+            self.queue.enqueue(all_b)
         return out
 
 
@@ -108,7 +116,8 @@ class PointPatchInfoNCE(nn.Module):
 
     ``forward(points (M, D), patches (M, D), valid (M,) bool or None)``: row i of both is a
     pair (a point and the 2D feature at its pixel); pairs are drawn among valid rows (without
-    replacement); returns ``{'loss_point_nce'}``.
+    replacement); returns ``{'loss_point_nce'}``. Under DDP the sampled pairs of every rank
+    are negatives too (gathered with gradient; labels offset by rank).
     """
 
     def __init__(self, num_pairs: int = 4096, temperature: float = 0.07,
@@ -125,7 +134,9 @@ class PointPatchInfoNCE(nn.Module):
             idx = idx[torch.randperm(len(idx), device=idx.device)[:self.num_pairs]]
         p = F.normalize(points[idx].float(), dim=-1)
         q = F.normalize(patches[idx].float(), dim=-1)
-        logits = p @ q.T / self.temperature
-        target = torch.arange(len(idx), device=p.device)
-        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        all_p, offset = gather_with_grad(p)
+        all_q, _ = gather_with_grad(q)
+        target = torch.arange(len(idx), device=p.device) + offset
+        loss = 0.5 * (F.cross_entropy(p @ all_q.T / self.temperature, target)
+                      + F.cross_entropy(q @ all_p.T / self.temperature, target))
         return dict(loss_point_nce=self.loss_weight * loss)
