@@ -6,7 +6,9 @@
 # benchmarks/bench_student.py. Student: MobileNetV3-Small (1.7 M parameters; resnet18 measured
 # 3.6x slower per frame here, below the 10x speed-up goal against the two-encoder teacher).
 _base_ = ['./action_head_rlbench_rgb_aligned.py']
-action_input = 'image'
+# training reads the teacher's encoder outputs from the packs (+ the frame for the student);
+# tools/test.py and benchmarks/bench_student.py can run the whole teacher on raw frames
+action_input = 'packs'
 # the encoders that wrote the packs (tools/prepare_rlbench.py --short-side 224 --seed 0)
 pack_short_side = 224
 teacher_encoders = dict(
@@ -23,6 +25,6 @@ model = dict(
     student=dict(type='TimmStudent', model_name='mobilenetv3_small_100', pretrained=None,
                  num_groups=len(teacher_encoders), token_grid=4, dim={{_base_.dim}}),
     loss_weights=dict(cos=1.0, nmse=1.0, head=0.0), predict_with='student')
-train_dataloader = dict(dataset=dict(input=action_input))
-val_dataloader = dict(dataset=dict(input=action_input))
+train_dataloader = dict(dataset=dict(input=action_input, load_image=True))
+val_dataloader = dict(dataset=dict(input=action_input, load_image=True))
 test_dataloader = val_dataloader

@@ -49,6 +49,8 @@ class RLBenchActionDataset(Dataset):
         episodes: episode names (the split is by episode).
         input: ``'pc'`` | ``'packs'`` | ``'image'`` | ``'proprio'``.
         encoders: pack names (``'packs'``), or ``{name: channels}`` (checked when built).
+        load_image: also return the raw frame with another input (stage 3 trains on the
+            packs' tokens, which the teacher's encoders wrote, and the frame).
 
     Raises:
         FileNotFoundError: an episode without its actions file (naming it and the command
@@ -62,7 +64,8 @@ class RLBenchActionDataset(Dataset):
                  pack_root: str = 'packs', pack_store: str = 'zarr',
                  pc_root: str = 'pc_dataset/PC/teacher', pc_tag: str = 'teacher',
                  num_points: int = 512, token_grid: int = 4,
-                 const_episodes: Optional[Sequence[str]] = None, test_mode: bool = False,
+                 const_episodes: Optional[Sequence[str]] = None, load_image: bool = False,
+                 test_mode: bool = False,
                  lazy_init: bool = False, pipeline=None):
         if input not in INPUTS:
             raise ValueError(f'input must be one of {INPUTS}, got {input!r}')
@@ -73,6 +76,7 @@ class RLBenchActionDataset(Dataset):
         self.pack_root, self.pack_store = osp.join(data_root, pack_root), pack_store
         self.pc_root, self.pc_tag = osp.join(data_root, pc_root), pc_tag
         self.num_points, self.token_grid, self.test_mode = num_points, token_grid, test_mode
+        self.load_image = load_image or input == 'image'
         self.actions = {ep: self._load_actions(ep) for ep in self.episodes}
         self.units = [(ep, int(s)) for ep in self.episodes for s in self.actions[ep]['steps']]
         const_eps = list(const_episodes) if const_episodes else self.episodes
@@ -146,7 +150,7 @@ class RLBenchActionDataset(Dataset):
             inputs['points'] = self._points(episode, step, index)
         elif self.input == 'packs':
             inputs['tokens'] = self._tokens(episode, step)
-        elif self.input == 'image':
+        if self.load_image:
             inputs['image'] = self._image(episode, step)
         sample = dict(episode=episode, step=step,
                       target_trans=torch.from_numpy(act['target_trans'][i]),

@@ -20,6 +20,10 @@ class StudentDistiller(BaseModel):
     between the frozen stage-2 head's outputs (translation, rotation matrix, open logit) on
     ``s`` and on ``t`` — logit distillation through the head.
 
+    The teacher's tokens come from ``inputs['tokens']`` when the batch has them (the packs,
+    which the teacher's own encoders wrote — the same values up to fp16 storage, tested —
+    so training skips the ViTs), else from running the teacher on the frame.
+
     ``predict`` runs the frozen head on the student's tokens (``predict_with='student'``) or
     the teacher's (``'teacher'``: the reference of the comparison) and returns
     :class:`~oneformer3d.evaluation.ActionMetric` records.
@@ -37,12 +41,18 @@ class StudentDistiller(BaseModel):
         self.loss_weights = {**dict(cos=1.0, nmse=1.0, head=0.0), **(loss_weights or {})}
         self.predict_with = predict_with
 
+    def teacher_tokens(self, inputs: dict) -> torch.Tensor:
+        if 'tokens' in inputs:
+            with torch.no_grad():
+                return self.teacher.token_encoder(inputs)
+        return self.teacher(inputs['image'])
+
     def forward(self, inputs: dict, data_samples: Optional[dict] = None, mode: str = 'tensor'):
         images = inputs['image']
         if mode == 'tensor':
             return self.student(images)
         if mode == 'loss':
-            t = self.teacher(images)
+            t = self.teacher_tokens(inputs)
             s = self.student(images)
             w = self.loss_weights
             losses = dict(
@@ -59,7 +69,7 @@ class StudentDistiller(BaseModel):
             return losses
         if mode == 'predict':
             tokens = self.student(images) if self.predict_with == 'student' else \
-                self.teacher(images)
+                self.teacher_tokens(inputs)
             pred = self.teacher.head(inputs['proprio'].float(), tokens)
             return format_predictions(self.teacher.head.decode(pred), data_samples)
         raise ValueError(f'StudentDistiller: unknown mode {mode!r}')
