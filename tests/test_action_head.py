@@ -242,3 +242,22 @@ def test_student_distillation_and_export(prepared, tmp_path):
     res = subprocess.run([sys.executable, '-I', '-c', code, out], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == '(2, 16, 128)', res.stderr[-2000:]
+
+
+def test_compare_tool_prints_one_line_per_input_and_the_table(prepared, tmp_path):
+    """tools/compare_action_inputs.py on a split given by flags (3 iterations per input):
+    one ``input=...`` line per input, one table, md / csv / png written."""
+    work = tmp_path / 'cmp'
+    rc, log = call_tool('compare_action_inputs', '--data-root', prepared, '--inputs', 'proprio',
+                        'rgb_raw', '--train-episodes', *EPISODES[:2], '--test-episodes',
+                        EPISODES[2], '--encoders', 'rgb=3', '--iters', '3', '--work-root', work)
+    assert rc == 0, log[-3000:]
+    lines = [x for x in log.splitlines() if x.startswith('input=')]
+    assert [x.split()[0] for x in lines] == ['input=proprio', 'input=rgb_raw']
+    assert all('const_trans_err_cm=' in x for x in lines)
+    assert "train ['episode1', 'episode2'] -> test ['episode5']" in log
+    for ext in ('md', 'csv', 'png'):
+        assert (work / f'compare_actions.{ext}').stat().st_size > 0
+    rc, log = call_tool('compare_action_inputs', '--data-root', prepared, '--train-episodes',
+                        EPISODES[0], '--test-episodes', EPISODES[0])
+    assert rc == 1 and 'episodes in both splits' in log
