@@ -4,5 +4,6 @@ from .rlbench_align_dataset import RLBenchAlignDataset
 from .scannet_dataset import (ScanNet200SegDataset, ScanNet200SegMVDataset, ScanNetSegDataset,
                               ScanNetSegMVDataset)
 
-__all__ = ['RLBenchActionDataset', 'RLBenchAlignDataset', 'ScanNet200SegDataset', 'ScanNet200SegMVDataset',
+__all__ = ['RLBenchActionDataset', 'RLBenchAlignDataset', 'ScanNet200SegDataset',
+           'ScanNet200SegMVDataset',
            'ScanNetSegDataset', 'ScanNetSegMVDataset']
