@@ -18,6 +18,8 @@ def test_config_builds(path):
     init_default_scope('oneformer3d')
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'oneformer3d'
+    if cfg.model.type in ('ActionPolicy', 'StudentDistiller'):
+        return check_action_config(cfg)
     model = MODELS.build(cfg.model)
     if cfg.model.type == 'RGBPointAligner':
         # alignment configs: one adapter per encoder pack the dataset reads, in the same order
@@ -31,6 +33,30 @@ def test_config_builds(path):
     for loader in ('train_dataloader', 'val_dataloader'):
         assert cfg[loader].dataset.type in ('ScanNetSegDataset', 'ScanNet200SegDataset',
                                             'ScanNetSegMVDataset', 'ScanNet200SegMVDataset')
+
+
+def check_action_config(cfg):
+    """Stage-2/3 configs: the token encoder fits the dataset's input and packs. Checkpoints
+    named in them come from training runs (loading them is tested in test_action_head.py),
+    so the model is built without them here."""
+    ds = cfg.train_dataloader.dataset
+    assert ds.type == cfg.val_dataloader.dataset.type == 'RLBenchActionDataset'
+    assert set(ds.episodes).isdisjoint(cfg.val_dataloader.dataset.episodes)
+    if cfg.model.type == 'StudentDistiller':
+        cfg.model.teacher.policy_checkpoint = None
+        model = MODELS.build(cfg.model)
+        assert list(model.teacher.encoders) == list(ds.encoders) == \
+            list(cfg.model.teacher.token_encoder.encoders)
+        assert model.student.groups == len(ds.encoders) and ds.load_image
+        return
+    enc = cfg.model.get('token_encoder')
+    if enc and enc.get('checkpoint'):
+        enc.checkpoint = None
+    model = MODELS.build(cfg.model)
+    expected = dict(pc='PointTokenEncoder', packs='PackTokenEncoder', proprio=None)[ds.input]
+    assert (type(model.token_encoder).__name__ if model.token_encoder else None) == expected
+    if expected == 'PackTokenEncoder':
+        assert list(model.token_encoder.names) == list(ds.encoders)
 
 
 def test_esam_sv_baseline_settings():
