@@ -57,6 +57,13 @@ def call_tool(name, *args):
     return rc, buf.getvalue()
 
 
+def tool_ok(name, *args) -> str:
+    """:func:`call_tool` that must succeed (a fixture's data preparation); returns the log."""
+    rc, log = call_tool(name, *args)
+    assert rc == 0, f'tools/{name}.py {" ".join(map(str, args))} failed:\n{log[-4000:]}'
+    return log
+
+
 def data_path(*parts):
     """Path under the shared real-data folder (env ONEFORMER3D_DATA); skips the test with a
     clear reason when the folder is absent."""
@@ -103,9 +110,9 @@ def sv_root(tmp_path_factory):
     """SV infos (--pack-clip) of the three real scene0000_00 frames with a stored
     RGB-patch map per frame (3 channels, 16.2 colour-image pixels per cell)."""
     out = str(tmp_path_factory.mktemp('fusion_sv'))
-    run_script([osp.join(REPO, 'tools', 'create_data.py'), 'scannet_sv', '--root-path',
-                data_path('scannet'), '--out-dir', out, '--pack-clip'])
-    run_script([osp.join(REPO, 'tools', 'extract_2d_features.py'), '--infos',
-                osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'),
-                '--encoder', 'RGBPatchEncoder', '--workers', '0'])
+    tool_ok('create_data', 'scannet_sv', '--root-path', data_path('scannet'), '--out-dir', out,
+            '--pack-clip')
+    tool_ok('extract_2d_features', '--infos',
+            osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'),
+            '--encoder', 'RGBPatchEncoder', '--workers', '0')
     return out

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from oneformer3d.engine import PartialLoadHook
 from oneformer3d.models.layers import voxel_ball_query
 from oneformer3d.registry import DATASETS, MODELS
-from tests.conftest import REPO, data_path, run_script
+from tests.conftest import REPO, data_path, tool_ok
 
 init_default_scope('oneformer3d')
 CFG = osp.join(REPO, 'configs', 'esam')
@@ -238,11 +238,11 @@ def online_cfg(**cons):
 def mv_root(tmp_path_factory):
     """MV infos (--pack-clip) of the real scene0000_00 sequence, RGB-patch maps per frame."""
     out = str(tmp_path_factory.mktemp('fusion_mv'))
-    run_script([osp.join(REPO, 'tools', 'create_data.py'), 'scannet_mv', '--root-path',
-                data_path('scannet'), '--out-dir', out, '--pack-clip', '--max-points', '5000'])
-    run_script([osp.join(REPO, 'tools', 'extract_2d_features.py'), '--infos',
-                osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl'),
-                '--encoder', 'RGBPatchEncoder', '--workers', '0'])
+    tool_ok('create_data', 'scannet_mv', '--root-path', data_path('scannet'), '--out-dir', out,
+            '--pack-clip', '--max-points', '5000')
+    tool_ok('extract_2d_features', '--infos',
+            osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl'),
+            '--encoder', 'RGBPatchEncoder', '--workers', '0')
     return out
 
 

@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 from oneformer3d.datasets.preprocessing.feature_io import load_feature_file
 from oneformer3d.datasets.transforms.loading_clip import read_rgb
 from oneformer3d.registry import DATASETS, MODELS
-from tests.conftest import REPO, data_path, run_script
+from tests.conftest import data_path, tool_ok
 from tests.test_fusion import LIGHT, batch_of, sample_cfg
 
 init_default_scope('oneformer3d')
@@ -26,13 +26,13 @@ def clip_store(tmp_path_factory):
     torch.manual_seed(0)
     weights = osp.join(out, 'vit_s16.bin')
     torch.save(open_clip.create_model('ViT-S-16').state_dict(), weights)
-    run_script([osp.join(REPO, 'tools', 'create_data.py'), 'scannet_sv', '--root-path',
-                data_path('scannet'), '--out-dir', out, '--pack-clip'])
-    run_script([osp.join(REPO, 'tools', 'extract_2d_features.py'), '--infos',
-                osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'), '--encoder',
-                'OpenClipViT', '--model-name', 'ViT-S-16', '--weights', weights,
-                '--short-side', '224', '--compute-dtype', 'fp32', '--store-dtype', 'fp32',
-                '--limit', '2', '--workers', '0'])
+    tool_ok('create_data', 'scannet_sv', '--root-path', data_path('scannet'), '--out-dir', out,
+            '--pack-clip')
+    tool_ok('extract_2d_features', '--infos',
+            osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'), '--encoder',
+            'OpenClipViT', '--model-name', 'ViT-S-16', '--weights', weights,
+            '--short-side', '224', '--compute-dtype', 'fp32', '--store-dtype', 'fp32',
+            '--limit', '2', '--workers', '0')
     return out, weights
 
 

@@ -90,7 +90,8 @@ def parse_args(argv=None):
     p.add_argument('--data', default=os.environ.get('ONEFORMER3D_DATA',
                                                     osp.join('..', 'shared', 'data')))
     p.add_argument('--cfg-options', nargs='+', default=[],
-                   help='key=value overrides given to every row (train and test)')
+                   help='key=value overrides given to every row (train and test; they win '
+                        'over the tool\'s schedule options)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--deterministic', action='store_true')
     p.add_argument('--force', action='store_true', help='re-run finished rows')
@@ -202,7 +203,7 @@ def run_row(key, args, suffix, dirs, commit) -> dict:
         with open(row_file) as fh:
             return json.load(fh)
     cfg = Config.fromfile(osp.join(REPO, config))
-    opts = list(args.cfg_options)
+    opts = []
     iters = getattr(args, f'{route.schedule}_iters')
     if iters:
         opts += schedule_options(cfg, iters)
@@ -211,6 +212,7 @@ def run_row(key, args, suffix, dirs, commit) -> dict:
     if 'hook' in route.needs:
         opts.append(f'custom_hooks.{hook_index(cfg)}.checkpoint='
                     f'{last_checkpoint(dirs[route.needs["hook"]], args.dry_run)}')
+    opts += args.cfg_options                  # the user's overrides come last: they win
     common = ['--seed', str(args.seed)] + (['--deterministic'] if args.deterministic else [])
     py = sys.executable
     before = set(glob.glob(osp.join(REPO, work_dir, '2*')))
