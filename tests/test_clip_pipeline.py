@@ -5,8 +5,6 @@ import functools
 import os
 import os.path as osp
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -24,16 +22,8 @@ from oneformer3d.models.layers import sample_points_img_feat
 from tests.conftest import REPO, call_tool, data_path
 
 init_default_scope('oneformer3d')
-EXTRACT = osp.join(REPO, 'tools', 'extract_2d_features.py')
-VERIFY = osp.join(REPO, 'tools', 'verify_saved_features.py')
 PIPELINE = [dict(type='LoadPointsFromFile'), dict(type='LoadClipFeature'),
             dict(type='Pack3DDetInputs', keys=['points'])]
-
-
-def run_tool(script, *args):
-    res = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
-                         timeout=600, cwd=REPO)
-    return res.returncode, res.stdout + res.stderr
 
 
 @pytest.fixture(scope='module')
@@ -41,13 +31,13 @@ def sv_clip(tmp_path_factory):
     """SV infos of the three real ScanNet frames with 2D feature paths; RGB-patch features
     stored for the first two frames only (the third is missing on purpose)."""
     out = str(tmp_path_factory.mktemp('sv_clip'))
-    rc, log = run_tool(osp.join(REPO, 'tools', 'create_data.py'), 'scannet_sv', '--root-path',
-                       data_path('scannet'), '--out-dir', out, '--pack-clip')
+    rc, log = call_tool('create_data', 'scannet_sv', '--root-path', data_path('scannet'),
+                        '--out-dir', out, '--pack-clip')
     # paths are written before any extraction
     assert rc == 0 and '(3 frames, 0 feature files present)' in log, log
     clip_infos = osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl')
-    rc, log = run_tool(EXTRACT, '--infos', clip_infos, '--encoder', 'RGBPatchEncoder',
-                       '--limit', '2', '--workers', '0', '--vis', '1')
+    rc, log = call_tool('extract_2d_features', '--infos', clip_infos, '--encoder',
+                        'RGBPatchEncoder', '--limit', '2', '--workers', '0', '--vis', '1')
     assert rc == 0, log
     return out, clip_infos
 
@@ -295,13 +285,12 @@ def test_mv_samples_sample_their_own_frames_features(tmp_path):
     from oneformer3d.models.detectors.online import frame_inputs
     from oneformer3d.registry import DATASETS, MODELS
     out = str(tmp_path)
-    rc, log = run_tool(osp.join(REPO, 'tools', 'create_data.py'), 'scannet_mv', '--root-path',
-                       data_path('scannet'), '--out-dir', out, '--pack-clip',
-                       '--max-points', '5000')
+    rc, log = call_tool('create_data', 'scannet_mv', '--root-path', data_path('scannet'),
+                        '--out-dir', out, '--pack-clip', '--max-points', '5000')
     assert rc == 0, log
     clip_infos = osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl')
-    rc, log = run_tool(EXTRACT, '--infos', clip_infos, '--encoder', 'RGBPatchEncoder',
-                       '--workers', '0')
+    rc, log = call_tool('extract_2d_features', '--infos', clip_infos, '--encoder',
+                        'RGBPatchEncoder', '--workers', '0')
     assert rc == 0, log
     ds = DATASETS.build(dict(
         type='ScanNetSegMVDataset', data_root=out, ann_file=osp.basename(clip_infos),
