@@ -35,7 +35,6 @@ import glob
 import json
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
 from collections import namedtuple

@@ -80,7 +80,8 @@ class RLBenchActionDataset(Dataset):
         self.actions = {ep: self._load_actions(ep) for ep in self.episodes}
         self.units = [(ep, int(s)) for ep in self.episodes for s in self.actions[ep]['steps']]
         const_eps = list(const_episodes) if const_episodes else self.episodes
-        trans = np.concatenate([self._load_actions(ep)['target_trans'] for ep in const_eps])
+        trans = np.concatenate([(self.actions.get(ep) or self._load_actions(ep))['target_trans']
+                                for ep in const_eps])
         self.metainfo = dict(task=task, input=input, const_trans=trans.mean(0).tolist(),
                              episodes=self.episodes)
         self._packs = {}

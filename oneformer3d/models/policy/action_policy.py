@@ -1,7 +1,6 @@
 """``ActionPolicy``: an input route's token encoder + the shared ``ActionHead`` (stage 2)."""
 from typing import Optional
 
-import torch
 from mmengine.model import BaseModel
 
 from oneformer3d.registry import MODELS
