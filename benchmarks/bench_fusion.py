@@ -3,8 +3,9 @@
     python benchmarks/bench_fusion.py [--iters 5] [--warmup 1] [--voxel-size 0.02]
 
 One training step (loss, backward, AdamW) of each model on the same real scene0000_00 frame
-(20,000 points, rendered depth), the variants interleaved iteration by iteration so machine
-noise falls on all of them alike:
+(20,000 points, rendered depth), the variants interleaved iteration by iteration (in an
+order that rotates each iteration) so machine noise falls on all of them alike; the figures
+are medians over the timed steps:
 
 * ``3d``: ``ESAM_sv_3d_scannet.py`` (Res16UNet34C + 3-layer query decoder);
 * ``3dtsa``: ``ESAM_sv_3dtsa_scannet.py`` (+ the Tiny-SA neck);
@@ -114,8 +115,11 @@ def main(argv=None):
                                                                     h / pix.shape[-2])))
         return batch
 
+    names = list(variants)
     for i in range(args.iters + args.warmup):
-        for name, (model, dataset, opt) in variants.items():
+        # the order rotates each iteration: no variant always runs after the same one
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            model, dataset, opt = variants[name]
             sample = dataset[0]                # loading and decoding: not timed
             t0 = time.perf_counter()
             batch = make_batch(name, sample)
@@ -127,7 +131,8 @@ def main(argv=None):
             opt.step()
             if i >= args.warmup:
                 times[name].append(time.perf_counter() - t0)
-    mean = {k: float(np.mean(v)) for k, v in times.items()}
+    # medians: one slow step (this machine's timings vary up to 2x) does not move them
+    med = {k: float(np.median(v)) for k, v in times.items()}
     model, dataset, _ = variants['dino_inject']          # the pyramid alone
     pyramid = []
     for _ in range(3):
@@ -140,14 +145,15 @@ def main(argv=None):
     print(f'real frame, 20000 points, voxel {args.voxel_size} m, {args.iters} timed steps '
           f'each (after {args.warmup} warm-up), threads {torch.get_num_threads()}, '
           f'2D grid {tuple(grid)}')
-    for k, v in mean.items():
-        print(f'{k:16s} {v:.2f} s/step  (min {min(times[k]):.2f}, max {max(times[k]):.2f})')
-    print(f'bifusion_vs_3d_step_ratio={mean["bifusion"] / mean["3d"]:.3f}')
-    print(f'bifusion_vs_3dtsa_step_ratio={mean["bifusion"] / mean["3dtsa"]:.3f}')
-    print(f'online_vs_stored_2d_ratio={mean["bifusion_online"] / mean["bifusion"]:.3f}')
+    for k, v in med.items():
+        print(f'{k:16s} {v:.2f} s/step median  (mean {np.mean(times[k]):.2f}, '
+              f'min {min(times[k]):.2f}, max {max(times[k]):.2f})')
+    print(f'bifusion_vs_3d_step_ratio={med["bifusion"] / med["3d"]:.3f}')
+    print(f'bifusion_vs_3dtsa_step_ratio={med["bifusion"] / med["3dtsa"]:.3f}')
+    print(f'online_vs_stored_2d_ratio={med["bifusion_online"] / med["bifusion"]:.3f}')
     print(f'dino_pyramid_ms_per_frame={1000 * float(np.mean(pyramid)):.0f}')
-    print(f'dino_inject_vs_3d_step_ratio={mean["dino_inject"] / mean["3d"]:.3f}')
-    print(f'tiny_sa_vs_3d_step_ratio={mean["3dtsa"] / mean["3d"]:.3f}')
+    print(f'dino_inject_vs_3d_step_ratio={med["dino_inject"] / med["3d"]:.3f}')
+    print(f'tiny_sa_vs_3d_step_ratio={med["3dtsa"] / med["3d"]:.3f}')
     return 0
 
 

@@ -169,6 +169,36 @@ def test_tiny_sa_ball_query_identity_start_and_locality(sv_root):
         y, y2 = neck(x).F, neck(x2).F
     assert not torch.equal(y, x.F) and torch.equal(y[0], y2[0])
     assert not torch.equal(y[far], y2[far])
+    # the module (real pairs grouped by neighbour count, per-offset position terms) equals
+    # its docstring's formula written out per (voxel, neighbour) on the padded ball query
+    for layer in neck.layers:
+        torch.nn.init.normal_(layer.ffn[2].weight, std=0.1)
+    feats = x.F.clone().requires_grad_(True)
+    y = neck(SparseTensor(features=feats, coordinates=coords)).F
+    ref = tiny_sa_formula(neck, feats, coords)
+    torch.testing.assert_close(y, ref, atol=1e-4, rtol=1e-4)
+    weight = torch.randn_like(y)
+    params = [feats, *neck.parameters()]
+    for a, b in zip(torch.autograd.grad((y * weight).sum(), params),
+                    torch.autograd.grad((ref * weight).sum(), params)):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+
+
+def tiny_sa_formula(neck, f, coords):
+    """``TinySAModule``'s docstring, literally: ``k_ij = W_k LN(f_j) + P(d_ij)``, ``v_ij =
+    W_v LN(f_j) + P(d_ij)``, softmax over the (masked) padded neighbours."""
+    index, mask, rel, _ = voxel_ball_query(coords, neck.radius, neck.max_neighbors)
+    m, k = index.shape
+    pos = neck.pos_embed(rel / neck.radius)                        # (M, K, C)
+    for layer in neck.layers:
+        c, h, d = f.shape[1], layer.h, layer.d
+        q, key, val = layer.qkv(layer.norm1(f)).split(c, dim=1)
+        kij, vij = (key[index] + pos).view(m, k, h, d), (val[index] + pos).view(m, k, h, d)
+        logits = (q.view(m, 1, h, d) * kij).sum(-1) / d ** 0.5
+        attn = logits.masked_fill(~mask[..., None], float('-inf')).softmax(1)
+        f = f + layer.out_proj((attn[..., None] * vij).sum(1).reshape(m, c))
+        f = f + layer.ffn(layer.norm2(f))
+    return f
 
 
 def test_paramwise_key_matches_only_the_tiny_sa_pos_embed():

@@ -45,6 +45,43 @@ def test_sample_img_feat_pixel_centre_convention():
     torch.testing.assert_close(feats[1], torch.zeros(2))
 
 
+def test_sample_img_feat_equals_grid_sample_on_a_real_frame():
+    """The row-gather sampler against ``grid_sample`` (align_corners=True, border padding,
+    ``g = 2 u_f / (W_f - 1) - 1``), on a real ScanNet frame pooled to a stride-8 map and its
+    scan's projected vertices (in-view, off-image and edge points): same features, same
+    gradient into the map, both modes; an unknown mode raises."""
+    import torch.nn.functional as F
+    root = data_path('scannet')
+    verts = np.fromfile(osp.join(root, 'scans_raw', 'scene0000_00.bin'),
+                        np.float32).reshape(-1, 6)[::5]
+    with open(osp.join(root, 'posed', 'scannet_infos.pkl'), 'rb') as fh:
+        info = pickle.load(fh)[0]
+    img, fmap = _image_map(osp.join(root, 'posed', info['img_paths'][0]))
+    size, s = img.shape[:2], 8
+    fmap = torch.nn.functional.avg_pool2d(fmap[None], s)[0].requires_grad_(True)
+    hf, wf = fmap.shape[-2:]
+    uv, ok = build_uv_index(verts, info['intrinsics'], info['extrinsics'][0], size)
+    uv = torch.cat([uv, torch.tensor([[-0.5, -0.5], [size[1] - 0.51, size[0] - 0.51]])])
+    ok = torch.cat([ok, torch.tensor([True, True])])
+    assert 500 < int(ok.sum()) < len(ok)
+    weight = torch.randn(len(uv), 3)
+    for mode in ('bilinear', 'nearest'):
+        feats, valid = sample_img_feat(fmap, uv, size, s, valid=ok, mode=mode)
+        grad, = torch.autograd.grad((feats * weight).sum(), fmap)
+        g = torch.stack([2 * ((uv[:, 0] + 0.5) / s - 0.5) / (wf - 1) - 1,
+                         2 * ((uv[:, 1] + 0.5) / s - 0.5) / (hf - 1) - 1], -1)
+        ref = F.grid_sample(fmap[None], g[None, :, None], mode=mode, padding_mode='border',
+                            align_corners=True)[0, :, :, 0].t()
+        ref = torch.where(valid[:, None], ref, torch.zeros_like(ref))
+        ref_grad, = torch.autograd.grad((ref * weight).sum(), fmap)
+        torch.testing.assert_close(feats, ref, atol=1e-3, rtol=1e-5)
+        torch.testing.assert_close(grad, ref_grad, atol=1e-3, rtol=1e-4)
+        assert torch.equal(valid, ok & (uv[:, 0] < size[1] - 0.5) & (uv[:, 1] < size[0] - 0.5)
+                           & (uv >= -0.5).all(1))
+    with pytest.raises(ValueError, match='bicubic'):
+        sample_img_feat(fmap, uv, size, s, mode='bicubic')
+
+
 def test_scannet_scan_colours_agree_with_posed_frames():
     """Raw-frame scan vertices projected with K @ inv(pose) into the three real frames: image
     colour at the point's pixel vs its vertex colour (data README: ~26-31 vs ~65 shuffled);

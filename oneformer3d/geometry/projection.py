@@ -7,9 +7,11 @@ pixel coordinate ``u`` lands at feature coordinate
 
     u_f = (u + 0.5) / s - 0.5                                              (1)
 
-and :func:`sample_img_feat` samples there bilinearly (``grid_sample`` with
-``align_corners=True`` and ``g = 2 u_f / (W_f - 1) - 1``; ``padding_mode='border'`` for the
-half cell between the outermost centres and the image edge). mmdetection3d's ``point_sample``
+and :func:`sample_img_feat` samples there bilinearly: the four cells around ``(u_f, v_f)``
+gathered as rows of the channels-last map and weighted (``embedding_bag``; the values of ``grid_sample`` with
+``align_corners=True``, ``g = 2 u_f / (W_f - 1) - 1`` and ``padding_mode='border'`` for the
+half cell between the outermost centres and the image edge; on CPU this is ~9x faster than
+``grid_sample`` forward + backward for a 256-channel map and 20k points). mmdetection3d's ``point_sample``
 normalises ``u / W * 2 - 1`` with ``align_corners=False``, i.e. ``u_f = u / s - 0.5``: half a
 *pixel* off everywhere and ~1 px off after its rescaling; we do not follow it.
 
@@ -166,12 +168,14 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
         stride: image pixels per feature cell, scalar or ``(s_x, s_y)``; default
             :func:`feature_stride` (the map covers the whole image).
         valid: optional (…, N) bool; invalid points get zero features.
-        mode: ``'bilinear'`` or ``'nearest'`` (``grid_sample`` modes).
+        mode: ``'bilinear'`` or ``'nearest'`` (``grid_sample``'s modes and values).
 
     Returns:
-        ``feats`` (…, N, C) in the map's dtype (zeros where not valid; a transposed view of a
-        (…, C, N) buffer — call ``.contiguous()`` if needed) and ``valid`` (…, N):
+        ``feats`` (…, N, C) in the map's dtype (zeros where not valid) and ``valid`` (…, N):
         the given mask and the point lies inside the image.
+
+    Raises:
+        ValueError: a batch mismatch between ``uv`` and the map, or an unknown ``mode``.
     """
     unbatched = feat_map.dim() == 3
     fm = feat_map.unsqueeze(0) if unbatched else feat_map
@@ -188,17 +192,35 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
     else:
         sx, sy = map(float, stride)
     pts = pts.to(torch.float32)
-    uf = (pts[..., 0] + 0.5) / sx - 0.5
-    vf = (pts[..., 1] + 0.5) / sy - 0.5
-    grid = torch.stack([2 * uf / max(wf - 1, 1) - 1, 2 * vf / max(hf - 1, 1) - 1], dim=-1)
     inside = ((pts[..., 0] >= -0.5) & (pts[..., 0] < w - 0.5)
               & (pts[..., 1] >= -0.5) & (pts[..., 1] < h - 0.5))
     ok = inside if valid is None else inside & (valid if valid.dim() == inside.dim()
                                                  else valid.unsqueeze(0))
+    # border padding = the cell coordinate clamped to the outermost centres
+    uf = ((pts[..., 0] + 0.5) / sx - 0.5).clamp(0, wf - 1)
+    vf = ((pts[..., 1] + 0.5) / sy - 0.5).clamp(0, hf - 1)
     src = fm.float() if fm.device.type == 'cpu' else fm
-    out = F.grid_sample(src, grid[:, :, None].to(src.dtype), mode=mode,
-                        padding_mode='border', align_corners=True)[..., 0]     # (B, C, N)
-    out = out.masked_fill_(~ok[:, None], 0).to(feat_map.dtype).transpose(1, 2)  # (B, N, C) view
+    b, c = src.shape[:2]
+    flat = src.flatten(2).transpose(1, 2).contiguous().view(b * hf * wf, c)   # rows
+    base = (torch.arange(b, device=pts.device) * (hf * wf))[:, None]
+    if mode == 'nearest':           # round half to even, as grid_sample's nearest
+        idx = base + vf.round().long() * wf + uf.round().long()
+        out = flat.index_select(0, idx.reshape(-1)).view(b, -1, c)
+    elif mode == 'bilinear':
+        x0, y0 = uf.floor(), vf.floor()
+        ax, ay = uf - x0, vf - y0
+        x0, y0 = x0.long(), y0.long()
+        x1, y1 = (x0 + 1).clamp(max=wf - 1), (y0 + 1).clamp(max=hf - 1)
+        idx = torch.stack([y0 * wf + x0, y0 * wf + x1, y1 * wf + x0, y1 * wf + x1], -1)
+        wgt = torch.stack([(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay], -1)
+        # the weighted sum of four rows is an embedding bag (its CPU kernels, forward and
+        # backward, are an order of magnitude faster than grid_sample's here)
+        out = F.embedding_bag((base[..., None] + idx).reshape(-1, 4), flat, mode='sum',
+                              per_sample_weights=wgt.reshape(-1, 4).to(src.dtype)
+                              ).view(b, -1, c)
+    else:
+        raise ValueError(f"sample_img_feat: mode {mode!r}, expected 'bilinear' or 'nearest'")
+    out = out.masked_fill(~ok[..., None], 0).to(feat_map.dtype)                 # (B, N, C)
     if unbatched or uv.dim() == 2:
         return out[0], ok[0]
     return out, ok

@@ -2,7 +2,7 @@ from .farthest_point_sampling import farthest_point_sampling
 from .matrix_nms import matrix_nms
 from .point_img_features import sample_points_img_feat
 from .superpoint_pooling import superpoint_pool
-from .voxel_ball_query import ball_offsets, voxel_ball_query
+from .voxel_ball_query import ball_offsets, group_by_neighbor_count, voxel_ball_query
 
-__all__ = ['ball_offsets', 'farthest_point_sampling', 'matrix_nms', 'sample_points_img_feat',
-           'superpoint_pool', 'voxel_ball_query']
+__all__ = ['ball_offsets', 'farthest_point_sampling', 'group_by_neighbor_count', 'matrix_nms',
+           'sample_points_img_feat', 'superpoint_pool', 'voxel_ball_query']

@@ -1,6 +1,6 @@
 """Ball query on a sparse voxel grid with sorted voxel keys (no compiled dependency)."""
 import math
-from typing import Tuple
+from typing import List, NamedTuple, Tuple
 
 import torch
 
@@ -75,3 +75,45 @@ def voxel_ball_query(coords: torch.Tensor, radius: float, max_neighbors: int,
     rel[i, slot] = offsets[o].float()
     oid[i, slot] = o
     return index, mask, rel, oid
+
+
+class NeighborGroups(NamedTuple):
+    """Voxels grouped by their number of real neighbours (see
+    :func:`group_by_neighbor_count`): ``rows`` (M,) int64, a permutation of the voxels in
+    group order; ``index`` (P,) int64 and ``offset_id`` (P,) int64, the real neighbour rows
+    and ball-offset ids of those voxels, row-major (P = total real pairs); ``sizes`` the
+    ``(R_n, n)`` of each group (R_n voxels with n neighbours each); ``inverse`` (M,) int64,
+    the permutation undoing ``rows``."""
+    rows: torch.Tensor
+    index: torch.Tensor
+    offset_id: torch.Tensor
+    sizes: List[Tuple[int, int]]
+    inverse: torch.Tensor
+
+
+def group_by_neighbor_count(index: torch.Tensor, mask: torch.Tensor, offset_id: torch.Tensor
+                            ) -> NeighborGroups:
+    """Drop the padding of a neighbourhood (:func:`voxel_ball_query`): group the voxels by
+    their number ``n`` of real neighbours, so per-neighbour work runs on the real pairs only
+    (on a depth frame's voxels about half of K = 16 slots are padding) in dense
+    (R_n, n, ...) blocks.
+
+    Relies on the real neighbours of a row filling its first slots (as
+    :func:`voxel_ball_query` returns them).
+
+    Args:
+        index, mask, offset_id: (M, K) as returned by :func:`voxel_ball_query`.
+
+    Returns:
+        :class:`NeighborGroups`, groups in ascending ``n``.
+    """
+    count = mask.sum(1)
+    order = torch.argsort(count, stable=True)
+    values, sizes = torch.unique_consecutive(count[order], return_counts=True)
+    pairs, oids, shapes = [], [], []
+    for n, rows in zip(values.tolist(), order.split(sizes.tolist())):
+        pairs.append(index[rows, :n].reshape(-1))
+        oids.append(offset_id[rows, :n].reshape(-1))
+        shapes.append((len(rows), n))
+    return NeighborGroups(order, torch.cat(pairs), torch.cat(oids), shapes,
+                          torch.argsort(order))
