@@ -216,12 +216,17 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
         wgt = torch.stack([(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay], -1)
         # the weighted sum of four rows is an embedding bag (its CPU kernels, forward and
         # backward, are several times faster than grid_sample's on CPU)
+        # (points that are not valid get zero weights: their feature is 0 without a pass
+        # over the (N, C) output)
+        wgt = wgt * ok[..., None]
         out = F.embedding_bag((base[..., None] + idx).reshape(-1, 4), flat, mode='sum',
                               per_sample_weights=wgt.reshape(-1, 4).to(src.dtype)
                               ).view(b, -1, c)
     else:
         raise ValueError(f"sample_img_feat: mode {mode!r}, expected 'bilinear' or 'nearest'")
-    out = out.masked_fill(~ok[..., None], 0).to(feat_map.dtype)                 # (B, N, C)
+    if mode == 'nearest':
+        out = out.masked_fill(~ok[..., None], 0)
+    out = out.to(feat_map.dtype)                                                  # (B, N, C)
     if unbatched or uv.dim() == 2:
         return out[0], ok[0]
     return out, ok

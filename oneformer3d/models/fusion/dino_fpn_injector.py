@@ -89,16 +89,17 @@ class DINOFPNInjector(nn.Module):
         feats, valids = sample_points_img_feat(inputs['points'], maps, inputs['camera'],
                                                inputs.get('elastic_offset'))
         m = x.F.shape[0]
-        vox = x.F.new_full((m, self.in_channels), INVALID)
-        count = x.F.new_zeros(m)
+        # row m collects the points without a valid projection (no (N, C) boolean gather)
+        vox = x.F.new_full((m + 1, self.in_channels), INVALID)
+        count = x.F.new_zeros(m + 1)
         for p2v, f, ok in zip(inputs['voxels']['point2voxel'], feats, valids):
-            idx = p2v[ok]
+            idx = torch.where(ok, p2v, m)
             if self.pool == 'max':
-                vox.index_reduce_(0, idx, f[ok], 'amax', include_self=True)
+                vox.index_reduce_(0, idx, f, 'amax', include_self=True)
             else:
-                vox.index_reduce_(0, idx, f[ok], 'mean', include_self=False)
+                vox.index_reduce_(0, idx, f, 'mean', include_self=False)
             count.index_add_(0, idx, torch.ones_like(idx, dtype=count.dtype))
-        valid = count > 0
+        vox, valid = vox[:m], count[:m] > 0
         vox[~valid] = INVALID
         level = ME.SparseTensor(features=vox, coordinate_map_key=x.coordinate_map_key,
                                 coordinate_manager=x.coordinate_manager)
@@ -108,7 +109,7 @@ class DINOFPNInjector(nn.Module):
                 break
             raw[s] = self.down(raw[s // 2]) if self.pool == 'max' else self._mean_down(raw[s // 2])
         self.levels = {s: ME.SparseTensor(
-            features=torch.where(t.F <= INVALID / 10, torch.zeros_like(t.F), t.F),
+            features=t.F.masked_fill_(t.F <= INVALID / 10, 0),     # fresh tensors, no grad
             coordinate_map_key=t.coordinate_map_key, coordinate_manager=t.coordinate_manager)
             for s, t in raw.items()}
         self.stats = dict(valid_ratio=valid.float().mean())

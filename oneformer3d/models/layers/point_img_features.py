@@ -36,7 +36,7 @@ def sample_points_img_feat(points: List[torch.Tensor], img_feats: torch.Tensor, 
     for b, pts in enumerate(points):
         fm = img_feats[b]
         views = range(fm.shape[0]) if fm.dim() == 4 else [None]
-        acc = torch.zeros(pts.shape[0], fm.shape[-3], device=pts.device)
+        acc = None
         count = torch.zeros(pts.shape[0], device=pts.device)
         off = None if elastic_offsets is None else elastic_offsets[b]
         for t in views:
@@ -47,9 +47,10 @@ def sample_points_img_feat(points: List[torch.Tensor], img_feats: torch.Tensor, 
                                     elastic_offset=off)
             stride = tuple(float(s) for s in _view(camera['stride'], b, t, 1))
             f, ok = sample_img_feat(fm if t is None else fm[t], uv, shape, stride, ok, mode)
-            acc += f.float()
+            acc = f.float() if acc is None else acc + f.float()
             count += ok.float()
-        feats.append(acc / count.clamp(min=1)[:, None])
+        # one view: its features as they are (zero where not valid); several: their mean
+        feats.append(acc if len(views) == 1 else acc / count.clamp(min=1)[:, None])
         valids.append(count > 0)
     return feats, valids
 
