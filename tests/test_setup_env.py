@@ -1,5 +1,7 @@
 """The CUDA-12 patch of MinkowskiEngine 0.5.4 (tools/patch_minkowski_cuda.py), applied to the
 real sdist from the package registry; the build itself needs a GPU machine (README)."""
+import importlib.util
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -16,9 +18,23 @@ import patch_minkowski_cuda  # noqa: E402
 @pytest.fixture(scope='module')
 def me_sdist(tmp_path_factory):
     out = tmp_path_factory.mktemp('me_sdist')
+    # pip runs the sdist's setup.py for its metadata, and MinkowskiEngine's setup.py calls
+    # `pip uninstall MinkowskiEngine -y` (by PATH) at import: with this environment's pip
+    # first on PATH (an activated venv) that removed the installed ME. A `pip` that does
+    # nothing, first on PATH for the download, keeps the environment as it is.
+    stub = out / 'stub_bin'
+    stub.mkdir()
+    (stub / 'pip').write_text('#!/bin/sh\nexit 0\n')
+    (stub / 'pip').chmod(0o755)
+    env = dict(os.environ, PATH=f'{stub}{os.pathsep}{os.environ.get("PATH", "")}')
+    installed = importlib.util.find_spec('MinkowskiEngine') is not None
     res = subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps',
                           '--no-binary', ':all:', '--no-build-isolation', '-d', str(out),
-                          'MinkowskiEngine==0.5.4'], capture_output=True, text=True, timeout=300)
+                          'MinkowskiEngine==0.5.4'], capture_output=True, text=True, timeout=300,
+                         env=env)
+    importlib.invalidate_caches()
+    assert (importlib.util.find_spec('MinkowskiEngine') is not None) == installed, \
+        'downloading the MinkowskiEngine sdist changed the installed packages'
     archive = out / 'MinkowskiEngine-0.5.4.tar.gz'
     if res.returncode != 0 or not archive.is_file():
         pytest.skip(f'MinkowskiEngine sdist not downloadable here: {res.stderr[-300:]}')
