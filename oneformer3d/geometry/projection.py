@@ -207,6 +207,7 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
     if mode == 'nearest':           # round half to even, as grid_sample's nearest
         idx = base + vf.round().long() * wf + uf.round().long()
         out = flat.index_select(0, idx.reshape(-1)).view(b, -1, c)
+        out = out.masked_fill(~ok[..., None], 0)
     elif mode == 'bilinear':
         x0, y0 = uf.floor(), vf.floor()
         ax, ay = uf - x0, vf - y0
@@ -214,18 +215,15 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
         x1, y1 = (x0 + 1).clamp(max=wf - 1), (y0 + 1).clamp(max=hf - 1)
         idx = torch.stack([y0 * wf + x0, y0 * wf + x1, y1 * wf + x0, y1 * wf + x1], -1)
         wgt = torch.stack([(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay], -1)
-        # the weighted sum of four rows is an embedding bag (its CPU kernels, forward and
-        # backward, are several times faster than grid_sample's on CPU)
-        # (points that are not valid get zero weights: their feature is 0 without a pass
-        # over the (N, C) output)
+        # the weighted sum of four rows is an embedding bag (forward and backward several
+        # times faster than grid_sample's on CPU); points that are not valid get zero
+        # weights, so their feature is 0 without another pass over the (N, C) output
         wgt = wgt * ok[..., None]
         out = F.embedding_bag((base[..., None] + idx).reshape(-1, 4), flat, mode='sum',
                               per_sample_weights=wgt.reshape(-1, 4).to(src.dtype)
                               ).view(b, -1, c)
     else:
         raise ValueError(f"sample_img_feat: mode {mode!r}, expected 'bilinear' or 'nearest'")
-    if mode == 'nearest':
-        out = out.masked_fill(~ok[..., None], 0)
     out = out.to(feat_map.dtype)                                                  # (B, N, C)
     if unbatched or uv.dim() == 2:
         return out[0], ok[0]
