@@ -3,8 +3,16 @@ import os.path as osp
 import subprocess
 import sys
 
-import numpy as np
-import pytest
+# One OpenMP thread in the test process, set before torch / MinkowskiEngine load their OpenMP
+# runtimes: MinkowskiEngine's CPU convolutions are not bitwise repeatable with more threads
+# (two forward passes of one model differ by ~1e-5), and several tests assert bit-exact
+# equality (zero-initialised modules are the identity, voxels without a projection take
+# exactly the 3D path). ``torch.set_num_threads`` does not reach MinkowskiEngine's runtime.
+# Tools run in subprocesses choose their own count (``run_script(threads=...)``).
+os.environ['OMP_NUM_THREADS'] = '1'
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA_ROOT = os.environ.get('ONEFORMER3D_DATA', osp.join(REPO, '..', 'shared', 'data'))

@@ -146,7 +146,23 @@ def test_tiny_sa_ball_query_identity_start_and_locality(sv_root):
     index, mask, rel, oid = voxel_ball_query(coords, 2.0, 16)
     d = (coords[:, None, 1:] - coords[None, :, 1:]).float().norm(dim=-1)
     near = (d <= 2.0) & (coords[:, None, 0] == coords[None, :, 0])
-    assert torch.equal(mask.sum(1), near.sum(1).clamp(max=16))
+    # kept: the occupied neighbours in whole mirror orbits (equal distance and |d|), nearest
+    # first, while they fit in 16 (written out over all near pairs)
+    i, j = near.nonzero(as_tuple=True)
+    dd = (coords[j, 1:] - coords[i, 1:]).long()
+    a = dd.abs()
+    key = ((dd ** 2).sum(1) * 25 + a[:, 0] * 5 + a[:, 1]) * 5 + a[:, 2]
+    groups, cnt = torch.unique(i * 10 ** 6 + key, return_counts=True)   # sorted by (i, key)
+    owner = groups // 10 ** 6
+    cum = torch.zeros_like(cnt)
+    for v in owner.unique():
+        sel = owner == v
+        cum[sel] = cnt[sel].cumsum(0)
+    expected = torch.zeros(len(coords), dtype=torch.long).index_add_(
+        0, owner, torch.where(cum <= 16, cnt, 0))
+    assert torch.equal(mask.sum(1), expected)
+    assert bool((near.sum(1) <= 16).any()) and bool((near.sum(1) > 16).any())
+    assert torch.equal(mask.sum(1)[near.sum(1) <= 16], near.sum(1)[near.sum(1) <= 16])
     got = d.gather(1, index)[mask]
     assert float(got.max()) <= 2.0 and torch.equal(index[:, 0], torch.arange(len(coords)))
     # nearest first: the K kept are the K nearest
@@ -157,6 +173,9 @@ def test_tiny_sa_ball_query_identity_start_and_locality(sv_root):
     # locality with trained-like (non-zero) weights
     from MinkowskiEngine import SparseTensor
     neck = modelsa.neck
+    x0 = SparseTensor(features=torch.randn(len(coords), neck.out_channels), coordinates=coords)
+    with torch.no_grad():
+        assert torch.equal(neck(x0).F, x0.F)          # zero-initialised: exactly the identity
     for layer in neck.layers:
         torch.nn.init.normal_(layer.out_proj.weight, std=0.1)
     x = SparseTensor(features=torch.randn(len(coords), neck.out_channels),
@@ -199,6 +218,24 @@ def tiny_sa_formula(neck, f, coords):
         f = f + layer.out_proj((attn[..., None] * vij).sum(1).reshape(m, c))
         f = f + layer.ffn(layer.norm2(f))
     return f
+
+
+def test_ball_query_cap_keeps_no_preferred_direction_on_a_full_block():
+    """A fully occupied 7^3 block (more than 16 voxels within radius 2 of the centre): the
+    kept offsets of the centre voxel are symmetric under x -> -x (and y, z), and nearest
+    first."""
+    r = torch.arange(7)
+    grid = torch.stack(torch.meshgrid(r, r, r, indexing='ij'), -1).reshape(-1, 3)
+    coords = torch.cat([torch.zeros(len(grid), 1, dtype=torch.long), grid], 1)
+    centre = int(((grid == 3).all(1)).nonzero())
+    index, mask, rel, _ = voxel_ball_query(coords, 2.0, 16)
+    kept = {tuple(v) for v in (grid[index[centre][mask[centre]]] - 3).tolist()}
+    for axis in range(3):
+        flipped = {tuple(-c if k == axis else c for k, c in enumerate(v)) for v in kept}
+        assert flipped == kept
+    assert {tuple(v) for v in rel[centre][mask[centre]].long().tolist()} == kept
+    lengths = sorted(sum(c * c for c in v) for v in kept)
+    assert lengths == [0] + [1] * 6 + [2] * 8        # centre, faces, 8 of the 12 edges
 
 
 def test_paramwise_key_matches_only_the_tiny_sa_pos_embed():

@@ -5,27 +5,55 @@ from typing import List, NamedTuple, Tuple
 import torch
 
 
+def _orbit_key(offsets: torch.Tensor, r: int) -> torch.Tensor:
+    """(O,) int64 key: squared length, then the mirror orbit ``(|dx|, |dy|, |dz|)``."""
+    n = 2 * r + 1
+    a = offsets.abs()
+    return (offsets ** 2).sum(1) * n ** 3 + (a[:, 0] * n + a[:, 1]) * n + a[:, 2]
+
+
 def ball_offsets(radius: float) -> torch.Tensor:
-    """Integer offsets ``d`` with ``|d| <= radius`` (cells), nearest first (the centre first,
-    ties in lexicographic order). (O, 3) int64."""
+    """Integer offsets ``d`` with ``|d| <= radius`` (cells), nearest first. (O, 3) int64.
+
+    Offsets at equal distance are grouped by mirror orbit — the offsets equal up to the
+    signs of their components, ``(±dx, ±dy, ±dz)`` — orbits in lexicographic order of
+    ``(|dx|, |dy|, |dz|)``, each orbit's members consecutive (lexicographic). The centre
+    comes first.
+    """
     r = int(math.floor(radius))
     rng = torch.arange(-r, r + 1)
     grid = torch.stack(torch.meshgrid(rng, rng, rng, indexing='ij'), dim=-1).reshape(-1, 3)
-    dist = grid.float().norm(dim=1)
-    grid = grid[dist <= radius + 1e-6]
-    dist = grid.float().norm(dim=1)
-    return grid[torch.argsort(dist, stable=True)]
+    grid = grid[grid.float().norm(dim=1) <= radius + 1e-6]
+    return grid[torch.argsort(_orbit_key(grid, r), stable=True)]
+
+
+def ball_offset_orbits(offsets: torch.Tensor) -> torch.Tensor:
+    """(O,) int64 mirror-orbit id of each row of :func:`ball_offsets` (ascending, 0 = the
+    centre)."""
+    r = int(offsets.abs().max()) if len(offsets) else 0
+    return torch.unique_consecutive(_orbit_key(offsets, r), return_inverse=True)[1]
 
 
 def voxel_ball_query(coords: torch.Tensor, radius: float, max_neighbors: int,
                      tensor_stride: int = 1
                      ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Up to ``max_neighbors`` nearest occupied voxels within ``radius`` cells of each voxel.
+    """Up to ``max_neighbors`` nearest occupied voxels within ``radius`` cells of each voxel,
+    with no preferred direction.
 
     The voxels' keys ``(b, i, j, k)`` are packed into one int64, sorted once, and every
     offset of :func:`ball_offsets` is looked up with ``torch.searchsorted`` (O lookups of
     M keys; the same neighbourhood an ME kernel map of that size gives, restricted to the
     ball). Each voxel is its own first neighbour.
+
+    Cap: the occupied neighbours are taken nearest first, a whole mirror orbit of
+    :func:`ball_offsets` at a time (the occupied ones among ``(±dx, ±dy, ±dz)``); the first
+    orbit whose occupied members do not all fit in ``max_neighbors`` is dropped, and with it
+    everything farther. Tied offsets are never split by a fixed order, so the kept set is
+    mirror-symmetric wherever the occupancy is: on a fully occupied block with K = 16 at
+    radius 2 the centre keeps itself, the 6 face neighbours and the 8 edge neighbours
+    ``(±1, 0, ±1)``, ``(0, ±1, ±1)`` — 15 — instead of 9 of the 12 edge neighbours with the
+    dropped ones all on the +x side. Fewer than ``max_neighbors`` can therefore be kept
+    although more are occupied.
 
     Args:
         coords: (M, 4) int ``[batch, i, j, k]`` (an ``ME.SparseTensor``'s ``C``), unique.
@@ -62,8 +90,13 @@ def voxel_ball_query(coords: torch.Tensor, radius: float, max_neighbors: int,
         rows.append(order[pos])
     found = torch.stack(found, 1)                      # (M, O)
     rows = torch.stack(rows, 1)
-    rank = found.long().cumsum(1) - 1
-    keep = found & (rank < max_neighbors)
+    # occupied neighbours up to the end of each offset's orbit: an orbit is kept when all of
+    # them fit (monotone in the offset order, so everything after a dropped orbit drops too)
+    orbit = ball_offset_orbits(offsets)
+    per_orbit = torch.zeros(m, int(orbit.max()) + 1, dtype=torch.long, device=coords.device)
+    per_orbit.index_add_(1, orbit, found.long())
+    keep = found & (per_orbit.cumsum(1)[:, orbit] <= max_neighbors)
+    rank = keep.long().cumsum(1) - 1
     i, o = keep.nonzero(as_tuple=True)
     index = coords.new_zeros(m, max_neighbors)
     mask = torch.zeros(m, max_neighbors, dtype=torch.bool, device=coords.device)
