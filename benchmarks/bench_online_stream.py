@@ -4,7 +4,7 @@
 
 Streams the real 7-Scenes redkitchen sequence (50 frames, looped to ``--frames``; prepared
 with create_data's sevenscenes_mv into a temporary folder unless ``--infos`` is given)
-through the online model (memory + merge head + OnlineInstanceMerger). Prints, at frames 5,
+through the online model (memory + merge head + the config's merger). Prints, at frames 5,
 50 and 200, the mean time per frame over the 5 frames ending there, the process's resident
 memory and the online state size (memory + scene instances), and ends with
 ``time_ratio_200_5=<x> mem_ratio_200_5=<y>`` (goal: <= 1.2 and <= 1.5). Weights are random

@@ -29,7 +29,7 @@ def test_config_builds(path):
             assert cfg[loader].dataset.type == 'RLBenchAlignDataset'
         return
     k = cfg.model.num_instance_classes
-    assert model.decoder.cls_head.out_features == k + 1 and model.criterion.num_classes == k
+    assert model.decoder.cls_head[-1].out_features == k + 1 and model.criterion.num_classes == k
     for loader in ('train_dataloader', 'val_dataloader'):
         assert cfg[loader].dataset.type in ('ScanNetSegDataset', 'ScanNet200SegDataset',
                                             'ScanNetSegMVDataset', 'ScanNet200SegMVDataset')

@@ -151,7 +151,7 @@ def test_losses_finite_with_and_without_gt_and_inference_shapes():
     losses = model.loss(data['inputs'], data['data_samples'])
     assert all(torch.isfinite(v) for v in losses.values())
     sum(losses.values()).backward()
-    assert model.decoder.cls_head.weight.grad.abs().sum() > 0
+    assert model.decoder.cls_head[2].weight.grad.abs().sum() > 0
     model.eval()
     data = model.data_preprocessor(make_batch(pts, ins), False)
     out = model.predict(data['inputs'], data['data_samples'])[0].pred_instances_3d
@@ -301,3 +301,31 @@ def test_bf16_autocast_keeps_sparse_convs_fp32_and_matches_fp32_loss():
         assert amp_losses[k] == pytest.approx(v, rel=0.05, abs=1e-3), k
     cos = torch.nn.functional.cosine_similarity(ref_grad, amp_grad, dim=0)
     assert cos > 0.9, float(cos)
+
+
+def test_inference_topk_pairs_obj_normalization_and_thresholds_by_hand():
+    """OneFormer3D's predict_by_feat_instance on a hand-computed case: K = 2 classes, 3
+    queries, 4 superpoints of 2 points each (NMS off; it has its own test)."""
+    model = build_model()
+    model.test_cfg.update(topk_insts=3, score_thr=0.0, npoint_thr=1, sp_score_thr=0.4,
+                          obj_normalization=True, nms=False)
+    cls = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.05, 0.05, 0.9]]).log()
+    masks = torch.tensor([[2.0, 2.0, -2.0, -2.0], [0.0, 3.0, 3.0, -3.0], [-5.0] * 4])
+    point2sp = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    out = model._predict_instances(cls, masks, None, point2sp)
+    # best (query, class) pairs: (0, 0) 0.6, (1, 1) 0.5, (0, 1) 0.3; times the mean mask
+    # probability where the logit > 0: sigmoid(2) for query 0, sigmoid(3) for query 1
+    s2, s3 = torch.sigmoid(torch.tensor(2.0)).item(), torch.sigmoid(torch.tensor(3.0)).item()
+    assert out.query_index.tolist() == [0, 1, 0] and out.instance_labels.tolist() == [0, 1, 1]
+    assert out.instance_scores.tolist() == pytest.approx([0.6 * s2, 0.5 * s3, 0.3 * s2], rel=1e-5)
+    # masks at sigmoid > 0.4: query 0 on superpoints 0-1, query 1 on 0-2 (sigmoid(0) = 0.5)
+    assert out.pts_instance_mask[0].tolist() == [True] * 4 + [False] * 4
+    assert out.pts_instance_mask[1].tolist() == [True] * 6 + [False] * 2
+    model.test_cfg.update(npoint_thr=4, score_thr=0.3)   # more than 4 points, score > 0.3
+    out = model._predict_instances(cls, masks, None, point2sp)
+    assert out.query_index.tolist() == [1] and out.instance_labels.tolist() == [1]
+    model.test_cfg.update(npoint_thr=1, score_thr=0.0, obj_normalization=False, topk_insts=2)
+    obj = torch.tensor([0.0, 100.0, 0.0])       # objectness: x sigmoid -> 0.5, 1, 0.5
+    out = model._predict_instances(cls, masks, obj, point2sp)
+    assert out.instance_scores.tolist() == pytest.approx([0.5, 0.3], rel=1e-5)
+    assert out.query_index.tolist() == [1, 0]

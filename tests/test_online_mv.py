@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import MinkowskiEngine as ME
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
@@ -201,6 +202,40 @@ def test_memory_max_pools_history_and_retrieves_it(mv_root):
             model.extract_feat(fin[t], injector=mem)
         keys_q = mem.state[(0, stride)][0]
         assert len(keys_q) == len(torch.unique(k[1])) < len(keys)
+
+
+def test_memory_gradient_reaches_earlier_frames_only_without_detach(mv_root):
+    """ESAM keeps the memory in the graph (detach_state=False): frame 1's output has a
+    gradient with respect to frame 0's encoder output; the default detaches it."""
+    from oneformer3d.models.detectors.online import frame_inputs
+    cfg = Config.fromfile(CONFIG)
+    item = build(cfg.test_dataloader, mv_root)[0]
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).train()
+    mem = model.memory
+    for conv in mem.conv_convert.values():
+        torch.nn.init.normal_(conv[0].kernel, std=0.5)
+    data = model.data_preprocessor(pseudo_collate([item]))
+    pts, fidx = data['inputs']['points'][0], data['inputs']['frame_idx'][0]
+    sp = item['data_samples'].gt_pts_seg.sp_pts_mask
+    fin = [frame_inputs(model, [pts[fidx == t]], [sp[fidx == t]]) for t in range(2)]
+    grads = {}
+    for detach in (True, False):
+        mem.detach_state = detach
+        mem.reset()
+        kept = {}
+
+        def keep_grad(point, stride, x):    # frame 0's stride-4 encoder output, as a leaf
+            if point == 'encoder' and stride == 4 and 'f0' not in kept:
+                kept['f0'] = x.F.detach().requires_grad_(True)
+                x = ME.SparseTensor(features=kept['f0'], coordinate_map_key=x.coordinate_map_key,
+                                    coordinate_manager=x.coordinate_manager)
+            return x
+        model.extract_feat(fin[0], injector=[keep_grad, mem])
+        out1 = model.extract_feat(fin[1], injector=mem)[0][0]
+        g = torch.autograd.grad(out1.sum(), kept['f0'], allow_unused=True)[0]
+        grads[detach] = 0.0 if g is None else float(g.abs().sum())
+    assert grads[True] == 0.0 and grads[False] > 0.0, grads
 
 
 def test_short_sequence_is_padded_for_batches(mv_root):

@@ -116,7 +116,7 @@ def test_amp_on_cpu_trains_with_bf16(prepared_crop, tmp_path):
     assert 'MixedPrecisionOptimWrapper' not in logs['fp32']
     amp1, amp2 = runs['amp']
     assert amp2['optimizer']['skipped_steps'] == 0
-    w = amp2['state_dict']['decoder.cls_head.weight']
+    w = amp2['state_dict']['decoder.cls_head.2.weight']
     assert w.dtype == torch.float32 and torch.isfinite(w).all()
 
     def update(ckpts):
@@ -157,7 +157,7 @@ def test_test_tool_loads_strictly(prepared_crop, tmp_path):
     assert res.returncode != 0
     err = res.stdout + res.stderr
     assert 'strict loading needs every key to match' in err, err[-3000:]
-    assert 'decoder.cls_head.weight (2, 256) in the checkpoint vs (19, 256)' in err
+    assert 'decoder.cls_head.2.weight (2, 256) in the checkpoint vs (19, 256)' in err
     assert 'decoder.sem_head.weight' in err  # missing
     assert not (tmp_path / 'eval' / 'metrics.csv').exists()
     run_script(cmd[1:] + ['--allow-partial-load'])

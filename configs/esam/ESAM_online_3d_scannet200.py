@@ -34,8 +34,10 @@ model = dict(
                 queue=-1),
     merge_head=dict(type='MergeHead', in_channels=256, hidden=256, out_channels=128),
     merge_criterion=dict(type='MergeCriterion', temperature=0.1, loss_weight=1.0),
-    merger=dict(type='OnlineInstanceMerger', voxel_size=0.05, emb_weight=0.5, merge_thr=0.3,
-                min_iou=0.05, max_instances=500),
+    # ESAM's OnlineMerge (merge_type 'learnable_online', inscat_topk_insts 100). Deliberate
+    # difference until the decoder's box branch exists: use_bbox=False (centre distance,
+    # weights 0.4/0.4/0.2, threshold 0.8; ESAM's CA config uses boxes: 0.33 each, 0.55)
+    merger=dict(type='ESAMOnlineMerger', use_bbox=False, topk_insts=100, voxel_size=0.05),
     test_cfg=dict(topk_insts=20, score_thr=0.25))  # ESAM online: inst_score_thr 0.25
 train_dataloader = dict(
     batch_size=4,

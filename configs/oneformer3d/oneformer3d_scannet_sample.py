@@ -9,14 +9,16 @@
 #   values after 100 iterations, so eval-mode predictions lag the trained model;
 # - queries: a fixed farthest-point sample of 300 superpoint centroids in training and test
 #   (random subsets change which query wins each GT every step and stall objectness on short
-#   schedules), plus a centroid embedding.
+#   schedules), plus a centroid embedding; the semantic head therefore reads the superpoints
+#   (semantic_source='superpoint'), not the queries.
 _base_ = ['./oneformer3d_scannet.py']
 data_root = 'data/scannet_sample/'
 voxel_size = 0.05
 model = dict(
     data_preprocessor=dict(voxel_size=voxel_size),
     backbone=dict(bn_momentum=0.1),
-    decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True))
+    decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True,
+                 semantic_source='superpoint'))
 train_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
                         sampler=dict(type='InfiniteSampler', shuffle=True),
                         dataset=dict(data_root=data_root, pipeline={{_base_.test_pipeline}}))

@@ -12,10 +12,13 @@ model = dict(
     # queries: a random 50-100 % of the superpoints in training (upstream query_thr 0.5)
     decoder=dict(type='QueryDecoder', d_model=256, num_layers=3, num_heads=8,
                  ffn_dim=1024, dropout=0.0, query_ratio=0.5, attn_mask=True),
+    # upstream InstanceCriterion(fix_dice_loss_weight=True, iter_matcher=True,
+    # fix_mean_loss=True) with SparseMatcher(topk=1): a GT instance is matched to the cheapest
+    # query seeded inside it (HungarianMatcher stays available for configs that choose it)
     criterion=dict(
         type='InstanceCriterion', loss_weight=(0.5, 1.0, 1.0, 0.5), non_object_weight=0.1,
-        iter_matcher=True,
-        matcher=dict(type='HungarianMatcher', costs=[
+        iter_matcher=True, fix_dice_loss_weight=True, fix_mean_loss=True,
+        matcher=dict(type='SparseMatcher', topk=1, costs=[
             dict(type='QueryClassificationCost', weight=0.5),
             dict(type='MaskBCECost', weight=1.0),
             dict(type='MaskDiceCost', weight=1.0)])),

@@ -1,12 +1,15 @@
-"""Query decoder over superpoint features (OneFormer3D/ESAM; Mask2Former-style layers).
+"""Query decoder over superpoint features (OneFormer3D / ESAM; Mask2Former-style layers).
 
-Kolodiazhnyi et al., "OneFormer3D", CVPR 2024 (``QueryDecoder``); Cheng et al., "Masked-attention
-Mask Transformer", CVPR 2022. Queries are initialised from (a random subset during training,
-all at test time) of the superpoint features; each layer does masked cross-attention from
-queries to superpoints (mask = previous layer's prediction < 0.5), self-attention among
-queries and an FFN. Every layer (and the initial queries) predicts class logits, mask logits
-over superpoints (dot product of a mask embedding with superpoint features) and an
-objectness score; the criterion supervises all of them.
+Kolodiazhnyi et al., "OneFormer3D", CVPR 2024; ``QueryDecoder`` / ``ScanNetQueryDecoder`` of
+``filaPro/oneformer3d`` ``oneformer3d/query_decoder.py`` (ESAM's file has the same layers).
+Queries are initialised from (a random subset during training, all at test time) of the
+superpoint features; each layer does masked cross-attention from queries to superpoints (mask
+= previous prediction < 0.5), self-attention among queries and an FFN. Every layer (and the
+initial queries) predicts class logits and mask logits over superpoints — the dot product of
+the normalised query with ``x_mask`` (an MLP) of the superpoint features — and, with
+``objectness_flag``, an objectness score; the criterion supervises all of them. The semantic
+head reads the last layer's queries (upstream: every superpoint is a query at test time, so a
+query's semantics is its seed superpoint's).
 """
 from typing import List, Optional
 
@@ -17,145 +20,230 @@ from oneformer3d.registry import MODELS
 from ..layers import farthest_point_sampling
 
 
-class _DecoderLayer(nn.Module):
+class CrossAttentionLayer(nn.Module):
+    """Queries attend to superpoints. ``fix=True`` (upstream ``fix_attention``, every ScanNet
+    config): ``q = LN(q + Dropout(Attn(q, s, s)))``; ``fix=False``: ``q = q + Attn(q, s, s)``.
+    Weights of rank > 1 are Xavier-uniform initialised (upstream ``init_weights``)."""
 
-    def __init__(self, d_model: int, num_heads: int, ffn_dim: int, dropout: float):
+    def __init__(self, d_model: int, num_heads: int, dropout: float, fix: bool = True):
         super().__init__()
-        self.cross_attn = nn.MultiheadAttention(d_model, num_heads, dropout=dropout,
-                                                batch_first=True)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.self_attn = nn.MultiheadAttention(d_model, num_heads, dropout=dropout,
-                                               batch_first=True)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(ffn_dim, d_model))
-        self.norm3 = nn.LayerNorm(d_model)
-        self.num_heads = num_heads
+        self.attn = nn.MultiheadAttention(d_model, num_heads, dropout=dropout,
+                                          batch_first=True)
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.fix = fix
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
 
-    def forward(self, q: torch.Tensor, sp: torch.Tensor,
-                blocked: Optional[torch.Tensor]) -> torch.Tensor:
-        """q (Q, d) queries, sp (S, d) superpoints, blocked (Q, S) bool (True = masked out)."""
-        qb, spb = q[None], sp[None]
-        mask = None
-        if blocked is not None:  # one sample: (num_heads, Q, S)
-            mask = blocked[None].expand(self.num_heads, -1, -1)
-        qb = self.norm1(qb + self.cross_attn(qb, spb, spb, attn_mask=mask,
-                                             need_weights=False)[0])
-        qb = self.norm2(qb + self.self_attn(qb, qb, qb, need_weights=False)[0])
-        return self.norm3(qb + self.ffn(qb))[0]
+    def forward(self, q: torch.Tensor, src: torch.Tensor,
+                blocked: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """q (Q, d), src (S, d), blocked (Q, S) bool (True = masked out)."""
+        out = self.attn(q[None], src[None], src[None], attn_mask=blocked,
+                        need_weights=False)[0][0]
+        if self.fix:
+            return self.norm(self.dropout(out) + q)
+        return out + q
+
+
+class SelfAttentionLayer(nn.Module):
+    """``q = LN(q + Dropout(Attn(q, q, q)))``."""
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d_model, num_heads, dropout=dropout,
+                                          batch_first=True)
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.dropout(self.attn(q[None], q[None], q[None],
+                                                need_weights=False)[0][0]) + q)
+
+
+class FFN(nn.Module):
+    """``q = LN(q + Dropout(W2 Dropout(act(W1 q))))``; ``act`` ``'relu'`` or ``'gelu'``."""
+
+    def __init__(self, d_model: int, hidden_dim: int, dropout: float, activation_fn: str):
+        super().__init__()
+        if activation_fn not in ('relu', 'gelu'):
+            raise ValueError(f"activation_fn must be 'relu' or 'gelu', got {activation_fn!r}")
+        self.net = nn.Sequential(
+            nn.Linear(d_model, hidden_dim),
+            nn.ReLU() if activation_fn == 'relu' else nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(hidden_dim, d_model), nn.Dropout(dropout))
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.net(q) + q)
+
+
+class DecoderLayer(nn.Module):
+    """Cross-attention, self-attention, FFN (upstream ``cross_attn_layers[i]``,
+    ``self_attn_layers[i]``, ``ffn_layers[i]``)."""
+
+    def __init__(self, d_model, num_heads, ffn_dim, dropout, activation_fn, fix_attention):
+        super().__init__()
+        self.cross_attn = CrossAttentionLayer(d_model, num_heads, dropout, fix_attention)
+        self.self_attn = SelfAttentionLayer(d_model, num_heads, dropout)
+        self.ffn = FFN(d_model, ffn_dim, dropout, activation_fn)
+
+    def forward(self, q, src, blocked):
+        return self.ffn(self.self_attn(self.cross_attn(q, src, blocked)))
+
+
+def mlp(c_in: int, c_hidden: int, c_out: int) -> nn.Sequential:
+    """Linear, ReLU, Linear (upstream's ``query_proj`` / ``x_mask`` / ``out_cls`` form)."""
+    return nn.Sequential(nn.Linear(c_in, c_hidden), nn.ReLU(), nn.Linear(c_hidden, c_out))
 
 
 @MODELS.register_module()
 class QueryDecoder(nn.Module):
-    """See the module docstring.
+    """See the module docstring. Defaults are upstream's ScanNet200 values.
 
     Args:
         in_channels: superpoint feature channels (backbone output).
-        d_model, num_layers, num_heads, ffn_dim, dropout: transformer sizes.
+        d_model, num_layers, num_heads, ffn_dim, dropout: transformer sizes (upstream
+            ``hidden_dim`` = ``ffn_dim``).
+        activation_fn: FFN activation, ``'gelu'`` (upstream's configs) or ``'relu'``.
+        fix_attention: normalise after the cross-attention residual (see
+            :class:`CrossAttentionLayer`).
+        objectness_flag: add the objectness head (upstream: False for ScanNet / ScanNet200,
+            True for S3DIS). Its sigmoid multiplies the class probability at inference and
+            regresses the IoU of matched masks above 0.5 (upstream uses the raw output:
+            unbounded, a product with a probability that can turn negative; we bound it).
         num_instance_classes: K (1 = class-agnostic); class logits have K + 1 columns, the last
-            is "no object".
-        num_semantic_classes: when set, a per-superpoint semantic head (logits of
-            ``num_semantic_classes``) is added.
+            is "no object"; the class head is ``mlp(d, d, K + 1)`` (upstream ``out_cls``).
+        num_semantic_classes: C_sem; when set, a semantic head ``Linear(d, C_sem + 1)``
+            (upstream ``out_sem`` with ``num_semantic_linears=1``; its last column is never
+            used, upstream drops it in the loss and at inference, and so do we).
+        semantic_source: what the semantic head reads: ``'query'`` (upstream: the last
+            layer's normalised queries; their semantics are their seed superpoints') or
+            ``'superpoint'`` (the projected superpoint features; for configs whose queries
+            do not cover every superpoint at test time, ``max_queries``).
         query_ratio: least share of superpoints used as queries during training; each sample
             draws its share uniformly in ``[query_ratio, 1]`` (OneFormer3D ``query_thr`` 0.5).
         attn_mask: Mask2Former masked attention.
-        max_queries: cap on the number of queries (None = no cap). Inference takes a
-            farthest-point sample of the superpoint centroids (deterministic, even coverage).
-            Needed with fine superpoints (thousands per scene) to keep attention affordable.
-        query_sampling: how training picks its queries: ``'random'`` (a random share of the
-            superpoints, at most ``max_queries``; OneFormer3D) or ``'fps'`` (the same
-            farthest-point sample as inference; for overfitting checks).
-        pos_embed: add an MLP embedding of each superpoint's centroid (metres, relative to the
-            sample's mean) to superpoint features and queries (Mask3D uses positional
-            encodings of the same kind); lets equal-looking objects get different masks.
+        max_queries: (our extra, None in reproduction configs) cap on the number of queries.
+            Inference takes a farthest-point sample of the superpoint centroids.
+        query_sampling: (our extra) how training picks queries: ``'random'`` (upstream) or
+            ``'fps'`` (the same farthest-point sample as inference; for overfitting checks).
+        pos_embed: (our extra, off in reproduction configs) add an MLP embedding of each
+            superpoint's centroid (metres, relative to the sample's mean) to the superpoint
+            features, mask features and queries.
 
     ``forward(sp_feats, training, sp_xyz=None)`` takes a list over samples of
-    (S_i, in_channels) (and of (S_i, 3) centroids when ``pos_embed``) and returns
-    ``{'layers': [ {'cls': [(Q_i, K+1)], 'masks': [(Q_i, S_i)], 'scores': [(Q_i,)]} ] * (L+1),
-    'sem': [(S_i, C_sem)] or None, 'query_idx': [(Q_i,)], 'queries': [(Q_i, d_model)]}`` (the
-    last layer's normalised query embeddings, e.g. for a merge head).
+    (S_i, in_channels) (and of (S_i, 3) centroids when ``pos_embed`` / ``max_queries``) and
+    returns ``{'layers': [ {'cls': [(Q_i, K+1)], 'masks': [(Q_i, S_i)], 'scores': [(Q_i,) or
+    None]} ] * (L+1), 'sem': [(R_i, C_sem)] or None, 'sem_idx': [(R_i,)] the superpoint of
+    each semantic row, 'query_idx': [(Q_i,)], 'queries': [(Q_i, d_model)]}`` (the last
+    layer's normalised query embeddings, e.g. for a merge head).
+
+    Raises:
+        ValueError: unknown ``query_sampling`` / ``semantic_source``; ``semantic_source=
+            'query'`` with ``max_queries`` (test-time queries would not cover every
+            superpoint).
     """
 
     def __init__(self, in_channels: int = 96, d_model: int = 256, num_layers: int = 3,
                  num_heads: int = 8, ffn_dim: int = 1024, dropout: float = 0.0,
+                 activation_fn: str = 'gelu', fix_attention: bool = True,
+                 objectness_flag: bool = False,
                  num_instance_classes: int = 1, num_semantic_classes: Optional[int] = None,
+                 semantic_source: str = 'query',
                  query_ratio: float = 0.5, attn_mask: bool = True, pos_embed: bool = False,
                  max_queries: Optional[int] = None, query_sampling: str = 'random'):
         super().__init__()
-        self.pos_embed = nn.Sequential(nn.Linear(3, d_model), nn.ReLU(),
-                                       nn.Linear(d_model, d_model)) if pos_embed else None
+        if query_sampling not in ('random', 'fps'):
+            raise ValueError(f'query_sampling must be random or fps, got {query_sampling!r}')
+        if semantic_source not in ('query', 'superpoint'):
+            raise ValueError(f"semantic_source must be 'query' or 'superpoint', got "
+                             f'{semantic_source!r}')
+        if num_semantic_classes and semantic_source == 'query' and max_queries:
+            raise ValueError("semantic_source='query' needs every superpoint as a query at "
+                             "test time; with max_queries use semantic_source='superpoint'")
+        self.pos_embed = mlp(3, d_model, d_model) if pos_embed else None
         self.input_proj = nn.Sequential(nn.Linear(in_channels, d_model), nn.LayerNorm(d_model),
                                         nn.ReLU())
-        self.query_proj = nn.Sequential(nn.Linear(in_channels, d_model), nn.ReLU(),
-                                        nn.Linear(d_model, d_model))
-        self.layers = nn.ModuleList(_DecoderLayer(d_model, num_heads, ffn_dim, dropout)
-                                    for _ in range(num_layers))
+        self.query_proj = mlp(in_channels, d_model, d_model)
+        self.x_mask = mlp(in_channels, d_model, d_model)
+        self.layers = nn.ModuleList(
+            DecoderLayer(d_model, num_heads, ffn_dim, dropout, activation_fn, fix_attention)
+            for _ in range(num_layers))
         self.out_norm = nn.LayerNorm(d_model)
-        self.cls_head = nn.Linear(d_model, num_instance_classes + 1)
-        self.score_head = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(),
-                                        nn.Linear(d_model, 1))
-        self.mask_embed = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(),
-                                        nn.Linear(d_model, d_model))
-        self.sem_head = nn.Linear(d_model, num_semantic_classes) if num_semantic_classes else None
+        self.cls_head = mlp(d_model, d_model, num_instance_classes + 1)
+        self.score_head = mlp(d_model, d_model, 1) if objectness_flag else None
+        self.num_semantic_classes = num_semantic_classes
+        self.sem_head = (nn.Linear(d_model, num_semantic_classes + 1)
+                         if num_semantic_classes else None)
+        self.semantic_source = semantic_source
         self.num_instance_classes = num_instance_classes
         self.query_ratio = query_ratio
         self.attn_mask = attn_mask
         self.max_queries = max_queries
-        if query_sampling not in ('random', 'fps'):
-            raise ValueError(f'query_sampling must be random or fps, got {query_sampling!r}')
         self.query_sampling = query_sampling
 
-    def _predict(self, q, sp):
+    def _predict(self, q, mask_feats):
         qn = self.out_norm(q)
-        masks = torch.einsum('qd,sd->qs', self.mask_embed(qn), sp)
-        return self.cls_head(qn), masks, self.score_head(qn).squeeze(-1)
+        masks = qn @ mask_feats.T
+        score = self.score_head(qn).squeeze(-1) if self.score_head is not None else None
+        return self.cls_head(qn), masks, score
 
-    def _attn_mask(self, masks):
+    @staticmethod
+    def _attn_mask(masks):
         blocked = masks.sigmoid() < 0.5
         blocked[blocked.all(dim=1)] = False  # a query with an empty mask attends everywhere
         return blocked.detach()
+
+    def _select_queries(self, feats, xyz, training):
+        s = feats.shape[0]
+        cap = self.max_queries or s
+        if training and self.query_sampling == 'random':
+            # OneFormer3D ``_select_queries``: a share drawn uniformly in [query_ratio, 1]
+            # (a CPU draw: no device sync)
+            share = self.query_ratio + (1 - self.query_ratio) * float(torch.rand(()))
+            k = min(cap, max(1, int(s * share)))
+            return torch.randperm(s, device=feats.device)[:k]
+        if cap < s:
+            if xyz is None:
+                raise ValueError('QueryDecoder(max_queries=...) needs sp_xyz')
+            return farthest_point_sampling(xyz, cap)
+        return torch.arange(s, device=feats.device)
 
     def forward(self, sp_feats: List[torch.Tensor], training: bool = False,
                 sp_xyz: Optional[List[torch.Tensor]] = None) -> dict:
         if self.pos_embed is not None and sp_xyz is None:
             raise ValueError('QueryDecoder(pos_embed=True) needs superpoint centroids sp_xyz')
         outs = None
-        sems, query_idx, queries = [], [], []
+        sems, sem_idx, query_idx, queries = [], [], [], []
         for i, feats in enumerate(sp_feats):
-            s = feats.shape[0]
-            cap = self.max_queries or s
-            if training and self.query_sampling == 'random':
-                # OneFormer3D ``_select_queries``: a share drawn uniformly in [query_ratio, 1]
-                # (a CPU draw: no device sync)
-                share = self.query_ratio + (1 - self.query_ratio) * float(torch.rand(()))
-                k = min(cap, max(1, int(s * share)))
-                idx = torch.randperm(s, device=feats.device)[:k]
-            elif cap < s:
-                if sp_xyz is None:
-                    raise ValueError('QueryDecoder(max_queries=...) needs sp_xyz at inference')
-                idx = farthest_point_sampling(sp_xyz[i], cap)
-            else:
-                idx = torch.arange(s, device=feats.device)
+            idx = self._select_queries(feats, None if sp_xyz is None else sp_xyz[i], training)
             query_idx.append(idx)
             sp = self.input_proj(feats)
+            mask_feats = self.x_mask(feats)
             q = self.query_proj(feats[idx])
             if self.pos_embed is not None:
                 xyz = sp_xyz[i] - sp_xyz[i].mean(0, keepdim=True)
                 pe = self.pos_embed(xyz.to(sp.dtype))
-                sp = sp + pe
-                q = q + pe[idx]
-            preds = [self._predict(q, sp)]
+                sp, mask_feats, q = sp + pe, mask_feats + pe, q + pe[idx]
+            preds = [self._predict(q, mask_feats)]
             for layer in self.layers:
                 blocked = self._attn_mask(preds[-1][1]) if self.attn_mask else None
                 q = layer(q, sp, blocked)
-                preds.append(self._predict(q, sp))
+                preds.append(self._predict(q, mask_feats))
             if outs is None:
                 outs = [dict(cls=[], masks=[], scores=[]) for _ in preds]
             for o, (c, m, sc) in zip(outs, preds):
                 o['cls'].append(c)
                 o['masks'].append(m)
                 o['scores'].append(sc)
-            sems.append(self.sem_head(sp) if self.sem_head is not None else None)
             queries.append(self.out_norm(q))
-        return dict(layers=outs, sem=sems if self.sem_head is not None else None,
-                    query_idx=query_idx, queries=queries)
+            if self.sem_head is not None:
+                src = queries[-1] if self.semantic_source == 'query' else sp
+                sems.append(self.sem_head(src)[:, :self.num_semantic_classes])
+                sem_idx.append(idx if self.semantic_source == 'query'
+                               else torch.arange(feats.shape[0], device=feats.device))
+        has_sem = self.sem_head is not None
+        return dict(layers=outs, sem=sems if has_sem else None,
+                    sem_idx=sem_idx if has_sem else None, query_idx=query_idx,
+                    queries=queries)

@@ -15,7 +15,7 @@ from mmengine.structures import InstanceData
 
 from oneformer3d.registry import MODELS
 from oneformer3d.structures import PointData
-from ..layers import matrix_nms, superpoint_pool
+from ..layers import matrix_nms, segment_reduce
 
 
 @MODELS.register_module()
@@ -47,6 +47,9 @@ class OneFormer3D(BaseModel):
             with the losses (``fusion_*``).
         neck: optional module on the stride-1 voxel features before superpoint pooling
             (``TinySAModule``); ``in_channels`` filled in from the part before it.
+        pool: point -> superpoint pooling (``SuperpointMeanPool``, OneFormer3D's mean, when
+            None; ``GeoAwarePooling``, ESAM's); the points' xyz are the geometry it sees;
+            ``in_channels`` is filled in from the part that feeds it.
         clip_cons: optional ``ClipConsCriterion`` config (multi-view training with a
             ``bi_encoder``; evaluated only when its ``loss_weight`` is not 0).
         injector: optional backbone injector with a ``prepare(x, inputs)`` step
@@ -67,7 +70,8 @@ class OneFormer3D(BaseModel):
                  memory: Optional[dict] = None, merge_head: Optional[dict] = None,
                  merge_criterion: Optional[dict] = None, merger: Optional[dict] = None,
                  bi_encoder: Optional[dict] = None, neck: Optional[dict] = None,
-                 clip_cons: Optional[dict] = None, injector: Optional[dict] = None):
+                 clip_cons: Optional[dict] = None, injector: Optional[dict] = None,
+                 pool: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if (backbone is None) == (bi_encoder is None):
             raise ValueError('OneFormer3D needs exactly one of backbone and bi_encoder (a '
@@ -82,6 +86,8 @@ class OneFormer3D(BaseModel):
         if neck is not None:
             self.neck = MODELS.build(dict(neck, in_channels=feeder.out_channels))
             feeder = self.neck
+        self.pool = MODELS.build(dict(pool or dict(type='SuperpointMeanPool'),
+                                      in_channels=feeder.out_channels))
         # one source of truth for K: the decoder's class head and the criterion follow it
         # ... and for the decoder's input width: whatever feeds it
         width = feeder.out_channels
@@ -163,11 +169,11 @@ class OneFormer3D(BaseModel):
         vfeat = out.F
         sp_feats, point2sp, sp_xyz = [], [], []
         for p2v, sample, pts in zip(v['point2voxel'], inputs['sp_pts_mask'], inputs['points']):
-            # one pooling pass for features and centroids (one unique over the points)
-            pooled, p2s = superpoint_pool(torch.cat([vfeat[p2v], pts[:, :3].to(vfeat.dtype)],
-                                                    dim=1), sample)
-            sp_feats.append(pooled[:, :-3])
-            sp_xyz.append(pooled[:, -3:])
+            uniq, p2s = torch.unique(sample, return_inverse=True)
+            xyz = pts[:, :3].to(vfeat.dtype)
+            feats, _ = self.pool(vfeat[p2v], p2s, xyz, len(uniq))
+            sp_feats.append(feats)
+            sp_xyz.append(segment_reduce(xyz, p2s, len(uniq), 'mean'))
             point2sp.append(p2s)
         return sp_feats, point2sp, sp_xyz
 
@@ -181,6 +187,15 @@ class OneFormer3D(BaseModel):
                           accumulate=True)
         size = counts.sum(0).clamp(min=1)
         return (counts[1:] / size > 0.5).float()
+
+    @staticmethod
+    def _add_query_masks(targets: List[dict], query_idx: List[torch.Tensor]) -> List[dict]:
+        """Each target with ``query_masks`` (G, Q) bool: True where query q's seed superpoint
+        (``query_idx[q]``, the decoder's sampled superpoints) lies in GT instance g — what
+        ``SparseMatcher`` matches within (OneFormer3D ``_select_queries``:
+        ``sp_masks[:, ids]``)."""
+        return [dict(t, query_masks=t['masks'][:, idx] > 0.5)
+                for t, idx in zip(targets, query_idx)]
 
     @staticmethod
     def _sp_semantics(point2sp, sem, num_sp, num_classes):
@@ -219,10 +234,11 @@ class OneFormer3D(BaseModel):
                 labels = torch.zeros_like(labels)
             targets.append(dict(labels=labels, masks=self._sp_targets(
                 p2s, seg.pts_instance_mask, labels, f.shape[0])))
-            if self.sem_criterion is not None:
+            if self.sem_criterion is not None:   # the semantic rows' superpoints
                 sp_sem.append(self._sp_semantics(p2s, seg.pts_semantic_mask, f.shape[0],
-                                                 self.sem_criterion.ignore_index))
-        losses = self.criterion(out['layers'], targets)
+                                                 self.sem_criterion.ignore_index)
+                              [out['sem_idx'][len(sp_sem)]])
+        losses = self.criterion(out['layers'], self._add_query_masks(targets, out['query_idx']))
         if self.sem_criterion is not None:
             losses.update(self.sem_criterion(out['sem'], sp_sem))
         losses.update(self.fusion_stats())
@@ -236,24 +252,32 @@ class OneFormer3D(BaseModel):
         for i, ds in enumerate(data_samples):
             ds.pred_instances_3d = self._predict_instances(
                 last['cls'][i], last['masks'][i], last['scores'][i], point2sp[i])
-            if out['sem'] is not None:
-                ds.pred_pts_seg = PointData(
-                    pts_semantic_mask=out['sem'][i].argmax(-1)[point2sp[i]])
+            if out['sem'] is not None:   # every superpoint is a semantic row at test time
+                sem = out['sem'][i].new_zeros(len(out['sem'][i]), out['sem'][i].shape[1])
+                sem[out['sem_idx'][i]] = out['sem'][i]
+                ds.pred_pts_seg = PointData(pts_semantic_mask=sem.argmax(-1)[point2sp[i]])
         return data_samples
 
-    def _predict_instances(self, cls: torch.Tensor, masks: torch.Tensor, obj: torch.Tensor,
-                           point2sp: torch.Tensor) -> InstanceData:
+    def _predict_instances(self, cls: torch.Tensor, masks: torch.Tensor,
+                           obj: Optional[torch.Tensor], point2sp: torch.Tensor) -> InstanceData:
         """Top-k (query, class) pairs -> per-point masks, labels, scores.
 
         OneFormer3D's ``predict_by_feat_instance`` (filaPro/oneformer3d): score = class
-        probability x objectness; the ``topk_insts`` best (query, class) pairs; score x mean
-        mask probability inside the mask (logit > 0) when ``obj_normalization``; label-aware
-        matrix NMS on the soft superpoint masks; binarise at ``sp_score_thr``; keep
-        ``score > score_thr`` and more than ``npoint_thr`` points.
+        probability (x sigmoid objectness when the decoder has the head); the ``topk_insts``
+        best (query, class) pairs; score x mean mask probability inside the mask (logit > 0)
+        when ``obj_normalization``; label-aware matrix NMS on the soft superpoint masks;
+        binarise at ``sp_score_thr``; keep ``score > score_thr`` and more than ``npoint_thr``
+        points.
+
+        Args:
+            cls: (Q, K + 1) class logits; masks: (Q, S) mask logits; obj: (Q,) objectness
+                logits or None; point2sp: (N,) int64 superpoint of each point.
         """
         cfg = self.test_cfg
         k = cls.shape[1] - 1
-        scores = cls.softmax(-1)[:, :-1] * obj.sigmoid()[:, None]
+        scores = cls.softmax(-1)[:, :-1]
+        if obj is not None:
+            scores = scores * obj.sigmoid()[:, None]
         topk = min(cfg['topk_insts'], scores.numel())
         scores, idx = scores.flatten().topk(topk)
         labels, q = idx % k, idx // k

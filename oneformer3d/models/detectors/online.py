@@ -102,6 +102,7 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
             targets.append(dict(labels=labels, masks=model._sp_targets(p2s, local, labels,
                                                                      f.shape[0])))
             scene_ids.append(ids[1:])
+        targets = model._add_query_masks(targets, out['query_idx'])
         for k, v in dict(model.criterion(out['layers'], targets),
                          **model.fusion_stats()).items():
             totals[k] = totals.get(k, 0) + v / frames
@@ -154,7 +155,11 @@ class OnlineSession:
         xyz = points[:, :3].float()
         keys = [points_to_voxel_keys(xyz[m].cpu(), self.merger.voxel_size)
                 for m in inst.pts_instance_mask]
-        counts = self.merger.update(keys, emb, inst.instance_scores, inst.instance_labels)
+        # ESAM's merge cues: each instance's query class logits and seed-superpoint centre
+        seeds = out['query_idx'][0][inst.query_index]
+        counts = self.merger.update(keys, emb, inst.instance_scores, inst.instance_labels,
+                                    cls=last['cls'][0][inst.query_index],
+                                    centres=sp_xyz[0][seeds])
         return inst, counts
 
     def state_nbytes(self) -> int:

@@ -1,7 +1,20 @@
-"""Superpoint pooling with ``Tensor.scatter_reduce_`` (no torch_scatter)."""
-from typing import Tuple
+"""Superpoint pooling with ``Tensor.scatter_reduce`` (no torch_scatter): the function, and the
+plain-mean component of the detector's ``pool`` slot (OneFormer3D)."""
+from typing import Optional, Tuple
 
 import torch
+import torch.nn as nn
+
+from oneformer3d.registry import MODELS
+
+
+def segment_reduce(x: torch.Tensor, index: torch.Tensor, num: int,
+                   reduce: str = 'mean') -> torch.Tensor:
+    """(num, C) reduction (``'mean'``, ``'amax'``, ``'amin'``, ``'sum'``) of the rows of
+    ``x`` (N, C) by ``index`` (N,) int64 in ``[0, num)``; rows of empty groups are 0."""
+    out = x.new_zeros(num, x.shape[1])
+    return out.scatter_reduce(0, index[:, None].expand_as(x), x, reduce=reduce,
+                              include_self=False)
 
 
 def superpoint_pool(feats: torch.Tensor, sp_ids: torch.Tensor,
@@ -17,7 +30,22 @@ def superpoint_pool(feats: torch.Tensor, sp_ids: torch.Tensor,
         ``sp_feats`` (S, C) and ``point2sp`` (N,) int64 in ``[0, S)``.
     """
     uniq, point2sp = torch.unique(sp_ids, return_inverse=True)
-    out = torch.zeros(uniq.shape[0], feats.shape[1], dtype=feats.dtype, device=feats.device)
-    out = out.scatter_reduce(0, point2sp[:, None].expand_as(feats), feats, reduce=reduce,
-                             include_self=False)
-    return out, point2sp
+    return segment_reduce(feats, point2sp, uniq.shape[0], reduce), point2sp
+
+
+@MODELS.register_module()
+class SuperpointMeanPool(nn.Module):
+    """The detector's default ``pool``: the mean of the points' features per superpoint
+    (OneFormer3D's ``scatter_mean``); no parameters.
+
+    ``forward(feats (N, C), point2sp (N,) int64 in [0, S), xyz (N, 3) metres, num_sp S)`` ->
+    ``(sp_feats (S, C), None)`` (no per-point weights; ``xyz`` unused). The call every
+    ``pool`` component takes (``GeoAwarePooling``).
+    """
+
+    def __init__(self, in_channels: Optional[int] = None):
+        super().__init__()     # in_channels: set by the detector, unused (no parameters)
+
+    def forward(self, feats: torch.Tensor, point2sp: torch.Tensor, xyz: torch.Tensor,
+                num_sp: int) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        return segment_reduce(feats, point2sp, num_sp, 'mean'), None

@@ -17,9 +17,24 @@ For each configured level and each frame t:
    current voxels become ``ReLU(x + branch(x))``. The 1x1 conversion is zero-initialised, so an
    SV checkpoint starts unchanged (``x`` is a post-ReLU block output: ``ReLU(x) = x``).
 
-Our state is a sorted table of voxel keys, features (detached: no gradient reaches earlier
-frames; the current frame's live features take part in the max) and the last frame that saw
-each voxel, per sample and level: bounded by the scanned volume, not by the number of frames.
+Our state is a sorted table of voxel keys, features (the current frame's live features take
+part in the max) and the last frame that saw each voxel, per sample and level: bounded by the
+scanned volume, not by the number of frames.
+
+Deliberate differences from ESAM, each with its reason:
+
+* **Initialisation.** ESAM's ``init_weights`` calls mmengine's ``constant_init(m.kernel, 0)``
+  on the conversion conv's kernel, a bare ``Parameter``; ``constant_init`` only sets a module's
+  ``.weight`` / ``.bias``, so it does nothing and ESAM's memory starts random (its online model
+  starts from the SV checkpoint with a random perturbation of every hooked tensor). We zero the
+  kernel, so the online model's first step predicts exactly what the SV checkpoint predicts —
+  the identity start our fair-comparison rule asks of every new module.
+* **Gradient through the memory.** ESAM keeps the stored features in the autograd graph, so a
+  frame's loss reaches the backbone passes of the earlier frames of its clip (8 frames in
+  training). ``detach_state=False`` does the same; the default ``True`` stores them detached
+  (no gradient to earlier frames): the activation memory of a clip then stays that of one
+  frame plus the stored features, on the 12-24 GB cards ESAM users report running out of
+  (ESAM issues #34, #46). The reproduction config sets ``detach_state=False``.
 """
 from typing import Dict, Sequence
 
@@ -64,6 +79,8 @@ class MultilevelMemory(nn.Module):
         point: the backbone hook point, ``'encoder'`` (ESAM) or ``'upsampled'``.
         scale: the read box is the current frame's box enlarged ``scale`` times (ESAM 2.5).
         queue: -1 keeps all history; N > 0 forgets voxels not seen in the last N frames.
+        detach_state: store the memory detached (default) or in the graph (ESAM); see the
+            module docstring.
 
     Call ``reset()`` at the start of every sequence; frames are counted by the calls at the
     first configured level.
@@ -73,7 +90,8 @@ class MultilevelMemory(nn.Module):
     """
 
     def __init__(self, in_channels, strides: Sequence[int] = (2, 4, 8, 16),
-                 point: str = 'encoder', scale: float = 2.5, queue: int = -1):
+                 point: str = 'encoder', scale: float = 2.5, queue: int = -1,
+                 detach_state: bool = True):
         super().__init__()
         if point not in ('encoder', 'upsampled'):
             raise ValueError(f"MultilevelMemory point must be 'encoder' or 'upsampled', "
@@ -85,6 +103,7 @@ class MultilevelMemory(nn.Module):
         if not isinstance(in_channels, dict):
             in_channels = dict(zip(self.strides, in_channels))
         self.point, self.scale, self.queue = point, float(scale), int(queue)
+        self.detach_state = bool(detach_state)
         self.conv_d1, self.conv_d3, self.conv_convert = (nn.ModuleDict() for _ in range(3))
         for s in self.strides:
             c = in_channels[s]
@@ -163,7 +182,7 @@ class MultilevelMemory(nn.Module):
     def _accumulate(self, slot, keys: torch.Tensor, feats: torch.Tensor):
         """Max-pool the current voxels into the slot's memory; returns the memory (sorted
         keys, features with the current frame's live values where they win) and stores it
-        detached, pruned by ``queue``."""
+        (detached with ``detach_state``), pruned by ``queue``."""
         entry = self.state.get(slot)
         seen_now = torch.full_like(keys, self.frame)
         if entry is None:
@@ -180,7 +199,8 @@ class MultilevelMemory(nn.Module):
                                                         include_self=False)
         keep = seen > self.frame - self.queue if self.queue > 0 else torch.ones_like(
             seen, dtype=torch.bool)
-        self.state[slot] = (uniq[keep], mem[keep].detach(), seen[keep])
+        kept = mem[keep].detach() if self.detach_state else mem[keep]
+        self.state[slot] = (uniq[keep], kept, seen[keep])
         return uniq, mem
 
     def _in_box(self, mem_keys: torch.Tensor, cur_keys: torch.Tensor) -> torch.Tensor:

@@ -1,3 +1,4 @@
+from .esam_merger import ESAMOnlineMerger
 from .instance_merger import OnlineInstanceMerger
 
-__all__ = ['OnlineInstanceMerger']
+__all__ = ['ESAMOnlineMerger', 'OnlineInstanceMerger']

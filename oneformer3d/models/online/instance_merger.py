@@ -90,12 +90,16 @@ class OnlineInstanceMerger:
         return iou
 
     def update(self, keys: List[torch.Tensor], emb: torch.Tensor, scores: torch.Tensor,
-               labels: torch.Tensor) -> Dict[str, int]:
+               labels: torch.Tensor, cls: Optional[torch.Tensor] = None,
+               centres: Optional[torch.Tensor] = None,
+               boxes: Optional[torch.Tensor] = None) -> Dict[str, int]:
         """Merge one frame's instances.
 
         Args:
             keys: per instance sorted unique int64 voxel keys (:func:`points_to_voxel_keys`).
             emb: (n, D) embeddings (normalised here); scores (n,); labels (n,) int64.
+            cls, centres, boxes: the instances' class logits, query centres and boxes, which
+                the merger interface carries for ``ESAMOnlineMerger``; unused here.
 
         Returns:
             ``{'new', 'merged', 'kept'}`` counts of this frame.
