@@ -1,0 +1,63 @@
+"""tools/convert_checkpoint.py against a state dict written from upstream OneFormer3D's module
+definitions (tests/helpers/oneformer3d_reference.py), not from ours: every upstream tensor
+lands on our ScanNet200 model, which then loads strictly."""
+import argparse
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+
+from oneformer3d.registry import MODELS
+from tests.conftest import REPO, call_tool
+from tests.helpers.oneformer3d_reference import oneformer3d_scannet200_shapes
+
+CONFIG = osp.join(REPO, 'configs/oneformer3d/oneformer3d_1xb4_scannet200.py')
+
+
+def upstream_state(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {k: (torch.tensor(3) if k.endswith('num_batches_tracked')
+                else torch.randn(shape, generator=g))
+            for k, shape in oneformer3d_scannet200_shapes().items()}
+
+
+def test_oneformer3d_checkpoint_converts_and_loads_strictly(tmp_path):
+    state = upstream_state()
+    src, dst = tmp_path / 'upstream.pth', tmp_path / 'ours.pth'
+    torch.save(dict(state_dict=state, meta=dict(epoch=512)), src)
+    rc, out = call_tool('convert_checkpoint', 'oneformer3d', str(src), str(dst),
+                        '--config', CONFIG)
+    assert rc == 0, out
+    assert 'dropped backbone.final.kernel' in out
+    ours = torch.load(dst, weights_only=True)['state_dict']
+    assert len(ours) == len(state) - 2                       # final.kernel / final.bias
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    model.load_state_dict(ours, strict=True)                 # every key, every shape
+    sd = model.state_dict()
+    torch.testing.assert_close(sd['decoder.layers.4.cross_attn.attn.in_proj_weight'],
+                               state['decoder.cross_attn_layers.4.attn.in_proj_weight'])
+    torch.testing.assert_close(sd['decoder.layers.1.ffn.net.3.weight'],
+                               state['decoder.ffn_layers.1.net.3.weight'])
+    torch.testing.assert_close(sd['decoder.cls_head.2.bias'], state['decoder.out_cls.2.bias'])
+    torch.testing.assert_close(sd['backbone.block8.1.conv2.kernel'],
+                               state['backbone.block8.1.conv2.kernel'])
+    # upstream's semantic ids 1 (floor) and 2 (chair) are our 2 and 1; the rest stays
+    up = state['decoder.out_sem.weight']
+    got = sd['decoder.sem_head.weight']
+    torch.testing.assert_close(got[1], up[2])
+    torch.testing.assert_close(got[2], up[1])
+    torch.testing.assert_close(got[[0, *range(3, 201)]], up[[0, *range(3, 201)]])
+
+
+def test_unmapped_tensor_and_unsafe_pickle_are_errors(tmp_path):
+    state = upstream_state()
+    state['decoder.query.weight'] = torch.zeros(4, 256)    # a learnt query set: not ours
+    src = tmp_path / 'extra.pth'
+    torch.save(dict(state_dict=state), src)
+    rc, out = call_tool('convert_checkpoint', 'oneformer3d', str(src), str(tmp_path / 'o.pth'))
+    assert rc == 1 and 'decoder.query.weight' in out and 'no mapping' in out
+    assert not (tmp_path / 'o.pth').exists()
+    src = tmp_path / 'pickled.pth'
+    torch.save(dict(state_dict=upstream_state(), meta=argparse.Namespace(x=1)), src)
+    rc, out = call_tool('convert_checkpoint', 'oneformer3d', str(src), str(tmp_path / 'o.pth'))
+    assert rc == 1 and 'refusing to unpickle' in out
