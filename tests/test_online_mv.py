@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-import MinkowskiEngine as ME
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
@@ -144,24 +143,31 @@ def _encoder_probe(store):
     return probe
 
 
+def _model_with_active_memory(mv_root):
+    """The online model (seed 0) with non-zero memory fusion weights, and the inputs of the
+    sample sequence's first two frames."""
+    from oneformer3d.models.detectors.online import frame_inputs
+    cfg = Config.fromfile(CONFIG)
+    item = build(cfg.test_dataloader, mv_root)[0]
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    for conv in model.memory.conv_convert.values():
+        torch.nn.init.normal_(conv[0].kernel, std=0.5)
+    data = model.data_preprocessor(pseudo_collate([item]))
+    pts, fidx = data['inputs']['points'][0], data['inputs']['frame_idx'][0]
+    sp = item['data_samples'].gt_pts_seg.sp_pts_mask
+    return model, [frame_inputs(model, [pts[fidx == t]], [sp[fidx == t]]) for t in range(2)]
+
+
 def test_memory_max_pools_history_and_retrieves_it(mv_root):
     """With non-zero fusion weights: the stored memory of a voxel seen by frames 00000 and
     00011 is the element-wise max of both frames' raw encoder features; frame 00011's output
     depends on that history (it differs from the same frame after a reset); queue=1 forgets
     the voxels only frame 00000 saw, queue=-1 keeps them."""
-    from oneformer3d.models.detectors.online import frame_inputs
     from oneformer3d.models.memory.multilevel_memory import voxel_keys
-    cfg = Config.fromfile(CONFIG)
-    item = build(cfg.test_dataloader, mv_root)[0]
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model).eval()
+    model, fin = _model_with_active_memory(mv_root)
+    model.eval()
     mem = model.memory
-    for conv in mem.conv_convert.values():
-        torch.nn.init.normal_(conv[0].kernel, std=0.5)
-    data = model.data_preprocessor(pseudo_collate([item]))
-    pts, fidx = data['inputs']['points'][0], data['inputs']['frame_idx'][0]
-    sp = item['data_samples'].gt_pts_seg.sp_pts_mask
-    fin = [frame_inputs(model, [pts[fidx == t]], [sp[fidx == t]]) for t in range(2)]
     raw = [{}, {}]
     stride = 4
     with torch.no_grad():
@@ -207,18 +213,9 @@ def test_memory_max_pools_history_and_retrieves_it(mv_root):
 def test_memory_gradient_reaches_earlier_frames_only_without_detach(mv_root):
     """ESAM keeps the memory in the graph (detach_state=False): frame 1's output has a
     gradient with respect to frame 0's encoder output; the default detaches it."""
-    from oneformer3d.models.detectors.online import frame_inputs
-    cfg = Config.fromfile(CONFIG)
-    item = build(cfg.test_dataloader, mv_root)[0]
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model).train()
+    import MinkowskiEngine as ME      # after oneformer3d's compatibility fixes
+    model, fin = _model_with_active_memory(mv_root)
     mem = model.memory
-    for conv in mem.conv_convert.values():
-        torch.nn.init.normal_(conv[0].kernel, std=0.5)
-    data = model.data_preprocessor(pseudo_collate([item]))
-    pts, fidx = data['inputs']['points'][0], data['inputs']['frame_idx'][0]
-    sp = item['data_samples'].gt_pts_seg.sp_pts_mask
-    fin = [frame_inputs(model, [pts[fidx == t]], [sp[fidx == t]]) for t in range(2)]
     grads = {}
     for detach in (True, False):
         mem.detach_state = detach
