@@ -282,6 +282,32 @@ def test_mv_loss_uses_every_parameter_and_predicts_on_the_scan(mv_root):
     assert stats['frames'] == 3 and stats['instances'] == len(pred) <= 3 * 20  # topk_insts=20
 
 
+def test_esam_train_pipeline_with_elastic_field_trains_on_the_real_sequence(mv_root):
+    """The full-scale online config's training pipeline (ESAM's: rotation, scale, flips and
+    one elastic field over the clip, here forced on) on the real sequence: the field moves
+    the frames' points (against the same draws with a zero field), and the sample model's
+    loss is finite."""
+    full = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_online_3d_scannet.py'))
+    pipeline = full.train_dataloader.dataset.pipeline
+    elastic = [t for t in pipeline if t.type == 'ElasticTransform']
+    assert len(elastic) == 1 and elastic[0].p == 0.5
+    elastic[0].p = 1.0
+    cfg = Config.fromfile(CONFIG)
+    loader = cfg.train_dataloader.copy()
+    loader.dataset.pipeline = pipeline
+    np.random.seed(0)
+    item = build(loader, mv_root)[0]
+    elastic[0].mag = [0, 0]              # the same random draws, a zero field
+    np.random.seed(0)
+    rigid = build(loader, mv_root)[0]
+    moved = (item['inputs']['points'][:, :3] - rigid['inputs']['points'][:, :3]).norm(dim=1)
+    assert float(moved.max()) > 0.05 and float(moved.median()) > 0.001
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    losses = model(**model.data_preprocessor(pseudo_collate([item]), True), mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
 @pytest.mark.slow
 def test_online_training_from_sv_checkpoint_under_torchrun(mv_root, tmp_path):
     """An SV checkpoint (the SV sample model's weights, written in this process) ->

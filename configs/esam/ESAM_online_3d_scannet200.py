@@ -15,6 +15,8 @@ train_pipeline = [
     dict(type='GlobalRotScaleTrans', rot_range=[-3.14, 3.14], scale_ratio_range=[0.8, 1.2],
          translation_std=[0.1, 0.1, 0.1]),
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
+    # ESAM's MV pipeline: one elastic field over the clip's frames (as its single pipeline)
+    dict(type='ElasticTransform', gran=[6, 20], mag=[40, 160], voxel_size=0.02, p=0.5),
     color_norm,
     dict(type='Pack3DDetInputs'),
 ]
