@@ -329,3 +329,34 @@ def test_inference_topk_pairs_obj_normalization_and_thresholds_by_hand():
     out = model._predict_instances(cls, masks, obj, point2sp)
     assert out.instance_scores.tolist() == pytest.approx([0.5, 0.3], rel=1e-5)
     assert out.query_index.tolist() == [1, 0]
+
+
+def test_semantic_head_reads_the_queries_and_covers_every_superpoint_at_test_time():
+    """Upstream's semantic branch: one row per query (its seed superpoint's class) in
+    training, every superpoint a query at test time; the loss reaches the head."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs/oneformer3d/overfit_scene.py'))
+    cfg.model.decoder.update(num_semantic_classes=20, max_queries=None, pos_embed=False,
+                             query_sampling='random', semantic_source='query')
+    cfg.model.sem_criterion = dict(type='SemanticCriterion', ignore_index=20, loss_weight=0.5)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert model.decoder.sem_head.out_features == 21          # upstream's C + 1 columns
+    pts, ins = real_points()
+    batch = make_batch(pts, ins)
+    batch['data_samples'][0].gt_pts_seg.pts_semantic_mask = torch.where(ins > 0, 5, 20)
+    data = model.data_preprocessor(batch, True)
+    inputs = model._split_inputs(data['inputs'], data['data_samples'])
+    sp_feats, _, sp_xyz = model.extract_feat(inputs)
+    out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
+    assert torch.equal(out['sem_idx'][0], out['query_idx'][0])
+    assert out['sem'][0].shape == (len(out['query_idx'][0]), 20)
+    assert len(out['query_idx'][0]) < sp_feats[0].shape[0]     # a random share in training
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert losses['loss_sem'] > 0
+    losses['loss_sem'].backward()
+    assert model.decoder.sem_head.weight.grad[:20].abs().sum() > 0
+    assert model.decoder.sem_head.weight.grad[20].abs().sum() == 0   # the unused column
+    model.eval()
+    data = model.data_preprocessor(make_batch(pts, ins), False)
+    ds = model.predict(data['inputs'], data['data_samples'])[0]
+    assert ds.pred_pts_seg.pts_semantic_mask.shape == (len(pts),)

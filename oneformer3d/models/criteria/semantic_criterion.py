@@ -1,5 +1,5 @@
-"""Semantic criterion: per-superpoint cross-entropy (OneFormer3D's semantic branch, simplified
-to a linear head on superpoint features)."""
+"""Semantic criterion: cross-entropy of the decoder's semantic rows (OneFormer3D's
+``ScanNetSemanticCriterion``, filaPro/oneformer3d ``oneformer3d/semantic_criterion.py``)."""
 from typing import List
 
 import torch
@@ -10,8 +10,11 @@ from oneformer3d.registry import MODELS
 
 @MODELS.register_module()
 class SemanticCriterion:
-    """Cross-entropy of per-superpoint semantic logits against the superpoint's majority
-    train id (``ignore_index`` where the majority is unlabeled)."""
+    """Cross-entropy of semantic logits (one row per query's seed superpoint, or per
+    superpoint with ``semantic_source='superpoint'``; the decoder already dropped upstream's
+    unused last column) against that superpoint's majority train id (``ignore_index`` where
+    the majority is unlabeled), averaged over the samples; ``loss_sem = loss_weight · mean``.
+    A sample with no labelled row contributes 0 (upstream: NaN)."""
 
     def __init__(self, ignore_index: int, loss_weight: float = 0.2):
         self.ignore_index = ignore_index
