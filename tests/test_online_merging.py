@@ -194,3 +194,15 @@ def test_mapping_onto_the_scan(instances, scannet_scene):
                     xyz.view([('', xyz.dtype)] * 3).ravel())
     iou = (mask & truth).sum() / (mask | truth).sum()
     assert iou > 0.5, iou
+
+
+def test_esam_merger_eviction_keeps_its_extra_state_aligned():
+    m = ESAMOnlineMerger(max_instances=2)
+    m.update([torch.tensor([i]) for i in range(3)], torch.eye(3, 4),
+             torch.tensor([0.2, 0.9, 0.5]), torch.zeros(3, dtype=torch.long),
+             cls=torch.tensor([[0.0, 1.0], [1.0, 0.0], [2.0, 0.0]]),
+             centres=torch.tensor([[0.0] * 3, [1.0] * 3, [2.0] * 3]))
+    assert len(m) == 2 and m.stats['evicted'] == 1
+    assert m.scores.tolist() == pytest.approx([0.9, 0.5])
+    assert m.geom[:, 0].tolist() == [1.0, 2.0] and m.cls[:, 0].tolist() == [1.0, 2.0]
+    assert len(m.counts) == 2 and [int(k) for k in m.keys] == [1, 2]

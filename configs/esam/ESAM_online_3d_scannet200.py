@@ -32,6 +32,8 @@ clip_train_pipeline = train_pipeline[:1] + [dict(type='LoadClipFeature')] + trai
 clip_test_pipeline = test_pipeline[:1] + [dict(type='LoadClipFeature')] + test_pipeline[1:]
 model = dict(
     # ESAM: max-pooled voxel memory on the four encoder outputs, read box 2.5x, all history
+    # (deliberate: the stored memory is detached, ESAM keeps it in the graph within a clip;
+    # detach_state=False restores that; reasons in MultilevelMemory's docstring)
     memory=dict(type='MultilevelMemory', point='encoder', strides=[2, 4, 8, 16], scale=2.5,
                 queue=-1),
     merge_head=dict(type='MergeHead', in_channels=256, hidden=256, out_channels=128),

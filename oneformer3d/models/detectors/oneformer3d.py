@@ -253,7 +253,7 @@ class OneFormer3D(BaseModel):
             ds.pred_instances_3d = self._predict_instances(
                 last['cls'][i], last['masks'][i], last['scores'][i], point2sp[i])
             if out['sem'] is not None:   # every superpoint is a semantic row at test time
-                sem = out['sem'][i].new_zeros(len(out['sem'][i]), out['sem'][i].shape[1])
+                sem = out['sem'][i].new_zeros(len(sp_feats[i]), out['sem'][i].shape[1])
                 sem[out['sem_idx'][i]] = out['sem'][i]
                 ds.pred_pts_seg = PointData(pts_semantic_mask=sem.argmax(-1)[point2sp[i]])
         return data_samples

@@ -34,7 +34,8 @@ Deliberate differences from ESAM, each with its reason:
   training). ``detach_state=False`` does the same; the default ``True`` stores them detached
   (no gradient to earlier frames): the activation memory of a clip then stays that of one
   frame plus the stored features, on the 12-24 GB cards ESAM users report running out of
-  (ESAM issues #34, #46). The reproduction config sets ``detach_state=False``.
+  (ESAM issues #34, #46). ``configs/esam/ESAM_online_3d_scannet200.py`` keeps the default
+  (commented there); the reproduction config under ESAM's name is to set False.
 """
 from typing import Dict, Sequence
 

@@ -136,14 +136,9 @@ class ESAMOnlineMerger(OnlineInstanceMerger):
         return dict(new=int(len(new)), merged=len(rows),
                     kept=len(self) - len(new) - len(rows))
 
-    def _evict(self):
-        before = len(self)
-        keep = None
-        if self.max_instances is not None and before > self.max_instances:
-            keep = torch.sort(torch.argsort(self.scores, descending=True)[:self.max_instances])
-            keep = keep.values
-            self.cls, self.geom, self.counts = self.cls[keep], self.geom[keep], self.counts[keep]
-        super()._evict()
+    def _take(self, keep: torch.Tensor):
+        super()._take(keep)
+        self.cls, self.geom, self.counts = self.cls[keep], self.geom[keep], self.counts[keep]
 
     def state_nbytes(self) -> int:
         extra = sum(t.numel() * t.element_size() for t in (self.cls, self.geom)

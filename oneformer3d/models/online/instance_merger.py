@@ -145,6 +145,10 @@ class OnlineInstanceMerger:
         keep = torch.argsort(self.scores, descending=True)[:self.max_instances]
         keep = torch.sort(keep).values
         self.stats['evicted'] += len(self) - len(keep)
+        self._take(keep)
+
+    def _take(self, keep: torch.Tensor):
+        """Keep the scene instances of the sorted (k,) index ``keep``."""
         self.keys = [self.keys[i] for i in keep.tolist()]
         self.emb, self.scores = self.emb[keep], self.scores[keep]
         self.labels, self.hits = self.labels[keep], self.hits[keep]
