@@ -61,3 +61,40 @@ def test_unmapped_tensor_and_unsafe_pickle_are_errors(tmp_path):
     torch.save(dict(state_dict=upstream_state(), meta=argparse.Namespace(x=1)), src)
     rc, out = call_tool('convert_checkpoint', 'oneformer3d', str(src), str(tmp_path / 'o.pth'))
     assert rc == 1 and 'refusing to unpickle' in out
+
+
+ESAM_CONFIG = osp.join(REPO, 'configs/esam/ESAM_sv_1xb4_scannet200_CA.py')
+
+
+def test_esam_checkpoint_converts_and_loads_strictly(tmp_path):
+    from tests.helpers.esam_reference import esam_sv_scannet200_shapes
+    g = torch.Generator().manual_seed(1)
+    state = {k: (torch.tensor(3) if k.endswith('num_batches_tracked')
+                 else torch.randn(shape, generator=g))
+             for k, shape in esam_sv_scannet200_shapes().items()}
+    src, dst = tmp_path / 'esam.pth', tmp_path / 'ours.pth'
+    torch.save(dict(state_dict=state), src)
+    rc, out = call_tool('convert_checkpoint', 'esam', str(src), str(dst), '--config',
+                        ESAM_CONFIG)
+    assert rc == 0, out
+    assert 'dropped decoder.input_pts_proj.0.weight' in out
+    ours = torch.load(dst, weights_only=True)['state_dict']
+    assert len(ours) == len(state) - 2 - 4       # backbone.final, input_pts_proj
+    cfg = Config.fromfile(ESAM_CONFIG)
+    cfg.model.backbone.pretrained = None
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(ours, strict=True)
+    sd = model.state_dict()
+    torch.testing.assert_close(sd['pool.pts_proj2.3.weight'], state['pool.pts_proj2.3.weight'])
+    torch.testing.assert_close(sd['decoder.x_pts_mask.2.weight'],
+                               state['decoder.x_pts_mask.2.weight'])
+    torch.testing.assert_close(sd['decoder.layers.2.cross_attn.attn.in_proj_weight'],
+                               state['decoder.cross_attn_layers.2.attn.in_proj_weight'])
+    up, got = state['decoder.out_sem.weight'], sd['decoder.sem_head.weight']
+    torch.testing.assert_close(got[1], up[2])
+    torch.testing.assert_close(got[2], up[1])
+    # with ESAM's box branch (the online config's bbox_flag) out_reg lands on reg_head
+    from oneformer3d.utils.upstream_checkpoint import convert_esam
+    boxed = {k: torch.zeros(s) for k, s in esam_sv_scannet200_shapes(bbox_flag=True).items()}
+    mapped, _ = convert_esam(boxed)
+    assert mapped['decoder.reg_head.2.weight'].shape == (6, 256)

@@ -130,7 +130,7 @@ def test_sparse_matching_on_real_scene_matches_inside_the_seed_instance():
         compute_superpoints(pts[:, :6].numpy()).astype('int64'))
     data = model.data_preprocessor(batch, True)
     ds = data['data_samples'][0]
-    sp_feats, p2s, sp_xyz = model.extract_feat(model._split_inputs(data['inputs'],
+    sp_feats, p2s, sp_xyz, _ = model.extract_feat(model._split_inputs(data['inputs'],
                                                                    data['data_samples']))
     out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
     labels = ds.gt_instances_3d.labels_3d

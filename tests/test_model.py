@@ -346,7 +346,7 @@ def test_semantic_head_reads_the_queries_and_covers_every_superpoint_at_test_tim
     batch['data_samples'][0].gt_pts_seg.pts_semantic_mask = torch.where(ins > 0, 5, 20)
     data = model.data_preprocessor(batch, True)
     inputs = model._split_inputs(data['inputs'], data['data_samples'])
-    sp_feats, _, sp_xyz = model.extract_feat(inputs)
+    sp_feats, _, sp_xyz, _ = model.extract_feat(inputs)
     out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
     assert torch.equal(out['sem_idx'][0], out['query_idx'][0])
     assert out['sem'][0].shape == (len(out['query_idx'][0]), 20)

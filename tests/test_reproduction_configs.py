@@ -13,20 +13,35 @@ from tests.conftest import REPO
 UPSTREAM_MATCHER = dict(type='SparseMatcher', topk=1, costs=[
     dict(type='QueryClassificationCost', weight=0.5), dict(type='MaskBCECost', weight=1.0),
     dict(type='MaskDiceCost', weight=1.0)])
-UPSTREAM_CRITERION = dict(loss_weight=[0.5, 1.0, 1.0, 0.5], non_object_weight=0.1,
-                          fix_dice_loss_weight=True, iter_matcher=True, fix_mean_loss=True)
+UPSTREAM_CRITERION = dict(non_object_weight=0.1, fix_dice_loss_weight=True, iter_matcher=True,
+                          fix_mean_loss=True)
 UPSTREAM_DECODER = dict(d_model=256, num_heads=8, hidden_dim=1024, dropout=0.0,
                         activation_fn='gelu', attn_mask=True, fix_attention=True,
                         objectness_flag=False)
 UPSTREAM = {
     'configs/oneformer3d/oneformer3d_1xb4_scannet200.py': dict(
         num_layers=6, num_instance_classes=198, num_semantic_classes=200, sem_loss=0.5,
+        loss_weight=[0.5, 1.0, 1.0, 0.5],
         test_cfg=dict(topk_insts=600, score_thr=0.0, npoint_thr=100, obj_normalization=True,
                       sp_score_thr=0.4, nms=True, matrix_nms_kernel='linear'),
         optimizer=dict(type='AdamW', lr=0.0001, weight_decay=0.05), max_norm=10,
         poly_end=512, max_epochs=512, val_interval=16, batch_size=4),
+    'configs/esam/ESAM_sv_1xb4_scannet200_CA.py': dict(
+        num_layers=3, num_instance_classes=1, num_semantic_classes=200, sem_loss=0.5,
+        loss_weight=[0.5, 1.0, 1.0, 0.5, 0.5],
+        mix=dict(type='MixQueryDecoder', cross_attn_mode=['', 'SP', 'SP', 'SP'],
+                 mask_pred_mode=['SP', 'SP', 'P', 'P'], share_attn_mlp=False,
+                 share_mask_mlp=False),
+        pool=dict(type='GeoAwarePooling', channel_proj=96),
+        pretrained='work_dirs/tmp/mask3d_scannet200.pth',
+        test_cfg=dict(topk_insts=100, score_thr=0.0, npoint_thr=100, obj_normalization=True,
+                      sp_score_thr=0.4, nms=True, matrix_nms_kernel='linear'),
+        optimizer=dict(type='AdamW', lr=0.0001, weight_decay=0.05), max_norm=10,
+        poly_end=128, max_epochs=128, val_interval=128, batch_size=16),
+    # the ablation chain's 3D row: ESAM's recipe with OneFormer3D's decoder (see
+    # docs/reproduction.md)
     'configs/esam/ESAM_sv_3d_scannet200.py': dict(
-        num_layers=3, num_instance_classes=1,
+        num_layers=3, num_instance_classes=1, loss_weight=[0.5, 1.0, 1.0, 0.5],
         test_cfg=dict(topk_insts=100, score_thr=0.0, npoint_thr=100, obj_normalization=True,
                       sp_score_thr=0.4, nms=True, matrix_nms_kernel='linear'),
         optimizer=dict(type='AdamW', lr=0.0001, weight_decay=0.05), max_norm=10,
@@ -54,7 +69,14 @@ def test_config_matches_upstream_values(path):
     assert crit.matcher.topk == UPSTREAM_MATCHER['topk']
     assert list(crit.matcher.costs) == UPSTREAM_MATCHER['costs']
     for key, value in UPSTREAM_CRITERION.items():
-        assert (list(crit[key]) if key == 'loss_weight' else crit[key]) == value, key
+        assert crit[key] == value, key
+    assert list(crit.loss_weight) == up['loss_weight']
+    for key, value in up.get('mix', {}).items():     # ESAM's ScanNetMixQueryDecoder
+        assert dec[key] == value, key
+    if 'pool' in up:
+        assert dict(m.pool) == up['pool']
+    if 'pretrained' in up:                            # upstream's load_from
+        assert m.backbone.pretrained == up['pretrained']
     if 'num_semantic_classes' in up:
         assert dec.num_semantic_classes == up['num_semantic_classes']
         assert dec.get('semantic_source', 'query') == 'query'

@@ -1,8 +1,11 @@
 """Convert an upstream checkpoint to ours:
-``python tools/convert_checkpoint.py oneformer3d IN.pth OUT.pth [--allow-unsafe]``.
+``python tools/convert_checkpoint.py {oneformer3d,esam} IN.pth OUT.pth [--config CFG]
+[--allow-unsafe]``.
 
 ``oneformer3d``: a ``filaPro/oneformer3d`` ScanNet200 checkpoint (``ScanNet200OneFormer3D``)
-for ``configs/oneformer3d/oneformer3d_1xb4_scannet200.py``. Every upstream tensor is mapped or
+for ``configs/oneformer3d/oneformer3d_1xb4_scannet200.py``; ``esam``: an ``xuxw98/ESAM``
+single-view ScanNet200 checkpoint (``ScanNet200MixFormer3D``) for
+``configs/esam/ESAM_sv_1xb4_scannet200_CA.py``. Every upstream tensor is mapped or
 dropped by a stated rule (``oneformer3d/utils/upstream_checkpoint.py``); an unmapped one is an
 error. With ``--config`` the result is loaded into that config's model strictly (every key of
 ours filled, none unexpected, shapes equal) before it is written. The output holds only
@@ -45,7 +48,10 @@ def check_against_config(state, config, source='converted checkpoint'):
     from oneformer3d.registry import MODELS
     from oneformer3d.utils.load_report import load_state_dict_checked
     init_default_scope('oneformer3d')
-    model = MODELS.build(Config.fromfile(config).model)
+    cfg = Config.fromfile(config)
+    if cfg.model.get('backbone') and cfg.model.backbone.get('pretrained'):
+        cfg.model.backbone.pretrained = None    # the converted state replaces every weight
+    model = MODELS.build(cfg.model)
     report = load_state_dict_checked(model, state, source)
     report.check(strict=True, hint=f'the converted checkpoint does not fit {config}')
     return report

@@ -2,7 +2,8 @@
 
 An upstream checkpoint (``filaPro/oneformer3d`` ``ScanNet200OneFormer3D``; mmengine format,
 weights under ``state_dict``) names its parts ``backbone.*`` (Mask3D's Res16UNet34C: the same
-names as ours) and ``decoder.*`` (``ScanNetQueryDecoder``). Every upstream tensor is either
+names as ours) and ``decoder.*`` (``ScanNetQueryDecoder``); ESAM's single-view model
+(``ScanNet200MixFormer3D``) adds ``pool.*`` and its mixed decoder's point branches. Every upstream tensor is either
 mapped onto one of ours or dropped by a rule stated here; anything else is an error, so a
 converted checkpoint never silently loses weights.
 """
@@ -20,6 +21,9 @@ _DECODER_RULES = [
     (r'^out_score\.', 'score_head.'),
     (r'^out_sem\.', 'sem_head.'),
     (r'^(input_proj|query_proj|x_mask|out_norm)\.', r'\1.'),
+    # ESAM's ScanNetMixQueryDecoder
+    (r'^x_pts_mask\.', 'x_pts_mask.'),
+    (r'^out_reg\.', 'reg_head.'),
 ]
 
 # upstream tensors with no counterpart, and why
@@ -28,6 +32,11 @@ DROPPED = {
                              "upstream's forward (the output is block8's)",
     'backbone.final.bias': 'the same conv',
 }
+# ESAM's decoder builds input_pts_proj whenever share_attn_mlp=False but calls it only in a
+# layer whose cross_attn_mode is 'P'; every ESAM config attends to superpoints only
+DROPPED.update({f'decoder.input_pts_proj.{k}': 'ESAM builds it (share_attn_mlp=False) but no '
+                'layer of its configs calls it (cross_attn_mode has no "P")'
+                for k in ('0.weight', '0.bias', '1.weight', '1.bias')})
 
 # ScanNet200: upstream swaps chair and floor (SwapChairAndFloor) so that the stuff classes
 # wall and floor are semantic ids 0 and 1; our class table keeps the benchmark order
@@ -84,4 +93,23 @@ def convert_oneformer3d(state: Dict[str, torch.Tensor], swap_chair_floor: bool =
     return out, dropped
 
 
-CONVERTERS = {'oneformer3d': convert_oneformer3d}
+def convert_esam(state: Dict[str, torch.Tensor], swap_chair_floor: bool = True
+                 ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    """Map an ``xuxw98/ESAM`` single-view checkpoint (``ScanNet200MixFormer3D``:
+    ``backbone.*``, ``pool.*`` ``GeoAwarePooling``, ``decoder.*`` ``ScanNetMixQueryDecoder``)
+    onto our ``OneFormer3D`` with ``GeoAwarePooling`` and ``MixQueryDecoder``
+    (``configs/esam/ESAM_sv_1xb4_scannet200_CA.py``). ``pool.*`` names are the same on both
+    sides; the decoder's follow :func:`convert_oneformer3d` plus ``x_pts_mask`` and
+    ``out_reg`` -> ``reg_head``; ESAM swaps chair and floor as OneFormer3D does. The online
+    model's memory and merge head are not mapped yet (an error lists them).
+
+    Returns / raises as :func:`convert_oneformer3d`.
+    """
+    pool = {k: v for k, v in state.items() if k.startswith('pool.')}
+    out, dropped = convert_oneformer3d(
+        {k: v for k, v in state.items() if not k.startswith('pool.')}, swap_chair_floor)
+    out.update(pool)
+    return out, dropped
+
+
+CONVERTERS = {'oneformer3d': convert_oneformer3d, 'esam': convert_esam}

@@ -183,11 +183,36 @@ class QueryDecoder(nn.Module):
         self.max_queries = max_queries
         self.query_sampling = query_sampling
 
-    def _predict(self, q, mask_feats):
+    #: the criterion's targets this decoder needs besides superpoint masks (ESAM's
+    #: ``MixQueryDecoder`` sets them): point-level masks, boxes
+    needs_point_masks = False
+    predicts_boxes = False
+
+    # ---- the steps a subclass may change (``MixQueryDecoder``: point-level masks)
+    def _sources(self, feats, xyz, points, point2sp) -> dict:
+        """What the layers read for one sample: ``sp`` (S, d) the cross-attention keys,
+        ``mask_feats`` (S, d) the mask embeddings (with ``pos_embed`` added when on)."""
+        src = dict(sp=self.input_proj(feats), mask_feats=self.x_mask(feats))
+        if self.pos_embed is not None:
+            src['pe'] = self.pos_embed((xyz - xyz.mean(0, keepdim=True)).to(src['sp'].dtype))
+            src['sp'] = src['sp'] + src['pe']
+            src['mask_feats'] = src['mask_feats'] + src['pe']
+        return src
+
+    def mask_mode(self, level: int) -> str:
+        """``'SP'`` (masks over superpoints) or ``'P'`` (over points) for prediction
+        ``level`` (0 = the initial queries, l = after layer l)."""
+        return 'SP'
+
+    def _predict(self, q, src, level: int) -> dict:
         qn = self.out_norm(q)
-        masks = qn @ mask_feats.T
-        score = self.score_head(qn).squeeze(-1) if self.score_head is not None else None
-        return self.cls_head(qn), masks, score
+        return dict(cls=self.cls_head(qn), masks=qn @ src['mask_feats'].T,
+                    scores=self.score_head(qn).squeeze(-1) if self.score_head is not None
+                    else None)
+
+    def _cross_source(self, src, prev: dict, layer: int):
+        """Keys/values and blocked mask (Q, S) bool or None of decoder layer ``layer``."""
+        return src['sp'], self._attn_mask(prev['masks']) if self.attn_mask else None
 
     @staticmethod
     def _attn_mask(masks):
@@ -211,36 +236,36 @@ class QueryDecoder(nn.Module):
         return torch.arange(s, device=feats.device)
 
     def forward(self, sp_feats: List[torch.Tensor], training: bool = False,
-                sp_xyz: Optional[List[torch.Tensor]] = None) -> dict:
+                sp_xyz: Optional[List[torch.Tensor]] = None,
+                points: Optional[List[dict]] = None,
+                point2sp: Optional[List[torch.Tensor]] = None) -> dict:
         if self.pos_embed is not None and sp_xyz is None:
             raise ValueError('QueryDecoder(pos_embed=True) needs superpoint centroids sp_xyz')
         outs = None
         sems, sem_idx, query_idx, queries = [], [], [], []
         for i, feats in enumerate(sp_feats):
-            idx = self._select_queries(feats, None if sp_xyz is None else sp_xyz[i], training)
+            xyz = None if sp_xyz is None else sp_xyz[i]
+            idx = self._select_queries(feats, xyz, training)
             query_idx.append(idx)
-            sp = self.input_proj(feats)
-            mask_feats = self.x_mask(feats)
+            src = self._sources(feats, xyz, None if points is None else points[i],
+                                None if point2sp is None else point2sp[i])
             q = self.query_proj(feats[idx])
-            if self.pos_embed is not None:
-                xyz = sp_xyz[i] - sp_xyz[i].mean(0, keepdim=True)
-                pe = self.pos_embed(xyz.to(sp.dtype))
-                sp, mask_feats, q = sp + pe, mask_feats + pe, q + pe[idx]
-            preds = [self._predict(q, mask_feats)]
-            for layer in self.layers:
-                blocked = self._attn_mask(preds[-1][1]) if self.attn_mask else None
-                q = layer(q, sp, blocked)
-                preds.append(self._predict(q, mask_feats))
+            if 'pe' in src:
+                q = q + src['pe'][idx]
+            preds = [self._predict(q, src, 0)]
+            for layer_i, layer in enumerate(self.layers):
+                q = layer(q, *self._cross_source(src, preds[-1], layer_i))
+                preds.append(self._predict(q, src, layer_i + 1))
             if outs is None:
-                outs = [dict(cls=[], masks=[], scores=[]) for _ in preds]
-            for o, (c, m, sc) in zip(outs, preds):
-                o['cls'].append(c)
-                o['masks'].append(m)
-                o['scores'].append(sc)
+                outs = [dict({k: [] for k in p}, mask_mode=self.mask_mode(level))
+                        for level, p in enumerate(preds)]
+            for o, p in zip(outs, preds):
+                for k, v in p.items():
+                    o[k].append(v)
             queries.append(self.out_norm(q))
             if self.sem_head is not None:
-                src = queries[-1] if self.semantic_source == 'query' else sp
-                sems.append(self.sem_head(src)[:, :self.num_semantic_classes])
+                sem_src = queries[-1] if self.semantic_source == 'query' else src['sp']
+                sems.append(self.sem_head(sem_src)[:, :self.num_semantic_classes])
                 sem_idx.append(idx if self.semantic_source == 'query'
                                else torch.arange(feats.shape[0], device=feats.device))
         has_sem = self.sem_head is not None

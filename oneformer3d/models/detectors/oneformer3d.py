@@ -147,8 +147,12 @@ class OneFormer3D(BaseModel):
         e.g. the online memory; see ``Res16UNet34C.forward``).
 
         Returns:
-            ``sp_feats`` list of (S_i, C), ``point2sp`` list of (N_i,) int64 and ``sp_xyz``
-            list of (S_i, 3) superpoint centroids (metres, the points' frame).
+            ``sp_feats`` list of (S_i, C), ``point2sp`` list of (N_i,) int64, ``sp_xyz``
+            list of (S_i, 3) superpoint centroids (metres, the points' frame) and ``pts``
+            list of ``{'feats': (N_i, C), 'xyz': (N_i, 3), 'weight': (N_i,) or None}``: the
+            per-point features the pooling read, their positions and the pooling's per-point
+            weights (``GeoAwarePooling``; None for the mean) — what a point-level decoder
+            (``MixQueryDecoder``) reads.
         """
         v = inputs['voxels']
         # MinkowskiEngine's kernels take fp32/fp64 only: under --amp the sparse part runs in
@@ -167,15 +171,17 @@ class OneFormer3D(BaseModel):
                 out = self.neck(out)
         # stride-1 output rows follow the input coordinates' order (unique by construction)
         vfeat = out.F
-        sp_feats, point2sp, sp_xyz = [], [], []
+        sp_feats, point2sp, sp_xyz, points = [], [], [], []
         for p2v, sample, pts in zip(v['point2voxel'], inputs['sp_pts_mask'], inputs['points']):
             uniq, p2s = torch.unique(sample, return_inverse=True)
             xyz = pts[:, :3].to(vfeat.dtype)
-            feats, _ = self.pool(vfeat[p2v], p2s, xyz, len(uniq))
+            pfeats = vfeat[p2v]
+            feats, weight = self.pool(pfeats, p2s, xyz, len(uniq))
             sp_feats.append(feats)
             sp_xyz.append(segment_reduce(xyz, p2s, len(uniq), 'mean'))
             point2sp.append(p2s)
-        return sp_feats, point2sp, sp_xyz
+            points.append(dict(feats=pfeats, xyz=xyz, weight=weight))
+        return sp_feats, point2sp, sp_xyz, points
 
     @staticmethod
     def _sp_targets(point2sp: torch.Tensor, ins: torch.Tensor, labels: torch.Tensor,
@@ -188,14 +194,51 @@ class OneFormer3D(BaseModel):
         size = counts.sum(0).clamp(min=1)
         return (counts[1:] / size > 0.5).float()
 
+    def _instance_targets(self, point2sp: torch.Tensor, ins: torch.Tensor,
+                          labels: torch.Tensor, num_sp: int, xyz: torch.Tensor) -> dict:
+        """One sample's criterion targets: ``labels`` (G,), ``masks`` (G, S) float
+        (:meth:`_sp_targets`) and, for a decoder with point-level masks, ``point_masks``
+        (G, N) float (ESAM's ``p_masks``); for one with a box head, ``boxes`` (G, 6) the
+        axis-aligned extent of each instance's points in the sample (centre, size; metres).
+
+        ``ins`` (N,) int64: 0 = no instance, g + 1 = instance g; ``xyz`` (N, 3) the points.
+        """
+        out = dict(labels=labels, masks=self._sp_targets(point2sp, ins, labels, num_sp))
+        g = labels.shape[0]
+        if self.decoder.needs_point_masks:
+            ids = torch.arange(1, g + 1, device=ins.device)
+            out['point_masks'] = (ins[None] == ids[:, None]).to(out['masks'].dtype)
+        if self.decoder.predicts_boxes:
+            # ESAM's online model boxes the instance in the reconstructed scan (its
+            # BboxCalculation); the sample's own points are what a single view holds
+            inside = (ins > 0) & (ins <= g)
+            idx, pts = ins[inside] - 1, xyz[inside].to(out['masks'].dtype)
+            lo, hi = segment_reduce(pts, idx, g, 'amin'), segment_reduce(pts, idx, g, 'amax')
+            out['boxes'] = torch.cat([(lo + hi) / 2, hi - lo], dim=1)
+        return out
+
     @staticmethod
-    def _add_query_masks(targets: List[dict], query_idx: List[torch.Tensor]) -> List[dict]:
+    def _add_query_masks(targets: List[dict], query_idx: List[torch.Tensor],
+                         sp_xyz: Optional[List[torch.Tensor]] = None) -> List[dict]:
         """Each target with ``query_masks`` (G, Q) bool: True where query q's seed superpoint
         (``query_idx[q]``, the decoder's sampled superpoints) lies in GT instance g — what
         ``SparseMatcher`` matches within (OneFormer3D ``_select_queries``:
-        ``sp_masks[:, ids]``)."""
-        return [dict(t, query_masks=t['masks'][:, idx] > 0.5)
-                for t, idx in zip(targets, query_idx)]
+        ``sp_masks[:, ids]``) — and, given ``sp_xyz``, ``query_centres`` (Q, 3) the seed
+        superpoints' centroids (what ESAM's boxes are offsets from)."""
+        out = [dict(t, query_masks=t['masks'][:, idx] > 0.5)
+               for t, idx in zip(targets, query_idx)]
+        if sp_xyz is not None:
+            for t, idx, xyz in zip(out, query_idx, sp_xyz):
+                t['query_centres'] = xyz[idx]
+        return out
+
+    @staticmethod
+    def _mask_columns(layer: dict, point2sp: torch.Tensor) -> torch.Tensor:
+        """(N,) int64: the mask column of each point — its superpoint for superpoint-level
+        masks, itself for point-level ones (``mask_mode`` ``'P'``, ESAM's last layers)."""
+        if layer.get('mask_mode', 'SP') == 'P':
+            return torch.arange(point2sp.shape[0], device=point2sp.device)
+        return point2sp
 
     @staticmethod
     def _sp_semantics(point2sp, sem, num_sp, num_classes):
@@ -220,25 +263,30 @@ class OneFormer3D(BaseModel):
             return self.loss(inputs, data_samples)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
-        sp_feats, _, sp_xyz = self.extract_feat(self._split_inputs(inputs, data_samples))
-        return self.decoder(sp_feats, training=self.training, sp_xyz=sp_xyz)
+        sp_feats, point2sp, sp_xyz, pts = self.extract_feat(
+            self._split_inputs(inputs, data_samples))
+        return self.decoder(sp_feats, training=self.training, sp_xyz=sp_xyz, points=pts,
+                            point2sp=point2sp)
 
     def loss(self, inputs: dict, data_samples: List) -> dict:
-        sp_feats, point2sp, sp_xyz = self.extract_feat(self._split_inputs(inputs, data_samples))
-        out = self.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
+        sp_feats, point2sp, sp_xyz, pts = self.extract_feat(
+            self._split_inputs(inputs, data_samples))
+        out = self.decoder(sp_feats, training=True, sp_xyz=sp_xyz, points=pts,
+                           point2sp=point2sp)
         targets, sp_sem = [], []
-        for ds, p2s, f in zip(data_samples, point2sp, sp_feats):
+        for ds, p2s, f, p in zip(data_samples, point2sp, sp_feats, pts):
             seg = ds.gt_pts_seg
             labels = ds.gt_instances_3d.labels_3d
             if self.num_instance_classes == 1:
                 labels = torch.zeros_like(labels)
-            targets.append(dict(labels=labels, masks=self._sp_targets(
-                p2s, seg.pts_instance_mask, labels, f.shape[0])))
+            targets.append(self._instance_targets(p2s, seg.pts_instance_mask, labels,
+                                                  f.shape[0], p['xyz']))
             if self.sem_criterion is not None:   # the semantic rows' superpoints
                 sp_sem.append(self._sp_semantics(p2s, seg.pts_semantic_mask, f.shape[0],
                                                  self.sem_criterion.ignore_index)
                               [out['sem_idx'][len(sp_sem)]])
-        losses = self.criterion(out['layers'], self._add_query_masks(targets, out['query_idx']))
+        losses = self.criterion(out['layers'],
+                                self._add_query_masks(targets, out['query_idx'], sp_xyz))
         if self.sem_criterion is not None:
             losses.update(self.sem_criterion(out['sem'], sp_sem))
         losses.update(self.fusion_stats())
@@ -246,12 +294,15 @@ class OneFormer3D(BaseModel):
 
     @torch.no_grad()
     def predict(self, inputs: dict, data_samples: List) -> List:
-        sp_feats, point2sp, sp_xyz = self.extract_feat(self._split_inputs(inputs, data_samples))
-        out = self.decoder(sp_feats, training=False, sp_xyz=sp_xyz)
+        sp_feats, point2sp, sp_xyz, pts = self.extract_feat(
+            self._split_inputs(inputs, data_samples))
+        out = self.decoder(sp_feats, training=False, sp_xyz=sp_xyz, points=pts,
+                           point2sp=point2sp)
         last = out['layers'][-1]
         for i, ds in enumerate(data_samples):
             ds.pred_instances_3d = self._predict_instances(
-                last['cls'][i], last['masks'][i], last['scores'][i], point2sp[i])
+                last['cls'][i], last['masks'][i], last['scores'][i],
+                self._mask_columns(last, point2sp[i]))
             if out['sem'] is not None:   # every superpoint is a semantic row at test time
                 sem = out['sem'][i].new_zeros(len(sp_feats[i]), out['sem'][i].shape[1])
                 sem[out['sem_idx'][i]] = out['sem'][i]
@@ -271,7 +322,8 @@ class OneFormer3D(BaseModel):
 
         Args:
             cls: (Q, K + 1) class logits; masks: (Q, S) mask logits; obj: (Q,) objectness
-                logits or None; point2sp: (N,) int64 superpoint of each point.
+                logits or None; point2sp: (N,) int64 mask column of each point (its
+                superpoint; the identity for point-level masks, :meth:`_mask_columns`).
         """
         cfg = self.test_cfg
         k = cls.shape[1] - 1

@@ -86,12 +86,13 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
         pts = [p[s] for p, s in zip(inputs['points'], sel)]
         sps = [ds.gt_pts_seg.sp_pts_mask[s] for ds, s in zip(data_samples, sel)]
         fin = frame_inputs(model, pts, sps, inputs, t, sel)
-        sp_feats, point2sp, sp_xyz = model.extract_feat(fin, injector=model.memory)
+        sp_feats, point2sp, sp_xyz, pts = model.extract_feat(fin, injector=model.memory)
         if use_cons:
             cons_frames.append(model.bi_encoder.last_voxel_2d)
-        out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
+        out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz, points=pts,
+                            point2sp=point2sp)
         targets, scene_ids = [], []
-        for ds, s, p2s, f in zip(data_samples, sel, point2sp, sp_feats):
+        for ds, s, p2s, f, p in zip(data_samples, sel, point2sp, sp_feats, pts):
             ins = ds.gt_pts_seg.pts_instance_mask[s]
             ids, local = torch.unique(ins, return_inverse=True)  # 0 (none) stays first
             if len(ids) and ids[0] != 0:
@@ -99,10 +100,9 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
             labels = ds.gt_instances_3d.labels_3d[ids[1:] - 1]
             if model.num_instance_classes == 1:
                 labels = torch.zeros_like(labels)
-            targets.append(dict(labels=labels, masks=model._sp_targets(p2s, local, labels,
-                                                                     f.shape[0])))
+            targets.append(model._instance_targets(p2s, local, labels, f.shape[0], p['xyz']))
             scene_ids.append(ids[1:])
-        targets = model._add_query_masks(targets, out['query_idx'])
+        targets = model._add_query_masks(targets, out['query_idx'], sp_xyz)
         for k, v in dict(model.criterion(out['layers'], targets),
                          **model.fusion_stats()).items():
             totals[k] = totals.get(k, 0) + v / frames
@@ -145,11 +145,12 @@ class OnlineSession:
                                                       torch.zeros(0, dtype=torch.long))
         fin = frame_inputs(model, [points], [superpoints])
         fin.update(view or {})
-        sp_feats, point2sp, sp_xyz = model.extract_feat(fin, injector=model.memory)
-        out = model.decoder(sp_feats, training=False, sp_xyz=sp_xyz)
+        sp_feats, point2sp, sp_xyz, pts = model.extract_feat(fin, injector=model.memory)
+        out = model.decoder(sp_feats, training=False, sp_xyz=sp_xyz, points=pts,
+                            point2sp=point2sp)
         last = out['layers'][-1]
         inst = model._predict_instances(last['cls'][0], last['masks'][0], last['scores'][0],
-                                        point2sp[0])
+                                        model._mask_columns(last, point2sp[0]))
         queries = out['queries'][0][inst.query_index]
         emb = model.merge_head(queries) if model.merge_head is not None else queries
         xyz = points[:, :3].float()
