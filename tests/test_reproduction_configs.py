@@ -110,3 +110,27 @@ def test_esam_online_merger_is_esams_centre_mode():
     m = ESAMOnlineMerger(use_bbox=True)
     assert m.weights == [0.33, 0.33, 0.33] and m.threshold == 0.55   # ESAM, boxes
     assert cfg.model.test_cfg.topk_insts == 20 and cfg.model.test_cfg.score_thr == 0.25
+
+
+def test_esam_online_reproduction_config_matches_upstream_values():
+    """Values copied from xuxw98/ESAM configs/ESAM_CA/ESAM_online_scannet200_CA.py
+    @ dcdceae3 (use_bbox=True, MultilevelMemory queue=-1 on the four encoder levels,
+    MergeHead(256, 256) with its defaults d_hidden=512, norm='batch', topk_insts 20,
+    inscat_topk_insts 100, inst_score_thr 0.25, batch 4, 8 frames)."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_online_scannet200_CA.py'))
+    m = cfg.model
+    assert m.decoder.type == 'MixQueryDecoder' and m.decoder.bbox_flag is True
+    assert list(m.criterion.loss_weight) == [0.5, 1.0, 1.0, 0.5, 0.5]
+    assert m.memory.queue == -1 and list(m.memory.strides) == [2, 4, 8, 16]
+    assert m.memory.point == 'encoder' and m.memory.detach_state is False
+    assert (m.merge_head.in_channels, m.merge_head.hidden, m.merge_head.out_channels,
+            m.merge_head.norm) == (256, 512, 256, 'batch')
+    assert m.merger == dict(type='ESAMOnlineMerger', use_bbox=True, topk_insts=100,
+                            voxel_size=0.05)
+    assert m.test_cfg.topk_insts == 20 and m.test_cfg.score_thr == 0.25
+    assert m.pool == dict(type='GeoAwarePooling', channel_proj=96)
+    assert cfg.train_dataloader.batch_size == 4
+    assert cfg.train_pipeline[0].num_frames == 8
+    assert [t.type for t in cfg.train_pipeline].count('ScanInstanceBoxes') == 1
+    assert cfg.load_from.endswith('ESAM_sv_1xb4_scannet200_CA/epoch_128.pth')
+    assert m.backbone.pretrained is None          # the SV checkpoint brings the backbone

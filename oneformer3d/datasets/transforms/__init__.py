@@ -1,5 +1,6 @@
 from .augmentation import ElasticTransform, GlobalRotScaleTrans, RandomFlip3D
 from .formatting import Pack3DDetInputs
+from .instance_boxes import ScanInstanceBoxes
 from .loading import LoadAnnotations3D, LoadPointsFromFile
 from .loading_adjacent import LoadAdjacentDataFromFile
 from .loading_clip import LoadClipFeature
@@ -8,4 +9,5 @@ from .point_transforms import (NormalizePointsColor, PointInstClassMapping, Poin
 
 __all__ = ['ElasticTransform', 'GlobalRotScaleTrans', 'LoadAdjacentDataFromFile', 'LoadAnnotations3D', 'LoadClipFeature',
            'LoadPointsFromFile', 'NormalizePointsColor', 'Pack3DDetInputs',
-           'PointInstClassMapping', 'PointSample', 'PointSegClassMapping', 'RandomFlip3D']
+           'PointInstClassMapping', 'PointSample', 'PointSegClassMapping', 'RandomFlip3D',
+           'ScanInstanceBoxes']

@@ -81,6 +81,12 @@ class Pack3DDetInputs(BaseTransform):
         gt = InstanceData()
         if 'gt_labels_3d' in results:
             gt.labels_3d = torch.from_numpy(np.asarray(results['gt_labels_3d'], dtype=np.int64))
+        if 'gt_instance_ids' in results:
+            gt.instance_ids = torch.from_numpy(np.asarray(results['gt_instance_ids'],
+                                                          dtype=np.int64))
+        if 'gt_bboxes_3d' in results:     # ScanInstanceBoxes: (G, 6) centre, size
+            gt.bboxes_3d = torch.from_numpy(np.asarray(results['gt_bboxes_3d'],
+                                                       dtype=np.float32))
         sample.gt_instances_3d = gt
         if 'eval_ann_info' in results:
             sample.eval_ann_info = results['eval_ann_info']

@@ -76,7 +76,9 @@ class PointInstClassMapping(BaseTransform):
     ``results['inst_label_mapping']`` (semantic train id -> instance train id or -1, set by
     the dataset). An instance is a (instance id > 0, instance class) pair, as in the ScanNet
     protocol. Sets ``pts_instance_mask`` (N,) int64 with 0 = none (also for wall/floor and
-    unannotated points) and ``gt_labels_3d`` (G,) int64 instance train ids.
+    unannotated points), ``gt_labels_3d`` (G,) int64 instance train ids and
+    ``gt_instance_ids`` (G,) int64 the raw instance id of each (what
+    :class:`ScanInstanceBoxes` finds them by in the scan).
     """
 
     def transform(self, results: dict) -> dict:
@@ -89,4 +91,5 @@ class PointInstClassMapping(BaseTransform):
         new[valid] = inverse.reshape(-1) + 1
         results['pts_instance_mask'] = new
         results['gt_labels_3d'] = (uniq % span).astype(np.int64)
+        results['gt_instance_ids'] = (uniq // span).astype(np.int64)
         return results

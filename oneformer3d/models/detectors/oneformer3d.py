@@ -195,11 +195,14 @@ class OneFormer3D(BaseModel):
         return (counts[1:] / size > 0.5).float()
 
     def _instance_targets(self, point2sp: torch.Tensor, ins: torch.Tensor,
-                          labels: torch.Tensor, num_sp: int, xyz: torch.Tensor) -> dict:
+                          labels: torch.Tensor, num_sp: int, xyz: torch.Tensor,
+                          boxes: Optional[torch.Tensor] = None) -> dict:
         """One sample's criterion targets: ``labels`` (G,), ``masks`` (G, S) float
         (:meth:`_sp_targets`) and, for a decoder with point-level masks, ``point_masks``
-        (G, N) float (ESAM's ``p_masks``); for one with a box head, ``boxes`` (G, 6) the
-        axis-aligned extent of each instance's points in the sample (centre, size; metres).
+        (G, N) float (ESAM's ``p_masks``); for one with a box head, ``boxes`` (G, 6)
+        (centre, size; metres): the given ``boxes`` (the data's ``gt_instances_3d.bboxes_3d``,
+        :class:`ScanInstanceBoxes`: the whole instance in the scan, as ESAM) or else the
+        axis-aligned extent of each instance's points in the sample.
 
         ``ins`` (N,) int64: 0 = no instance, g + 1 = instance g; ``xyz`` (N, 3) the points.
         """
@@ -208,9 +211,9 @@ class OneFormer3D(BaseModel):
         if self.decoder.needs_point_masks:
             ids = torch.arange(1, g + 1, device=ins.device)
             out['point_masks'] = (ins[None] == ids[:, None]).to(out['masks'].dtype)
-        if self.decoder.predicts_boxes:
-            # ESAM's online model boxes the instance in the reconstructed scan (its
-            # BboxCalculation); the sample's own points are what a single view holds
+        if self.decoder.predicts_boxes and boxes is not None:
+            out['boxes'] = boxes.to(out['masks'])
+        elif self.decoder.predicts_boxes:
             inside = (ins > 0) & (ins <= g)
             idx, pts = ins[inside] - 1, xyz[inside].to(out['masks'].dtype)
             lo, hi = segment_reduce(pts, idx, g, 'amin'), segment_reduce(pts, idx, g, 'amax')
@@ -280,7 +283,8 @@ class OneFormer3D(BaseModel):
             if self.num_instance_classes == 1:
                 labels = torch.zeros_like(labels)
             targets.append(self._instance_targets(p2s, seg.pts_instance_mask, labels,
-                                                  f.shape[0], p['xyz']))
+                                                  f.shape[0], p['xyz'],
+                                                  ds.gt_instances_3d.get('bboxes_3d')))
             if self.sem_criterion is not None:   # the semantic rows' superpoints
                 sp_sem.append(self._sp_semantics(p2s, seg.pts_semantic_mask, f.shape[0],
                                                  self.sem_criterion.ignore_index)

@@ -18,6 +18,7 @@ from mmengine.structures import InstanceData
 
 from oneformer3d.registry import TASK_UTILS
 from ..data_preprocessors import voxelize
+from ..criteria.instance_criterion import box_corners
 from ..online.instance_merger import points_to_voxel_keys
 
 
@@ -100,7 +101,10 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
             labels = ds.gt_instances_3d.labels_3d[ids[1:] - 1]
             if model.num_instance_classes == 1:
                 labels = torch.zeros_like(labels)
-            targets.append(model._instance_targets(p2s, local, labels, f.shape[0], p['xyz']))
+            boxes = ds.gt_instances_3d.get('bboxes_3d')      # ScanInstanceBoxes (scene ids)
+            targets.append(model._instance_targets(
+                p2s, local, labels, f.shape[0], p['xyz'],
+                None if boxes is None else boxes[ids[1:] - 1]))
             scene_ids.append(ids[1:])
         targets = model._add_query_masks(targets, out['query_idx'], sp_xyz)
         for k, v in dict(model.criterion(out['layers'], targets),
@@ -157,10 +161,16 @@ class OnlineSession:
         keys = [points_to_voxel_keys(xyz[m].cpu(), self.merger.voxel_size)
                 for m in inst.pts_instance_mask]
         # ESAM's merge cues: each instance's query class logits and seed-superpoint centre
+        # (and, with the decoder's box head, its box: the centre plus the predicted offset)
         seeds = out['query_idx'][0][inst.query_index]
+        centres = sp_xyz[0][seeds]
+        boxes = None
+        if last.get('boxes') is not None:
+            reg = last['boxes'][0][inst.query_index]
+            boxes = box_corners(torch.cat([centres + reg[:, :3], reg[:, 3:]], dim=1))
         counts = self.merger.update(keys, emb, inst.instance_scores, inst.instance_labels,
                                     cls=last['cls'][0][inst.query_index],
-                                    centres=sp_xyz[0][seeds])
+                                    centres=centres, boxes=boxes)
         return inst, counts
 
     def state_nbytes(self) -> int:
