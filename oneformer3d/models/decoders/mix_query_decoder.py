@@ -121,13 +121,13 @@ class MixQueryDecoder(QueryDecoder):
         src.update(point2sp=point2sp, weight=points.get('weight'), num_sp=feats.shape[0])
         return src
 
+    def _mask_feats(self, src, level: int) -> torch.Tensor:
+        return src['pts_mask_feats'] if self.mask_mode(level) == 'P' else src['mask_feats']
+
     def _predict(self, q, src, level: int) -> dict:
         out = super()._predict(q, src, level)
-        qn = self.out_norm(q)
-        if self.mask_mode(level) == 'P':
-            out['masks'] = qn @ src['pts_mask_feats'].T
         if self.reg_head is not None:
-            reg = self.reg_head(qn)
+            reg = self.reg_head(self.out_norm(q))
             out['boxes'] = torch.cat([reg[:, :3], reg[:, 3:].exp()], dim=1)
         return out
 

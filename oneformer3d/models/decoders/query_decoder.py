@@ -204,9 +204,13 @@ class QueryDecoder(nn.Module):
         ``level`` (0 = the initial queries, l = after layer l)."""
         return 'SP'
 
+    def _mask_feats(self, src, level: int) -> torch.Tensor:
+        """The embeddings prediction ``level``'s mask logits are a dot product with."""
+        return src['mask_feats']
+
     def _predict(self, q, src, level: int) -> dict:
         qn = self.out_norm(q)
-        return dict(cls=self.cls_head(qn), masks=qn @ src['mask_feats'].T,
+        return dict(cls=self.cls_head(qn), masks=qn @ self._mask_feats(src, level).T,
                     scores=self.score_head(qn).squeeze(-1) if self.score_head is not None
                     else None)
 
