@@ -122,3 +122,54 @@ def test_hook_and_loop_arguments_are_checked_before_the_run():
     cfg.train_cfg.max_iter = 3
     with pytest.raises(ValueError, match="train_cfg.max_iter .* did you mean 'max_iters'"):
         check_component_args(cfg)
+
+
+class _RecordingMatcher:
+    """The config's matcher, recording which GT instances each call matched."""
+
+    def __init__(self, matcher):
+        self.matcher, self.matched = matcher, []
+
+    def __call__(self, pred, gt):
+        q, g = self.matcher(pred, gt)
+        self.matched.append((set(g.tolist()), gt['labels'].numel()))
+        return q, g
+
+
+@pytest.mark.parametrize('scene', ['scene0000_00', 'scene0000_01'])
+def test_cpu_sample_configs_can_match_every_instance_of_the_real_scenes(scene, tmp_path):
+    """The overfit / sample family's query budget (300 FPS seeds) with its matcher: every GT
+    instance of a real scene is matched on every decoder layer. Under SparseMatcher with 300
+    seeds, 5 instances of each shared scene have no seeded query and are never trained."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
+    from oneformer3d.metainfo import get_class_table
+    from oneformer3d.registry import DATASETS
+    from tests.conftest import data_path
+    init_default_scope('oneformer3d')
+    create_scannet_infos(data_path('scannet', 'scans'), str(tmp_path), get_class_table('scannet'),
+                         'scannet', scenes=[scene])
+    cfg = Config.fromfile(OVERFIT)
+    ds_cfg = cfg.train_dataloader.dataset
+    ds_cfg.update(data_root=str(tmp_path), ann_file='scannet_oneformer3d_infos_train.pkl')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    data = model.data_preprocessor(pseudo_collate([DATASETS.build(ds_cfg)[0]]), training=True)
+    recorder = _RecordingMatcher(model.criterion.matcher)
+    model.criterion.matcher = recorder
+    model.train()
+    with torch.no_grad():
+        model(**data, mode='loss')
+    assert len(recorder.matched) == cfg.model.decoder.num_layers + 1
+    for matched, num_gt in recorder.matched:
+        assert num_gt > 20 and matched == set(range(num_gt))
+    # the same batch under upstream's SparseMatcher misses the unseeded instances
+    sparse = dict(cfg.model.criterion.matcher, type='SparseMatcher', topk=1)
+    from oneformer3d.registry import TASK_UTILS
+    recorder = _RecordingMatcher(TASK_UTILS.build(sparse))
+    model.criterion.matcher = recorder
+    with torch.no_grad():
+        model(**data, mode='loss')
+    assert all(len(m) < n for m, n in recorder.matched)
