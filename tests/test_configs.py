@@ -63,14 +63,21 @@ def check_action_config(cfg):
         assert list(model.token_encoder.names) == list(ds.encoders)
 
 
-def test_esam_sv_baseline_settings():
-    cfg = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_sv_3d_scannet200.py'))
-    assert cfg.model.data_preprocessor.voxel_size == 0.02
-    assert cfg.model.decoder.num_layers == 3 and cfg.model.num_instance_classes == 1
-    assert cfg.optim_wrapper.optimizer.type == 'AdamW' and cfg.optim_wrapper.optimizer.lr == 1e-4
-    assert cfg.param_scheduler.type == 'PolyLR' and cfg.train_cfg.max_epochs == 128
-    assert cfg.train_dataloader.batch_size == 16
-    assert cfg.train_dataloader.dataset.type == 'ScanNet200SegDataset'
+def test_ablation_3d_row_is_the_esam_reproduction_config():
+    """The ablation chain's 3D SV row inherits ESAM's reproduction config and changes nothing
+    (the values themselves are compared with upstream in test_reproduction_configs.py)."""
+    row = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_sv_3d_scannet200.py')).to_dict()
+    ref = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_sv_1xb4_scannet200_CA.py')).to_dict()
+    assert row == ref
+    assert row['model']['decoder']['type'] == 'MixQueryDecoder'
+    # the online row likewise: ESAM's online reproduction config, from the chain's SV row
+    row = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_online_3d_scannet200.py')).to_dict()
+    ref = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_online_scannet200_CA.py')).to_dict()
+    assert row.pop('load_from') == 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'
+    ref.pop('load_from')
+    assert row == ref
+    clip = row['clip_train_pipeline']        # the MV pipeline with the stored 2D features
+    assert clip[1] == dict(type='LoadClipFeature') and clip[:1] + clip[2:] == ref['train_pipeline']
 
 
 def test_esam_online_changes_only_what_differs():
@@ -81,8 +88,14 @@ def test_esam_online_changes_only_what_differs():
                                                            num_frames=8)
     assert mv.model.test_cfg.topk_insts == 20 and mv.model.memory.type == 'MultilevelMemory'
     assert mv.load_from.endswith('.pth')
-    for key in ('backbone', 'decoder', 'criterion', 'data_preprocessor'):
+    for key in ('criterion', 'data_preprocessor', 'pool'):
         assert mv.model[key] == sv.model[key], key
+    # ESAM's online decoder adds the box branch its merger reads
+    assert dict(mv.model.decoder, bbox_flag=False) == dict(sv.model.decoder, bbox_flag=False)
+    assert mv.model.decoder.bbox_flag and mv.model.merger.use_bbox
+    # the U-Net's weights come from the SV checkpoint, not from Mask3D's file
+    assert dict(mv.model.backbone, pretrained=None) == dict(sv.model.backbone, pretrained=None)
+    assert sv.model.backbone.pretrained and mv.model.backbone.pretrained is None
     assert mv.optim_wrapper == sv.optim_wrapper and mv.param_scheduler == sv.param_scheduler
 
 
@@ -137,10 +150,10 @@ class _RecordingMatcher:
 
 
 @pytest.mark.parametrize('scene', ['scene0000_00', 'scene0000_01'])
-def test_cpu_sample_configs_can_match_every_instance_of_the_real_scenes(scene, tmp_path):
-    """The overfit / sample family's query budget (300 FPS seeds) with its matcher: every GT
-    instance of a real scene is matched on every decoder layer. Under SparseMatcher with 300
-    seeds, 5 instances of each shared scene have no seeded query and are never trained."""
+def test_overfit_query_budget_reaches_every_instance_of_the_real_scenes(scene, tmp_path):
+    """Upstream's sparse matching trains a GT instance only through a query seeded inside it.
+    With the overfit config's farthest-point query budget every GT instance of a real scene
+    is matched on every decoder layer; with the sample configs' 300 some are never matched."""
     import torch
     from mmengine.dataset import pseudo_collate
 
@@ -152,24 +165,59 @@ def test_cpu_sample_configs_can_match_every_instance_of_the_real_scenes(scene, t
     create_scannet_infos(data_path('scannet', 'scans'), str(tmp_path), get_class_table('scannet'),
                          'scannet', scenes=[scene])
     cfg = Config.fromfile(OVERFIT)
+    assert cfg.model.criterion.matcher.type == 'SparseMatcher'
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.update(data_root=str(tmp_path), ann_file='scannet_oneformer3d_infos_train.pkl')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     data = model.data_preprocessor(pseudo_collate([DATASETS.build(ds_cfg)[0]]), training=True)
-    recorder = _RecordingMatcher(model.criterion.matcher)
-    model.criterion.matcher = recorder
     model.train()
-    with torch.no_grad():
-        model(**data, mode='loss')
-    assert len(recorder.matched) == cfg.model.decoder.num_layers + 1
-    for matched, num_gt in recorder.matched:
-        assert num_gt > 20 and matched == set(range(num_gt))
-    # the same batch under upstream's SparseMatcher misses the unseeded instances
-    sparse = dict(cfg.model.criterion.matcher, type='SparseMatcher', topk=1)
-    from oneformer3d.registry import TASK_UTILS
-    recorder = _RecordingMatcher(TASK_UTILS.build(sparse))
-    model.criterion.matcher = recorder
-    with torch.no_grad():
-        model(**data, mode='loss')
-    assert all(len(m) < n for m, n in recorder.matched)
+    seen = {}
+    for budget in (cfg.model.decoder.max_queries, 300):
+        model.decoder.max_queries = budget
+        recorder = _RecordingMatcher(model.criterion.matcher)
+        model.criterion.matcher = recorder
+        with torch.no_grad():
+            model(**data, mode='loss')
+        model.criterion.matcher = recorder.matcher
+        assert len(recorder.matched) == cfg.model.decoder.num_layers + 1
+        seen[budget] = recorder.matched
+    assert all(n > 20 and m == set(range(n)) for m, n in seen[cfg.model.decoder.max_queries])
+    assert all(len(m) < n for m, n in seen[300])
+
+
+SAVE_BEST = [p for p in CONFIGS if Config.fromfile(p).get('default_hooks', {})
+             .get('checkpoint', {}).get('save_best')]
+
+
+@pytest.mark.parametrize('path', SAVE_BEST, ids=[osp.relpath(p, REPO) for p in SAVE_BEST])
+def test_save_best_names_a_metric_the_evaluator_reports(path):
+    """CheckpointHook(save_best=KEY) fails with a KeyError only after the first validation
+    (epoch 128 in the ESAM config): KEY must be among the metrics the config's evaluator
+    reports, here run on a real scene with its GT as the prediction."""
+    import numpy as np
+    import torch
+
+    from oneformer3d.metainfo import get_class_table
+    from oneformer3d.registry import METRICS
+    from tests.conftest import data_path
+    init_default_scope('oneformer3d')
+    cfg = Config.fromfile(path)
+    metric = METRICS.build(cfg.val_evaluator)
+    dataset = 'scannet200' if '200' in cfg.val_dataloader.dataset.type else 'scannet'
+    metric.dataset_meta = dict(dataset=dataset)
+    table = get_class_table(dataset)
+    root = data_path('scannet', 'scans')
+    sem = table.map_raw_to_seg(np.load(osp.join(root, 'scene0000_00_sem_label.npy'))
+                               .astype(np.int64))
+    ins = np.load(osp.join(root, 'scene0000_00_ins_label.npy')).astype(np.int64)
+    inst_sem = table.seg_to_inst[sem]
+    ids = [i for i in np.unique(ins) if i > 0 and inst_sem[ins == i][0] >= 0]
+    pred = dict(pts_instance_mask=torch.from_numpy(np.stack([ins == i for i in ids])),
+                instance_labels=torch.tensor([int(inst_sem[ins == i][0]) for i in ids]),
+                instance_scores=torch.ones(len(ids)))
+    metric.process(None, [dict(gt_pts_seg=dict(pts_semantic_mask=sem, pts_instance_mask=ins),
+                               pred_instances_3d=pred)])
+    reported = metric.compute_metrics(metric.results)
+    key = cfg.default_hooks.checkpoint.save_best
+    assert key in reported, f'{key} not in {sorted(reported)}'

@@ -98,3 +98,58 @@ def test_esam_checkpoint_converts_and_loads_strictly(tmp_path):
     boxed = {k: torch.zeros(s) for k, s in esam_sv_scannet200_shapes(bbox_flag=True).items()}
     mapped, _ = convert_esam(boxed)
     assert mapped['decoder.reg_head.2.weight'].shape == (6, 256)
+
+
+ESAM_ONLINE_CONFIG = osp.join(REPO, 'configs/esam/ESAM_online_scannet200_CA.py')
+
+
+def test_esam_online_checkpoint_converts_and_loads_strictly(tmp_path):
+    from tests.helpers.esam_reference import esam_online_scannet200_shapes
+    g = torch.Generator().manual_seed(2)
+    state = {k: (torch.tensor(5) if k.endswith('num_batches_tracked')
+                 else torch.randn(shape, generator=g))
+             for k, shape in esam_online_scannet200_shapes().items()}
+    src, dst = tmp_path / 'esam_online.pth', tmp_path / 'ours.pth'
+    torch.save(dict(state_dict=state), src)
+    rc, out = call_tool('convert_checkpoint', 'esam_online', str(src), str(dst), '--config',
+                        ESAM_ONLINE_CONFIG)
+    assert rc == 0, out
+    ours = torch.load(dst, weights_only=True)['state_dict']
+    assert len(ours) == len(state) - 2 - 4       # backbone.final, input_pts_proj
+    model = MODELS.build(Config.fromfile(ESAM_ONLINE_CONFIG).model)
+    model.load_state_dict(ours, strict=True)
+    sd = model.state_dict()
+    # ESAM's level i is the encoder output at stride 2^(i+1)
+    for i, stride in enumerate((2, 4, 8, 16)):
+        torch.testing.assert_close(sd[f'memory.conv_d3.{stride}.0.kernel'],
+                                   state[f'memory.conv_d3.{i}.0.kernel'])
+        torch.testing.assert_close(sd[f'memory.conv_convert.{stride}.1.bn.running_var'],
+                                   state[f'memory.conv_convert.{i}.1.bn.running_var'])
+    torch.testing.assert_close(sd['merge_head.mlp.3.weight'], state['merge_head.net.3.weight'])
+    torch.testing.assert_close(sd['decoder.reg_head.2.bias'], state['decoder.out_reg.2.bias'])
+    # a memory level ESAM does not have is an error, not a silent drop
+    state['memory.conv_d1.4.0.kernel'] = torch.zeros(27, 8, 8)
+    torch.save(dict(state_dict=state), src)
+    rc, out = call_tool('convert_checkpoint', 'esam_online', str(src), str(dst))
+    assert rc == 1 and 'memory.conv_d1.4.0.kernel' in out
+
+
+def test_esam_transposed_conversion_conv_equals_ours():
+    """ESAM's conv_convert is a 1-voxel, stride-1 MinkowskiConvolutionTranspose; ours a
+    MinkowskiConvolution with the same (3C, C) kernel: the same output on the same voxels."""
+    import MinkowskiEngine as ME
+    import numpy as np
+
+    from tests.conftest import data_path
+    pts = torch.from_numpy(np.load(data_path('scannet', 'scans', 'scene0000_00_vert.npy')))
+    coords = torch.unique(torch.floor(pts[::50, :3] / 0.05).int(), dim=0)
+    coords = torch.cat([torch.zeros(len(coords), 1, dtype=torch.int), coords], 1)
+    g = torch.Generator().manual_seed(0)
+    x = ME.SparseTensor(torch.randn(len(coords), 12, generator=g), coordinates=coords)
+    theirs = ME.MinkowskiConvolutionTranspose(12, 4, kernel_size=1, stride=1, bias=False,
+                                              dimension=3)
+    ours = ME.MinkowskiConvolution(12, 4, kernel_size=1, bias=False, dimension=3)
+    ours.kernel.data.copy_(theirs.kernel.data)
+    a, b = theirs(x), ours(x)
+    assert torch.equal(a.C, b.C)
+    torch.testing.assert_close(a.F, b.F)

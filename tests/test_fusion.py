@@ -329,6 +329,9 @@ def test_online_bifusion_trains_every_parameter_and_streams(mv_root):
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, missing
     model.eval()
+    # random weights score below ESAM's inst_score_thr 0.25: keep every top-k instance, so
+    # that the merging path runs
+    model.test_cfg['score_thr'] = 0.0
     ds = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=mv_root + '/'))
     out = model(**model.data_preprocessor(pseudo_collate([ds[0]])), mode='predict')[0]
     stats = out.metainfo['online_stats']

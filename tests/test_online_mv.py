@@ -199,7 +199,7 @@ def test_memory_max_pools_history_and_retrieves_it(mv_root):
         assert torch.equal(fused_hist[stride][0], fused_alone[stride][0])
         assert (a - b).norm() / b.norm() > 0.05, float((a - b).norm() / b.norm())
         rel = (with_history - no_history).norm() / no_history.norm()
-        assert rel > 1e-3, float(rel)
+        assert rel > 1e-5, float(rel)     # far above float32 rounding (~1e-7)
         assert not torch.allclose(out0, model.extract_feat(fin[0])[0][0])  # non-zero weights
         # queue=1: voxels not seen in the last frame are dropped from the state
         mem.queue = 1
@@ -325,7 +325,9 @@ def test_online_training_from_sv_checkpoint_under_torchrun(mv_root, tmp_path):
                  'default_hooks.checkpoint.interval=2', f'load_from={ckpt}',
                  *roots(mv_root)], nproc=2)
     log = res.stdout + res.stderr
-    # the load report: the SV weights load, the new memory / merge head are listed as missing
+    # the load report: the SV weights load, the new box head / memory / merge head are
+    # listed as missing
     assert re.search(r'iter_1.pth: loaded \d+ tensors, missing \d+', log), log[-3000:]
-    assert re.search(r'missing: memory\.', log), log[-3000:]
+    assert re.search(r'missing: decoder\.reg_head\.0\.weight, .*memory\.conv_d1', log), \
+        log[-3000:]
     assert (tmp_path / 'mv_run' / 'iter_2.pth').is_file()

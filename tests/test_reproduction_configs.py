@@ -38,15 +38,10 @@ UPSTREAM = {
                       sp_score_thr=0.4, nms=True, matrix_nms_kernel='linear'),
         optimizer=dict(type='AdamW', lr=0.0001, weight_decay=0.05), max_norm=10,
         poly_end=128, max_epochs=128, val_interval=128, batch_size=16),
-    # the ablation chain's 3D row: ESAM's recipe with OneFormer3D's decoder (see
-    # docs/reproduction.md)
-    'configs/esam/ESAM_sv_3d_scannet200.py': dict(
-        num_layers=3, num_instance_classes=1, loss_weight=[0.5, 1.0, 1.0, 0.5],
-        test_cfg=dict(topk_insts=100, score_thr=0.0, npoint_thr=100, obj_normalization=True,
-                      sp_score_thr=0.4, nms=True, matrix_nms_kernel='linear'),
-        optimizer=dict(type='AdamW', lr=0.0001, weight_decay=0.05), max_norm=10,
-        poly_end=128, max_epochs=128, batch_size=16),
 }
+# the ablation chain's 3D row is the ESAM reproduction config, unchanged
+UPSTREAM['configs/esam/ESAM_sv_3d_scannet200.py'] = \
+    UPSTREAM['configs/esam/ESAM_sv_1xb4_scannet200_CA.py']
 
 
 @pytest.mark.parametrize('path', sorted(UPSTREAM))
@@ -100,9 +95,9 @@ def _decoder_default(name):
     return inspect.signature(QueryDecoder).parameters[name].default
 
 
-def test_esam_online_merger_is_esams_centre_mode():
+def test_esam_online_merger_weights_are_esams():
     cfg = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_online_3d_scannet200.py'))
-    assert cfg.model.merger == dict(type='ESAMOnlineMerger', use_bbox=False, topk_insts=100,
+    assert cfg.model.merger == dict(type='ESAMOnlineMerger', use_bbox=True, topk_insts=100,
                                     voxel_size=0.05)
     from oneformer3d.models.online import ESAMOnlineMerger
     m = ESAMOnlineMerger(use_bbox=False)

@@ -1,11 +1,13 @@
 """Convert an upstream checkpoint to ours:
-``python tools/convert_checkpoint.py {oneformer3d,esam} IN.pth OUT.pth [--config CFG]
+``python tools/convert_checkpoint.py {oneformer3d,esam,esam_online} IN.pth OUT.pth [--config CFG]
 [--allow-unsafe]``.
 
 ``oneformer3d``: a ``filaPro/oneformer3d`` ScanNet200 checkpoint (``ScanNet200OneFormer3D``)
 for ``configs/oneformer3d/oneformer3d_1xb4_scannet200.py``; ``esam``: an ``xuxw98/ESAM``
 single-view ScanNet200 checkpoint (``ScanNet200MixFormer3D``) for
-``configs/esam/ESAM_sv_1xb4_scannet200_CA.py``. Every upstream tensor is mapped or
+``configs/esam/ESAM_sv_1xb4_scannet200_CA.py``; ``esam_online``: its online checkpoint
+(``ScanNet200MixFormer3D_Online``) for ``configs/esam/ESAM_online_scannet200_CA.py``. Every
+upstream tensor is mapped or
 dropped by a stated rule (``oneformer3d/utils/upstream_checkpoint.py``); an unmapped one is an
 error. With ``--config`` the result is loaded into that config's model strictly (every key of
 ours filled, none unexpected, shapes equal) before it is written. The output holds only

@@ -5,6 +5,7 @@
 # DINO-early inherit this file; DINO-BiFusion (a BiFusion child) repeats these four settings
 # (tests/test_ablation.py checks that every DINO route of a scale has the same schedule).
 _base_ = ['../esam/ESAM_sv_3d_scannet200.py']
+model = dict(backbone=dict(pretrained=None))   # the weights come from load_from
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
 param_scheduler = dict(end=64)
 train_cfg = dict(max_epochs=64, val_interval=8)

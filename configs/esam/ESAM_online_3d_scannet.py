@@ -7,4 +7,7 @@ train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
 val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
                                    ann_file='scannet_mv_oneformer3d_infos_val.pkl'))
 test_dataloader = val_dataloader
+# ScanNet-20 labels: the semantic head and its criterion on the 20 benchmark classes (ignore
+# id 20) instead of ScanNet200's 200
+model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
 load_from = 'work_dirs/ESAM_sv_3d_scannet/epoch_128.pth'

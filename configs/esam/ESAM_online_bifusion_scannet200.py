@@ -15,6 +15,8 @@ model = dict(
                     out_channels=128, gate=dict(type='LiteFusionGate'),
                     geo_pe=dict(type='GeoPE', num_freqs=6, scale=4.0), use_amp=True),
     memory=dict(queue=-1),
+    # GeoAwarePooling's width follows the encoder's output (128), not the U-Net's 96
+    pool=dict(channel_proj=None),
     # cross-view consistency of the 2D-branch features (off: weight 0)
     clip_cons=dict(type='ClipConsCriterion', loss_weight=0.0, temperature=0.07,
                    mode='infonce'))

@@ -32,6 +32,10 @@ test_pipeline = [
     color_norm,
     dict(type='Pack3DDetInputs'),
 ]
+# the same pipelines with every frame's stored 2D features (fusion models, *_clip.pkl infos;
+# ours, not upstream's: they replace the SV base's single-frame ones)
+clip_train_pipeline = train_pipeline[:1] + [dict(type='LoadClipFeature')] + train_pipeline[1:]
+clip_test_pipeline = test_pipeline[:1] + [dict(type='LoadClipFeature')] + test_pipeline[1:]
 model = dict(
     # upstream: load_from the SV checkpoint (below), not Mask3D's backbone
     backbone=dict(pretrained=None),
@@ -44,10 +48,9 @@ model = dict(
     decoder=dict(bbox_flag=True),       # temporal_attn=False: no temporal aggregator
     merge_head=dict(type='MergeHead', in_channels=256, hidden=512, out_channels=256,
                     norm='batch'),
-    # upstream: ScanNetMergeCriterion_Fast(tmp=True, p2s=False). Ours is an InfoNCE over
-    # consecutive frames' matched queries; matching upstream's criterion is open
-    # (docs/reproduction.md)
-    merge_criterion=dict(type='MergeCriterion', temperature=0.1, loss_weight=1.0),
+    # ScanNetMergeCriterion_Fast(tmp=True, p2s=False): temporal contrast of instance centres
+    # (mean embedding of the queries seeded inside each instance), tau 0.07, tmp_weight 2.0
+    merge_criterion=dict(type='ESAMMergeCriterion', temperature=0.07, loss_weight=2.0),
     # OnlineMerge(inscat_topk_insts=100, use_bbox=True): weights 0.33 each, threshold 0.55
     merger=dict(type='ESAMOnlineMerger', use_bbox=True, topk_insts=100, voxel_size=0.05),
     test_cfg=dict(topk_insts=20, score_thr=0.25))          # inst_score_thr 0.25

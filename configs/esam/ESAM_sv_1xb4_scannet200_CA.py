@@ -34,8 +34,8 @@ model = dict(
     test_cfg=dict(topk_insts=100, score_thr=0.0, npoint_thr=100, sp_score_thr=0.4,
                   obj_normalization=True, nms=True, matrix_nms_kernel='linear'))
 # upstream: EmptyCacheHook after every iteration (a CUDA allocator setting, no effect on
-# results); checkpoint every epoch, keep 1, save the best 'all_ap_50%' (our metric's name:
-# ap50)
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1, save_best='ap50',
+# results); checkpoint every epoch, keep 1, save the best 'all_ap_50%' of its class-agnostic
+# metric (our class-agnostic metric's name: ca_ap50)
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1, save_best='ca_ap50',
                                      rule='greater'))
 train_cfg = dict(max_epochs=128, val_interval=128)

@@ -11,10 +11,15 @@ _base_ = ['./ESAM_sv_3dtsa_scannet200.py']
 img_channels = 192
 model = dict(
     backbone=None,
-    bi_encoder=dict(type='BiFusionEncoder', backbone3d={{_base_.model.backbone}},
+    # the U-Net's weights come from the 3D+Tiny-SA MV checkpoint (PartialLoadHook below),
+    # not from Mask3D's file
+    bi_encoder=dict(type='BiFusionEncoder',
+                    backbone3d=dict(_base_.model.backbone, pretrained=None),
                     img_channels=img_channels, img_stride=None, reduce_channels=256,
                     out_channels=128, gate=dict(type='LiteFusionGate'),
-                    geo_pe=dict(type='GeoPE', num_freqs=6, scale=4.0), use_amp=True))
+                    geo_pe=dict(type='GeoPE', num_freqs=6, scale=4.0), use_amp=True),
+    # GeoAwarePooling's width follows the encoder's output (128), not the U-Net's 96
+    pool=dict(channel_proj=None))
 train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
 val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader

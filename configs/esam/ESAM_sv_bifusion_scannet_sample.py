@@ -16,7 +16,9 @@ model = dict(
     bi_encoder=dict(type='BiFusionEncoder', backbone3d={{_base_.model.backbone}},
                     img_channels=img_channels, img_stride=16.2, reduce_channels=256,
                     out_channels=128, gate=dict(type='LiteFusionGate'),
-                    geo_pe=dict(type='GeoPE', num_freqs=6, scale=4.0)))
+                    geo_pe=dict(type='GeoPE', num_freqs=6, scale=4.0)),
+    # GeoAwarePooling's width follows the encoder's output (128), not the U-Net's 96
+    pool=dict(channel_proj=None))
 train_dataloader = dict(dataset=dict(ann_file='scannet_sv_oneformer3d_infos_train_clip.pkl',
                                      pipeline={{_base_.clip_test_pipeline}}))
 val_dataloader = dict(dataset=dict(ann_file='scannet_sv_oneformer3d_infos_val_clip.pkl',

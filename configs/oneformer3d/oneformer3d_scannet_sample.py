@@ -10,13 +10,10 @@
 # - queries: a fixed farthest-point sample of 300 superpoint centroids in training and test
 #   (random subsets change which query wins each GT every step and stall objectness on short
 #   schedules), plus a centroid embedding; the semantic head therefore reads the superpoints
-#   (semantic_source='superpoint'), not the queries;
-# - matching over all queries (HungarianMatcher) instead of upstream's SparseMatcher: sparse
-#   matching trains a GT instance only through a query seeded inside it, and 300 FPS seeds of
-#   ~7,100 superpoints leave 5 of 27 (scene0000_00) and 5 of 29 (scene0000_01) instances
-#   without one, so they are never learnt (overfit recall 0.82 / 0.86, docs/reproduction.md);
-#   2,000 seeds reach every instance but cost 3x per step (17.2 s vs 5.6 s, one thread).
-#   tests/test_configs.py checks that every instance of both scenes is matchable.
+#   (semantic_source='superpoint'), not the queries. Under upstream's sparse matching a GT
+#   instance is trained only through a query seeded inside it: 300 seeds of ~7,100
+#   superpoints leave 5 of 27 (scene0000_00) and 5 of 29 (scene0000_01) instances without
+#   one (the overfit check raises its budget; docs/reproduction.md).
 _base_ = ['./oneformer3d_scannet.py']
 data_root = 'data/scannet_sample/'
 voxel_size = 0.05
@@ -24,11 +21,7 @@ model = dict(
     data_preprocessor=dict(voxel_size=voxel_size),
     backbone=dict(bn_momentum=0.1),
     decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True,
-                 semantic_source='superpoint'),
-    criterion=dict(matcher=dict(_delete_=True, type='HungarianMatcher', costs=[
-        dict(type='QueryClassificationCost', weight=0.5),
-        dict(type='MaskBCECost', weight=1.0),
-        dict(type='MaskDiceCost', weight=1.0)])))
+                 semantic_source='superpoint'))
 train_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
                         sampler=dict(type='InfiniteSampler', shuffle=True),
                         dataset=dict(data_root=data_root, pipeline={{_base_.test_pipeline}}))

@@ -3,7 +3,8 @@
 An upstream checkpoint (``filaPro/oneformer3d`` ``ScanNet200OneFormer3D``; mmengine format,
 weights under ``state_dict``) names its parts ``backbone.*`` (Mask3D's Res16UNet34C: the same
 names as ours) and ``decoder.*`` (``ScanNetQueryDecoder``); ESAM's single-view model
-(``ScanNet200MixFormer3D``) adds ``pool.*`` and its mixed decoder's point branches. Every upstream tensor is either
+(``ScanNet200MixFormer3D``) adds ``pool.*`` and its mixed decoder's point branches, its online
+model ``memory.*`` and ``merge_head.*``. Every upstream tensor is either
 mapped onto one of ours or dropped by a rule stated here; anything else is an error, so a
 converted checkpoint never silently loses weights.
 """
@@ -100,8 +101,8 @@ def convert_esam(state: Dict[str, torch.Tensor], swap_chair_floor: bool = True
     onto our ``OneFormer3D`` with ``GeoAwarePooling`` and ``MixQueryDecoder``
     (``configs/esam/ESAM_sv_1xb4_scannet200_CA.py``). ``pool.*`` names are the same on both
     sides; the decoder's follow :func:`convert_oneformer3d` plus ``x_pts_mask`` and
-    ``out_reg`` -> ``reg_head``; ESAM swaps chair and floor as OneFormer3D does. The online
-    model's memory and merge head are not mapped yet (an error lists them).
+    ``out_reg`` -> ``reg_head``; ESAM swaps chair and floor as OneFormer3D does. For the
+    online model use :func:`convert_esam_online`.
 
     Returns / raises as :func:`convert_oneformer3d`.
     """
@@ -112,4 +113,50 @@ def convert_esam(state: Dict[str, torch.Tensor], swap_chair_floor: bool = True
     return out, dropped
 
 
-CONVERTERS = {'oneformer3d': convert_oneformer3d, 'esam': convert_esam}
+# ESAM's MultilevelMemory indexes its levels by position in vmp_layer (0..3: the encoder
+# outputs at strides 2, 4, 8, 16 of Res16UNet34C); ours by stride
+_MEMORY_RULE = re.compile(r'^memory\.(conv_d1|conv_d3|conv_convert)\.(\d+)\.(.+)$')
+ESAM_MEMORY_STRIDES = (2, 4, 8, 16)
+
+
+def convert_esam_online(state: Dict[str, torch.Tensor], swap_chair_floor: bool = True
+                        ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    """Map an ``xuxw98/ESAM`` online checkpoint (``ScanNet200MixFormer3D_Online``, the
+    single-view model plus ``memory.*`` ``MultilevelMemory`` and ``merge_head.*``) onto ours
+    (``configs/esam/ESAM_online_scannet200_CA.py``).
+
+    * ``memory.{conv_d1,conv_d3,conv_convert}.{i}.*`` -> ``memory.<...>.{stride}.*`` with
+      stride ``ESAM_MEMORY_STRIDES[i]``; the sub-module layout (conv, BN, ReLU) is the same.
+      ESAM's conversion conv is a ``MinkowskiConvolutionTranspose`` with a 1-voxel kernel and
+      stride 1, ours a ``MinkowskiConvolution`` of the same kernel shape (3C, C): both compute
+      ``x @ kernel`` on the same voxels (checked in ``tests/test_convert_checkpoint.py``).
+    * ``merge_head.net.*`` -> ``merge_head.mlp.*`` (Linear, BN, ReLU, Linear, BN).
+    * the rest as :func:`convert_esam`.
+
+    Returns / raises as :func:`convert_oneformer3d`.
+    """
+    online, rest, unmapped = {}, {}, []
+    for key, value in state.items():
+        if key.startswith('memory.'):
+            m = _MEMORY_RULE.match(key)
+            if m is None or int(m.group(2)) >= len(ESAM_MEMORY_STRIDES):
+                unmapped.append(key)
+                continue
+            stride = ESAM_MEMORY_STRIDES[int(m.group(2))]
+            online[f'memory.{m.group(1)}.{stride}.{m.group(3)}'] = value
+        elif key.startswith('merge_head.net.'):
+            online['merge_head.mlp.' + key[len('merge_head.net.'):]] = value
+        elif key.startswith('merge_head.'):
+            unmapped.append(key)
+        else:
+            rest[key] = value
+    if unmapped:
+        raise KeyError(f'{len(unmapped)} upstream tensors have no mapping: '
+                       f'{", ".join(sorted(unmapped)[:20])}')
+    out, dropped = convert_esam(rest, swap_chair_floor)
+    out.update(online)
+    return out, dropped
+
+
+CONVERTERS = {'oneformer3d': convert_oneformer3d, 'esam': convert_esam,
+              'esam_online': convert_esam_online}

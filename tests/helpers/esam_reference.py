@@ -14,6 +14,18 @@ the SV config, ``temporal_attn`` False):
   semantic classes) plus ``input_pts_proj`` = Linear(3 + in, d), LayerNorm(d), ReLU and
   ``x_pts_mask`` = Linear(3 + in, d), ReLU, Linear(d, d); with ``bbox_flag`` also
   ``out_reg`` = Linear(d, d), ReLU, Linear(d, 6).
+
+The online model (``ScanNet200MixFormer3D_Online``, ``configs/ESAM_CA/ESAM_online_scannet200_CA.py``
+@ dcdceae3; ``oneformer3d/multilevel_memory.py``, ``oneformer3d/merge_head.py``) adds, with
+``bbox_flag=True``:
+
+* ``memory`` = ``MultilevelMemory(in_channels=[32, 64, 128, 256], vmp_layer=(0, 1, 2, 3))``:
+  per level i, ``conv_d1[i]`` / ``conv_d3[i]`` = MinkowskiConvolution(C, C, 3, dilation 1 / 3,
+  no bias), MinkowskiBatchNorm(C), ReLU and ``conv_convert[i]`` =
+  MinkowskiConvolutionTranspose(3C, C, 1, no bias), MinkowskiBatchNorm(C). A Minkowski kernel
+  is (kernel volume, in, out), (in, out) for a 1-voxel kernel; MinkowskiBatchNorm holds ``bn``.
+* ``merge_head`` = ``MergeHead(256, 256)``: ``net`` = Linear(256, 512), BatchNorm1d(512), ReLU,
+  Linear(512, 256), BatchNorm1d(256).
 """
 from collections import OrderedDict
 
@@ -46,4 +58,27 @@ def esam_sv_scannet200_shapes(bbox_flag=False, in_channels=96, d_model=256):
         _linear(dec, 'out_reg.2', d, 6)
     for k, v in dec.items():
         out[f'decoder.{k}'] = v
+    return out
+
+
+def _bn(out, name, c):
+    for k in ('weight', 'bias', 'running_mean', 'running_var'):
+        out[f'{name}.{k}'] = (c,)
+    out[f'{name}.num_batches_tracked'] = ()
+
+
+def esam_online_scannet200_shapes(d_model=256):
+    """``{name: shape}`` of ``ScanNet200MixFormer3D_Online``'s state dict (upstream online CA
+    config: the SV model with the box branch, memory and merge head)."""
+    out = esam_sv_scannet200_shapes(bbox_flag=True, d_model=d_model)
+    for i, c in enumerate((32, 64, 128, 256)):
+        for branch in ('conv_d1', 'conv_d3'):
+            out[f'memory.{branch}.{i}.0.kernel'] = (27, c, c)
+            _bn(out, f'memory.{branch}.{i}.1.bn', c)
+        out[f'memory.conv_convert.{i}.0.kernel'] = (3 * c, c)
+        _bn(out, f'memory.conv_convert.{i}.1.bn', c)
+    _linear(out, 'merge_head.net.0', d_model, 512)
+    _bn(out, 'merge_head.net.1', 512)
+    _linear(out, 'merge_head.net.3', 512, 256)
+    _bn(out, 'merge_head.net.4', 256)
     return out

@@ -1,5 +1,5 @@
 """``MergeCriterion``: inter-frame contrastive loss on matched instance embeddings (ESAM)."""
-from typing import List
+from typing import Callable, List
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +23,18 @@ class MergeCriterion:
         temperature: softmax temperature; loss_weight: multiplier.
     """
 
+
     def __init__(self, temperature: float = 0.1, loss_weight: float = 1.0):
         self.temperature, self.loss_weight = temperature, loss_weight
+
+    @staticmethod
+    def select(emb: List[torch.Tensor], scene_ids: List[torch.Tensor], targets: List[dict],
+               match: Callable[[], list]) -> List[tuple]:
+        """One frame's ``(emb, gt_ids)`` per sample: the queries the instance criterion
+        matched (``match()`` returns its ``(query_idx, gt_idx)`` per sample) with the scene
+        id of their GT. ``emb`` (Q, D) per sample; ``scene_ids`` (G,) the scene id of each
+        GT row of ``targets``."""
+        return [(e[q], ids[g]) for e, ids, (q, g) in zip(emb, scene_ids, match())]
 
     def __call__(self, frames: List[tuple]) -> dict:
         terms = []

@@ -3,10 +3,10 @@ inference (ESAM). A sample's frames share one world frame; ``inputs['frame_idx']
 point's frame. Per frame the backbone runs with the ``memory`` as its decoder injector (reset
 at the start of each sequence), the decoder predicts the frame's instances, and
 
-* training: the instance criterion on the GT instances visible in that frame, averaged over
-  frames, plus the ``merge_criterion`` on the ``merge_head`` embeddings of matched queries of
-  consecutive frames and the ``clip_cons`` criterion on the ``bi_encoder``'s per-voxel 2D
-  features of consecutive frames;
+* training: the instance (and semantic) criterion on the GT instances visible in that frame,
+  summed over frames (ESAM), plus the ``merge_criterion`` on the ``merge_head`` embeddings of
+  the queries it selects (matched or seeded) in consecutive frames and the ``clip_cons``
+  criterion on the ``bi_encoder``'s per-voxel 2D features of consecutive frames;
 * inference: the frame's instances (same top-k / NMS as single view) are merged into the
   scene by :class:`~oneformer3d.models.online.OnlineInstanceMerger`; the scene result is
   mapped onto ``inputs['scan_points']`` (the reconstructed scan) when present.
@@ -92,8 +92,9 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
             cons_frames.append(model.bi_encoder.last_voxel_2d)
         out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz, points=pts,
                             point2sp=point2sp)
-        targets, scene_ids = [], []
-        for ds, s, p2s, f, p in zip(data_samples, sel, point2sp, sp_feats, pts):
+        targets, scene_ids, sp_sem = [], [], []
+        for b, (ds, s, p2s, f, p) in enumerate(zip(data_samples, sel, point2sp, sp_feats,
+                                                    pts)):
             ins = ds.gt_pts_seg.pts_instance_mask[s]
             ids, local = torch.unique(ins, return_inverse=True)  # 0 (none) stays first
             if len(ids) and ids[0] != 0:
@@ -106,15 +107,25 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
                 p2s, local, labels, f.shape[0], p['xyz'],
                 None if boxes is None else boxes[ids[1:] - 1]))
             scene_ids.append(ids[1:])
+            if model.sem_criterion is not None:   # the semantic rows' superpoints
+                sp_sem.append(model._sp_semantics(
+                    p2s, ds.gt_pts_seg.pts_semantic_mask[s], f.shape[0],
+                    model.sem_criterion.ignore_index)[out['sem_idx'][b]])
         targets = model._add_query_masks(targets, out['query_idx'], sp_xyz)
-        for k, v in dict(model.criterion(out['layers'], targets),
-                         **model.fusion_stats()).items():
+        losses = model.criterion(out['layers'], targets)
+        if model.sem_criterion is not None:
+            losses.update(model.sem_criterion(out['sem'], sp_sem))
+        # each frame's losses are summed over the clip (ESAM's MixFormer3D_Online.loss adds
+        # them up); the logged statistics are averaged
+        for k, v in losses.items():
+            totals[k] = totals.get(k, 0) + v
+        for k, v in model.fusion_stats().items():
             totals[k] = totals.get(k, 0) + v / frames
-        if model.merge_head is not None:
-            matches = model.criterion.match(out['layers'][-1], targets)
+        if model.merge_criterion is not None:
             emb = [model.merge_head(q) for q in out['queries']]
-            merge_frames.append([(e[q_idx], ids[g_idx])
-                                 for e, ids, (q_idx, g_idx) in zip(emb, scene_ids, matches)])
+            merge_frames.append(model.merge_criterion.select(
+                emb, scene_ids, targets,
+                lambda: model.criterion.match(out['layers'][-1], targets)))
     if model.merge_criterion is not None:
         per_sample = [model.merge_criterion([f[b] for f in merge_frames])['loss_merge']
                       for b in range(len(data_samples))]
