@@ -110,8 +110,10 @@ def test_esam_online_merger_weights_are_esams():
 def test_esam_online_reproduction_config_matches_upstream_values():
     """Values copied from xuxw98/ESAM configs/ESAM_CA/ESAM_online_scannet200_CA.py
     @ dcdceae3 (use_bbox=True, MultilevelMemory queue=-1 on the four encoder levels,
-    MergeHead(256, 256) with its defaults d_hidden=512, norm='batch', topk_insts 20,
-    inscat_topk_insts 100, inst_score_thr 0.25, batch 4, 8 frames)."""
+    MergeHead(256, 256) with its defaults d_hidden=512, norm='batch',
+    ScanNetMergeCriterion_Fast(tmp=True, p2s=False) with its defaults tmp_weight=2.0 and
+    tmp_loss_fast's tau=0.07, topk_insts 20, inscat_topk_insts 100, inst_score_thr 0.25,
+    batch 4, 8 frames)."""
     cfg = Config.fromfile(osp.join(REPO, 'configs/esam/ESAM_online_scannet200_CA.py'))
     m = cfg.model
     assert m.decoder.type == 'MixQueryDecoder' and m.decoder.bbox_flag is True
@@ -122,6 +124,8 @@ def test_esam_online_reproduction_config_matches_upstream_values():
             m.merge_head.norm) == (256, 512, 256, 'batch')
     assert m.merger == dict(type='ESAMOnlineMerger', use_bbox=True, topk_insts=100,
                             voxel_size=0.05)
+    assert m.merge_criterion == dict(type='ESAMMergeCriterion', temperature=0.07,
+                                     loss_weight=2.0)
     assert m.test_cfg.topk_insts == 20 and m.test_cfg.score_thr == 0.25
     assert m.pool == dict(type='GeoAwarePooling', channel_proj=96)
     assert cfg.train_dataloader.batch_size == 4
