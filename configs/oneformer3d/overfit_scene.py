@@ -5,15 +5,17 @@
 # CPU-sized backbone: the Res16UNet34C layout (same stages, widths, strides and output) with
 # one residual block per stage, as the demo. The full depth (2,3,4,6,2,2,2,2) costs 12-15 s per
 # iteration on a 53k-voxel scene on this 2-core machine (sparse convs ~70 % of the step), so
-# the 120 iterations it needs take 24-30 min; one block per stage costs 5.5-7.6 s, and 150
-# iterations took 19 min on 2 threads (README: AP50 0.963 / 0.929 deterministic on
-# scene0000_00 / _01, 0.891 in one 2-thread run of _01). The check tests matching, losses,
-# decoding and evaluation; the full backbone is the same code with more blocks.
+# the 120 iterations it needs take 24-30 min; one block per stage, with the 1,000 queries
+# below, ~10 s (150 iterations: ~25 min on one thread; results in docs/reproduction.md). The
+# check tests matching, losses, decoding and evaluation; the full backbone is the same code
+# with more blocks.
 _base_ = ['./oneformer3d_scannet_sample.py']
-# Queries: 2,000 farthest-point seeds (the sample's 300 leave 5 of the ~28 instances of each
-# shared scene without a seeded query, and upstream's sparse matching never trains those).
+# Queries: 1,000 farthest-point seeds. Upstream's sparse matching trains a GT instance only
+# through a query seeded inside it; the sample's 300 seeds leave 5 of the ~28 instances of
+# each shared scene without one (recall 0.815 / 0.857), 1,000 leave one of 27 / two of 29 at
+# ~10 s per iteration on one thread, 2,000 none at ~17 s (docs/reproduction.md).
 model = dict(num_instance_classes=1, backbone=dict(layers=(1, 1, 1, 1, 1, 1, 1, 1)),
-             decoder=dict(num_semantic_classes=None, max_queries=2000), sem_criterion=None)
+             decoder=dict(num_semantic_classes=None, max_queries=1000), sem_criterion=None)
 val_evaluator = dict(type='InstanceSegMetric', class_agnostic=True)
 test_evaluator = val_evaluator
 max_iters = 150
