@@ -10,12 +10,12 @@
 # check tests matching, losses, decoding and evaluation; the full backbone is the same code
 # with more blocks.
 _base_ = ['./oneformer3d_scannet_sample.py']
-# Queries: 1,000 farthest-point seeds. Upstream's sparse matching trains a GT instance only
-# through a query seeded inside it; the sample's 300 seeds leave 5 of the ~28 instances of
+# Queries: the sample's 1,000 farthest-point seeds. Upstream's sparse matching trains a GT
+# instance only through a query seeded inside it; 300 seeds leave 5 of the ~28 instances of
 # each shared scene without one (recall 0.815 / 0.857), 1,000 leave one of 27 / two of 29 at
 # ~10 s per iteration on one thread, 2,000 none at ~17 s (docs/reproduction.md).
 model = dict(num_instance_classes=1, backbone=dict(layers=(1, 1, 1, 1, 1, 1, 1, 1)),
-             decoder=dict(num_semantic_classes=None, max_queries=1000), sem_criterion=None)
+             decoder=dict(num_semantic_classes=None), sem_criterion=None)
 val_evaluator = dict(type='InstanceSegMetric', class_agnostic=True)
 test_evaluator = val_evaluator
 max_iters = 150
