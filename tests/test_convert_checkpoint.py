@@ -14,11 +14,23 @@ from tests.helpers.oneformer3d_reference import oneformer3d_scannet200_shapes
 CONFIG = osp.join(REPO, 'configs/oneformer3d/oneformer3d_1xb4_scannet200.py')
 
 
-def upstream_state(seed=0):
+def upstream_state(seed=0, shapes=None):
+    """A random state dict with the names and shapes of an upstream model (OneFormer3D's
+    ScanNet200 model unless ``shapes`` is given)."""
     g = torch.Generator().manual_seed(seed)
     return {k: (torch.tensor(3) if k.endswith('num_batches_tracked')
                 else torch.randn(shape, generator=g))
-            for k, shape in oneformer3d_scannet200_shapes().items()}
+            for k, shape in (shapes or oneformer3d_scannet200_shapes()).items()}
+
+
+def convert(kind, state, tmp_path, config):
+    """``convert_checkpoint.py KIND`` on ``state`` saved as an upstream file; returns the
+    tool's output and the converted state dict."""
+    src, dst = tmp_path / f'{kind}.pth', tmp_path / 'ours.pth'
+    torch.save(dict(state_dict=state), src)
+    rc, out = call_tool('convert_checkpoint', kind, str(src), str(dst), '--config', config)
+    assert rc == 0, out
+    return out, torch.load(dst, weights_only=True)['state_dict']
 
 
 def test_oneformer3d_checkpoint_converts_and_loads_strictly(tmp_path):
@@ -68,17 +80,9 @@ ESAM_CONFIG = osp.join(REPO, 'configs/esam/ESAM_sv_1xb4_scannet200_CA.py')
 
 def test_esam_checkpoint_converts_and_loads_strictly(tmp_path):
     from tests.helpers.esam_reference import esam_sv_scannet200_shapes
-    g = torch.Generator().manual_seed(1)
-    state = {k: (torch.tensor(3) if k.endswith('num_batches_tracked')
-                 else torch.randn(shape, generator=g))
-             for k, shape in esam_sv_scannet200_shapes().items()}
-    src, dst = tmp_path / 'esam.pth', tmp_path / 'ours.pth'
-    torch.save(dict(state_dict=state), src)
-    rc, out = call_tool('convert_checkpoint', 'esam', str(src), str(dst), '--config',
-                        ESAM_CONFIG)
-    assert rc == 0, out
+    state = upstream_state(1, esam_sv_scannet200_shapes())
+    out, ours = convert('esam', state, tmp_path, ESAM_CONFIG)
     assert 'dropped decoder.input_pts_proj.0.weight' in out
-    ours = torch.load(dst, weights_only=True)['state_dict']
     assert len(ours) == len(state) - 2 - 4       # backbone.final, input_pts_proj
     cfg = Config.fromfile(ESAM_CONFIG)
     cfg.model.backbone.pretrained = None
@@ -105,16 +109,8 @@ ESAM_ONLINE_CONFIG = osp.join(REPO, 'configs/esam/ESAM_online_scannet200_CA.py')
 
 def test_esam_online_checkpoint_converts_and_loads_strictly(tmp_path):
     from tests.helpers.esam_reference import esam_online_scannet200_shapes
-    g = torch.Generator().manual_seed(2)
-    state = {k: (torch.tensor(5) if k.endswith('num_batches_tracked')
-                 else torch.randn(shape, generator=g))
-             for k, shape in esam_online_scannet200_shapes().items()}
-    src, dst = tmp_path / 'esam_online.pth', tmp_path / 'ours.pth'
-    torch.save(dict(state_dict=state), src)
-    rc, out = call_tool('convert_checkpoint', 'esam_online', str(src), str(dst), '--config',
-                        ESAM_ONLINE_CONFIG)
-    assert rc == 0, out
-    ours = torch.load(dst, weights_only=True)['state_dict']
+    state = upstream_state(2, esam_online_scannet200_shapes())
+    _, ours = convert('esam_online', state, tmp_path, ESAM_ONLINE_CONFIG)
     assert len(ours) == len(state) - 2 - 4       # backbone.final, input_pts_proj
     model = MODELS.build(Config.fromfile(ESAM_ONLINE_CONFIG).model)
     model.load_state_dict(ours, strict=True)
@@ -129,8 +125,9 @@ def test_esam_online_checkpoint_converts_and_loads_strictly(tmp_path):
     torch.testing.assert_close(sd['decoder.reg_head.2.bias'], state['decoder.out_reg.2.bias'])
     # a memory level ESAM does not have is an error, not a silent drop
     state['memory.conv_d1.4.0.kernel'] = torch.zeros(27, 8, 8)
+    src = tmp_path / 'extra_level.pth'
     torch.save(dict(state_dict=state), src)
-    rc, out = call_tool('convert_checkpoint', 'esam_online', str(src), str(dst))
+    rc, out = call_tool('convert_checkpoint', 'esam_online', str(src), str(tmp_path / 'x.pth'))
     assert rc == 1 and 'memory.conv_d1.4.0.kernel' in out
 
 

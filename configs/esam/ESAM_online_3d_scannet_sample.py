@@ -7,7 +7,8 @@ _base_ = ['./ESAM_online_3d_scannet.py']
 color_norm = {{_base_.color_norm}}
 data_root = 'data/scannet_sample_mv/'
 # CPU-sized like the SV sample: voxel 0.05 m, no augmentation, BN momentum 0.1, FPS queries
-# (semantic head on the superpoints)
+# (semantic head on the superpoints). Without ScanInstanceBoxes in the training pipeline the
+# box branch learns each instance's extent in the clip's frames, not in the whole scan.
 voxel_size = 0.05
 model = dict(data_preprocessor=dict(voxel_size=voxel_size), backbone=dict(bn_momentum=0.1),
              decoder=dict(max_queries=300, query_sampling='fps', pos_embed=True,

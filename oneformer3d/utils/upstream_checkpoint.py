@@ -46,6 +46,12 @@ DROPPED.update({f'decoder.input_pts_proj.{k}': 'ESAM builds it (share_attn_mlp=F
 SCANNET200_SEMANTIC_SWAP = (1, 2)
 
 
+def _check_all_mapped(unmapped: List[str]) -> None:
+    if unmapped:
+        raise KeyError(f'{len(unmapped)} upstream tensors have no mapping: '
+                       f'{", ".join(sorted(unmapped)[:20])}')
+
+
 def _map_decoder(name: str) -> str:
     for pattern, repl in _DECODER_RULES:
         if re.match(pattern, name):
@@ -88,9 +94,7 @@ def convert_oneformer3d(state: Dict[str, torch.Tensor], swap_chair_floor: bool =
             out[new] = value
         else:
             unmapped.append(key)
-    if unmapped:
-        raise KeyError(f'{len(unmapped)} upstream tensors have no mapping: '
-                       f'{", ".join(sorted(unmapped)[:20])}')
+    _check_all_mapped(unmapped)
     return out, dropped
 
 
@@ -150,9 +154,7 @@ def convert_esam_online(state: Dict[str, torch.Tensor], swap_chair_floor: bool =
             unmapped.append(key)
         else:
             rest[key] = value
-    if unmapped:
-        raise KeyError(f'{len(unmapped)} upstream tensors have no mapping: '
-                       f'{", ".join(sorted(unmapped)[:20])}')
+    _check_all_mapped(unmapped)
     out, dropped = convert_esam(rest, swap_chair_floor)
     out.update(online)
     return out, dropped

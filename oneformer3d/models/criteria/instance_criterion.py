@@ -21,6 +21,12 @@ def box_corners(boxes: torch.Tensor) -> torch.Tensor:
     return torch.cat([boxes[:, :3] - boxes[:, 3:] / 2, boxes[:, :3] + boxes[:, 3:] / 2], 1)
 
 
+def seed_boxes(boxes: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """ESAM's box parameterisation: (M, 6) ``(offset xyz, size xyz)`` predicted by a query and
+    (M, 3) the centroid of its seed superpoint -> (M, 6) ``(min xyz, max xyz)``, metres."""
+    return box_corners(torch.cat([centres + boxes[:, :3], boxes[:, 3:]], dim=1))
+
+
 def axis_aligned_iou(pred: torch.Tensor, target: torch.Tensor,
                      eps: float = 1e-6) -> torch.Tensor:
     """(M,) IoU of paired axis-aligned boxes, each (M, 6) ``(min xyz, max xyz)`` in metres;
@@ -127,9 +133,8 @@ class InstanceCriterion:
         for boxes, gt, (q_idx, g_idx) in zip(layer['boxes'], targets, indices):
             if q_idx.numel() == 0:
                 continue
-            pred = boxes[q_idx]
-            pred = torch.cat([gt['query_centres'][q_idx] + pred[:, :3], pred[:, 3:]], 1)
-            iou = axis_aligned_iou(box_corners(pred), box_corners(gt['boxes'][g_idx]))
+            iou = axis_aligned_iou(seed_boxes(boxes[q_idx], gt['query_centres'][q_idx]),
+                                   box_corners(gt['boxes'][g_idx]))
             terms.append((1 - iou).mean())
         return terms
 

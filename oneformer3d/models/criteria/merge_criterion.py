@@ -23,7 +23,6 @@ class MergeCriterion:
         temperature: softmax temperature; loss_weight: multiplier.
     """
 
-
     def __init__(self, temperature: float = 0.1, loss_weight: float = 1.0):
         self.temperature, self.loss_weight = temperature, loss_weight
 

@@ -77,6 +77,8 @@ class MixQueryDecoder(QueryDecoder):
             a shared MLP asked for, ``points`` / ``point2sp`` missing.
     """
 
+    needs_point_masks = True
+
     def __init__(self, mask_pred_mode: Sequence[str] = ('SP', 'SP', 'P', 'P'),
                  cross_attn_mode: Sequence[str] = ('', 'SP', 'SP', 'SP'),
                  bbox_flag: bool = False, share_attn_mlp: bool = False,
@@ -98,12 +100,11 @@ class MixQueryDecoder(QueryDecoder):
             raise ValueError('share_attn_mlp / share_mask_mlp are not supported: the point '
                              'features have 3 + C channels (upstream sets both False)')
         self.mask_pred_mode, self.cross_attn_mode = mask_pred_mode, cross_attn_mode
-        c, d = kwargs.get('in_channels', 96), self.out_norm.normalized_shape[0]
+        c, d = self.input_proj[0].in_features, self.input_proj[0].out_features
         self.input_pts_proj = (nn.Sequential(nn.Linear(3 + c, d), nn.LayerNorm(d), nn.ReLU())
                                if 'P' in cross_attn_mode[1:] else None)
         self.x_pts_mask = mlp(3 + c, d, d)
         self.reg_head = mlp(d, d, 6) if bbox_flag else None
-        self.needs_point_masks = True
         self.predicts_boxes = bbox_flag
 
     def mask_mode(self, level: int) -> str:

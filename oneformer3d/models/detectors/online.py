@@ -18,7 +18,7 @@ from mmengine.structures import InstanceData
 
 from oneformer3d.registry import TASK_UTILS
 from ..data_preprocessors import voxelize
-from ..criteria.instance_criterion import box_corners
+from ..criteria.instance_criterion import seed_boxes
 from ..online.instance_merger import points_to_voxel_keys
 
 
@@ -177,8 +177,7 @@ class OnlineSession:
         centres = sp_xyz[0][seeds]
         boxes = None
         if last.get('boxes') is not None:
-            reg = last['boxes'][0][inst.query_index]
-            boxes = box_corners(torch.cat([centres + reg[:, :3], reg[:, 3:]], dim=1))
+            boxes = seed_boxes(last['boxes'][0][inst.query_index], centres)
         counts = self.merger.update(keys, emb, inst.instance_scores, inst.instance_labels,
                                     cls=last['cls'][0][inst.query_index],
                                     centres=centres, boxes=boxes)
