@@ -12,7 +12,7 @@ from mmengine.config import DictAction
 from oneformer3d.engine import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
-from oneformer3d.utils.compat import init_cpu_distributed
+from oneformer3d.utils.compat import close_distributed, init_cpu_distributed
 from oneformer3d.utils.config import add_repeatability_args, load_config
 
 
@@ -41,7 +41,10 @@ def main(argv=None):
         allow_unsafe_checkpoint(True)
     init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    finally:
+        close_distributed()
     for k, v in metrics.items():
         print(f'{k}: {v:.4f}')
     return 0

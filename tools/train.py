@@ -18,7 +18,7 @@ from mmengine.runner import find_latest_checkpoint
 from oneformer3d.engine import Runner
 
 from oneformer3d.utils import allow_unsafe_checkpoint
-from oneformer3d.utils.compat import init_cpu_distributed
+from oneformer3d.utils.compat import close_distributed, init_cpu_distributed
 from oneformer3d.utils.config import add_repeatability_args, load_config
 
 
@@ -79,7 +79,10 @@ def main(argv=None):
     if cfg.get('allow_unsafe_checkpoint'):
         runner.logger.warning('allow_unsafe_checkpoint=True: untrusted checkpoints may be '
                               'unpickled')
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        close_distributed()
     return 0
 
 

@@ -143,6 +143,20 @@ def init_cpu_distributed(launcher: str) -> bool:
     return True
 
 
+def close_distributed() -> bool:
+    """Destroy the default process group, if any, before the process exits.
+
+    Left to interpreter shutdown, gloo's worker threads can still be running when the group
+    is torn down: a torchrun rank then aborts after finishing its work ("terminate called
+    without an active exception", SIGABRT), and the launcher reports the run as failed.
+    Returns True when a group was destroyed."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return False
+    dist.destroy_process_group()
+    return True
+
+
 def amp_dtype_for(device_type: str) -> torch.dtype:
     """Autocast dtype used by the project's AMP on ``device_type``: bf16 on CPU, fp16 else."""
     return torch.bfloat16 if device_type == 'cpu' else torch.float16
