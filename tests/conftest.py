@@ -114,6 +114,19 @@ def cropped_scene(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def mv_clip_root(tmp_path_factory):
+    """MV infos (--pack-clip, 5,000 points per frame) of the real scene0000_00 sequence with
+    a stored RGB-patch map per frame."""
+    out = str(tmp_path_factory.mktemp('fusion_mv'))
+    tool_ok('create_data', 'scannet_mv', '--root-path', data_path('scannet'), '--out-dir', out,
+            '--pack-clip', '--max-points', '5000')
+    tool_ok('extract_2d_features', '--infos',
+            osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl'),
+            '--encoder', 'RGBPatchEncoder', '--workers', '0')
+    return out
+
+
+@pytest.fixture(scope='session')
 def sv_root(tmp_path_factory):
     """SV infos (--pack-clip) of the three real scene0000_00 frames with a stored
     RGB-patch map per frame (3 channels, 16.2 colour-image pixels per cell)."""

@@ -168,3 +168,69 @@ def test_dino_early_concatenates_reduced_features_at_the_input(sv_root):
     assert 0 < float(invalid.float().mean()) < 1
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
     assert model.injector.reduce.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('route', ['fpn_inject', 'early'])
+def test_voxels_without_projection_follow_the_3d_path_after_training(sv_root, route):
+    """After three AdamW steps on the real frame (every weight non-zero, the injector's
+    included), a frame whose camera is turned around (no point projects) is predicted as the
+    3D model with the same weights predicts it — exactly for DINO-FPN (a bias-free projection
+    of 0 adds 0), up to summation order for DINO-early (the 3D model's stem is the colour
+    slice of the grown stem) — and on a partly projecting frame the injected features of the
+    voxels without a projection are exactly 0."""
+    import MinkowskiEngine as ME
+    from oneformer3d.engine.start_state import perturb_zero_parameters
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'dino',
+                                   f'ESAM_sv_dino_{route}_scannet_sample.py'))
+    cfg.model.backbone.update(LIGHT)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    perturb_zero_parameters(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(3):
+        batch = batch_of(cfg, sv_root, model, (0,))
+        losses = model(**batch, mode='loss')
+        opt.zero_grad()
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        opt.step()
+    assert not any(n.endswith('bias') for n, _ in model.injector.named_parameters())
+    model.eval()
+    # a partly projecting frame: what the injector adds / concatenates at invalid voxels
+    batch = batch_of(cfg, sv_root, model, (0,))
+    inputs = batch['inputs']
+    inputs['camera']['intrinsic'][0, 0, 2] += 500.0
+    v = inputs['voxels']
+    x = ME.SparseTensor(features=v['features'].float(), coordinates=v['coordinates'])
+    with torch.no_grad():
+        level = model.injector.prepare(x, inputs)[1]
+        invalid = (level.F == 0).all(1)
+        assert 0 < float(invalid.float().mean()) < 1
+        if route == 'early':
+            added = model.injector('input', 1, x).F[:, 3:]
+        else:
+            up = ME.SparseTensor(features=torch.randn(len(x.F), model.injector.proj['1']
+                                                      .out_features),
+                                 coordinate_map_key=x.coordinate_map_key,
+                                 coordinate_manager=x.coordinate_manager)
+            added = model.injector('upsampled', 1, up).F - up.F
+        assert bool((added[invalid] == 0).all()) and bool((added[~invalid] != 0).any())
+    # a frame with no projection at all: the 3D model with the same weights
+    cfg3d = sample_cfg('3d', **LIGHT)
+    model3d = MODELS.build(cfg3d.model).eval()
+    state = {k: t for k, t in model.state_dict().items() if not k.startswith('injector.')}
+    if route == 'early':
+        state['backbone.conv0p1s1.kernel'] = state['backbone.conv0p1s1.kernel'][:, :3]
+    model3d.load_state_dict(state, strict=True)
+    batch = batch_of(cfg, sv_root, model, (0,))
+    cam = batch['inputs']['camera']
+    cam['pose'][0, :3, :3] = cam['pose'][0, :3, :3] @ torch.diag(
+        torch.tensor([-1.0, 1.0, -1.0], dtype=cam['pose'].dtype))
+    with torch.no_grad():
+        a = model(**batch, mode='tensor')['layers'][-1]
+        b = model3d(**batch, mode='tensor')['layers'][-1]
+    assert float(model.injector.stats['valid_ratio']) == 0.0
+    for key in ('cls', 'masks'):
+        if route == 'early':
+            torch.testing.assert_close(a[key][0], b[key][0], rtol=1e-5, atol=1e-4)
+        else:
+            assert torch.equal(a[key][0], b[key][0]), key

@@ -10,9 +10,10 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 from oneformer3d.engine import PartialLoadHook
+from oneformer3d.engine.start_state import perturb_zero_parameters
 from oneformer3d.models.layers import voxel_ball_query
 from oneformer3d.registry import DATASETS, MODELS
-from tests.conftest import REPO, data_path, tool_ok
+from tests.conftest import REPO
 
 init_default_scope('oneformer3d')
 CFG = osp.join(REPO, 'configs', 'esam')
@@ -50,6 +51,7 @@ def test_invalid_projection_takes_exactly_the_3d_path(sv_root):
     cfg = sample_cfg('bifusion', **LIGHT)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
+    perturb_zero_parameters(model)       # as trained: the identity-start zeros have moved
     batch = batch_of(cfg, sv_root, model)
     inputs = batch['inputs']
     cam = inputs['camera']
@@ -116,7 +118,8 @@ def test_bifusion_loss_reaches_every_parameter_and_logs_fusion_stats(sv_root):
     cfg = sample_cfg('bifusion', **LIGHT)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    assert model.decoder.input_proj[0].in_features == model.neck.out_channels == 128
+    # the encoder keeps the U-Net's width (identity start), so neck and decoder load as-is
+    assert model.decoder.input_proj[0].in_features == model.neck.out_channels == 96
     batch = batch_of(cfg, sv_root, model)
     losses = model(**batch, mode='loss')
     assert float(losses['fusion_valid_ratio']) > 0.95       # real frames: all project
@@ -275,8 +278,10 @@ def test_partial_load_hook_maps_the_3d_unet_into_the_bifusion_encoder(tmp_path):
             assert torch.equal(after[k], src.state_dict()['backbone.' + k[22:]]), k
         else:
             assert torch.equal(after[k], before[k]), k
-    # the neck has the same shapes in both: mapping it too, then a mismatched decoder
-    bad = PartialLoadHook(ckpt, prefix_map={'decoder.': 'decoder.'}, on_mismatch='error')
+    # a mapping onto tensors of other shapes (the stem onto the first downsampling conv)
+    bad = PartialLoadHook(ckpt, prefix_map={'backbone.conv0p1s1.':
+                                            'bi_encoder.backbone3d.conv1p1s2.'},
+                          on_mismatch='error')
     with pytest.raises(ValueError, match='shape-mismatched') as err:
         bad.load(dst)
     assert ckpt in str(err.value)
@@ -301,26 +306,14 @@ def online_cfg(**cons):
     return cfg
 
 
-@pytest.fixture(scope='module')
-def mv_root(tmp_path_factory):
-    """MV infos (--pack-clip) of the real scene0000_00 sequence, RGB-patch maps per frame."""
-    out = str(tmp_path_factory.mktemp('fusion_mv'))
-    tool_ok('create_data', 'scannet_mv', '--root-path', data_path('scannet'), '--out-dir', out,
-            '--pack-clip', '--max-points', '5000')
-    tool_ok('extract_2d_features', '--infos',
-            osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl'),
-            '--encoder', 'RGBPatchEncoder', '--workers', '0')
-    return out
-
-
-def test_online_bifusion_trains_every_parameter_and_streams(mv_root):
+def test_online_bifusion_trains_every_parameter_and_streams(mv_clip_root):
     """The online BiFusion model (memory, merge head, ClipCons with weight 1) on the real
     sequence: every parameter gets a gradient, ClipCons finds cross-frame pairs, and
     streaming inference merges the frames into scene instances."""
     cfg = online_cfg(loss_weight=1.0)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    batch = batch_of(cfg, mv_root, model, (0,))
+    batch = batch_of(cfg, mv_clip_root, model, (0,))
     assert batch['inputs']['clip_pix'].shape[:3] == (1, 3, 3)
     losses = model(**batch, mode='loss')
     assert float(losses['clip_cons_pairs']) > 100
@@ -332,7 +325,7 @@ def test_online_bifusion_trains_every_parameter_and_streams(mv_root):
     # random weights score below ESAM's inst_score_thr 0.25: keep every top-k instance, so
     # that the merging path runs
     model.test_cfg['score_thr'] = 0.0
-    ds = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=mv_root + '/'))
+    ds = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=mv_clip_root + '/'))
     out = model(**model.data_preprocessor(pseudo_collate([ds[0]])), mode='predict')[0]
     stats = out.metainfo['online_stats']
     assert stats['frames'] == 3 and stats['instances'] > 0
@@ -340,7 +333,7 @@ def test_online_bifusion_trains_every_parameter_and_streams(mv_root):
     assert out.pred_instances_3d.pts_instance_mask.shape[1] == len(item['scan_points'])
 
 
-def test_clip_cons_pairs_one_voxel_seen_from_two_frames(mv_root):
+def test_clip_cons_pairs_one_voxel_seen_from_two_frames(mv_clip_root):
     """Frames 0 and 1 of the real sequence through the BiFusion encoder: the pairs are the
     same voxel key in both frames; the RGB-patch 2D features of a pair (one surface patch
     seen twice) agree better than shuffled pairs, so both losses are lower for true pairs;
@@ -350,7 +343,8 @@ def test_clip_cons_pairs_one_voxel_seen_from_two_frames(mv_root):
     cfg = online_cfg(loss_weight=1.0)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
-    batch = batch_of(cfg, mv_root, model, (0,))
+    perturb_zero_parameters(model)       # as trained: proj2d no longer zero
+    batch = batch_of(cfg, mv_clip_root, model, (0,))
     inputs, sps = batch['inputs'], batch['data_samples'][0].gt_pts_seg.sp_pts_mask
     frames = []
     with torch.no_grad():
@@ -373,3 +367,49 @@ def test_clip_cons_pairs_one_voxel_seen_from_two_frames(mv_root):
             (mode, true, shuffled)
     losses = MODELS.build(online_cfg().model)(**batch, mode='loss')   # default weight 0
     assert 'loss_clip_cons' not in losses
+
+
+def test_identity_init_carries_the_unet_features_and_load_rules(sv_root):
+    """``identity_init``: on a real frame the encoder's output is the U-Net's output bit for
+    bit (proj3d = I, proj2d = 0, residual gate, zero Geo-PE); wider outputs get [I; 0],
+    narrower ones are refused. ``load_into_model``: prefix_map renames, zero_pad_keys copies
+    the leading slice and zeroes the rest; a pattern that matches nothing or a tensor that
+    would shrink raises naming the file."""
+    from MinkowskiEngine import SparseTensor
+    from oneformer3d.engine.runner import load_into_model
+    cfg = sample_cfg('bifusion', **LIGHT)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    batch = batch_of(cfg, sv_root, model, (0,))
+    v = batch['inputs']['voxels']
+    x = SparseTensor(features=v['features'].float(), coordinates=v['coordinates'])
+    with torch.no_grad():
+        fused, _ = encode(model, batch['inputs'])
+        f3, _ = model.bi_encoder.backbone3d(
+            SparseTensor(features=x.F, coordinates=x.C))
+    assert torch.equal(fused, f3.F)
+    wide = MODELS.build(dict(cfg.model.bi_encoder, out_channels=128))
+    assert torch.equal(wide.proj3d.weight, torch.cat([torch.eye(96), torch.zeros(32, 96)]))
+    with pytest.raises(ValueError, match='must be >= 96'):
+        MODELS.build(dict(cfg.model.bi_encoder, out_channels=64))
+    # load rules on the 3D+Tiny-SA state of a 3D model with a stem of 3 input channels
+    src = MODELS.build(sample_cfg('3dtsa', **LIGHT).model).state_dict()
+    report = load_into_model(model, src, 'parent.pth',
+                             prefix_map={'backbone.': 'bi_encoder.backbone3d.'})
+    assert not report.unexpected and not report.mismatched
+    assert torch.equal(model.state_dict()['bi_encoder.backbone3d.conv0p1s1.kernel'],
+                       src['backbone.conv0p1s1.kernel'])
+    early = Config.fromfile(osp.join(REPO, 'configs', 'dino',
+                                     'ESAM_sv_dino_early_scannet_sample.py'))
+    early.model.backbone.update(LIGHT)
+    dst = MODELS.build(early.model)
+    load_into_model(dst, src, 'parent.pth', zero_pad_keys=['backbone.conv0p1s1.kernel'])
+    stem = dst.state_dict()['backbone.conv0p1s1.kernel']
+    assert stem.shape[1] == 11 and torch.equal(stem[:, :3], src['backbone.conv0p1s1.kernel'])
+    assert not stem[:, 3:].any()
+    with pytest.raises(ValueError, match="parent.pth: load_policy zero_pad_keys pattern"):
+        load_into_model(dst, src, 'parent.pth', zero_pad_keys=['backbone.stem.*'])
+    with pytest.raises(ValueError, match='parent.pth: backbone.conv0p1s1.kernel'):
+        load_into_model(MODELS.build(sample_cfg('3d', **LIGHT).model),
+                        {'backbone.conv0p1s1.kernel': stem}, 'parent.pth',
+                        zero_pad_keys=['backbone.conv0p1s1.kernel'])

@@ -9,6 +9,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 from oneformer3d.datasets.preprocessing.feature_io import load_feature_file
+from oneformer3d.engine.start_state import perturb_zero_parameters
 from oneformer3d.datasets.transforms.loading_clip import read_rgb
 from oneformer3d.registry import DATASETS, MODELS
 from tests.conftest import data_path, tool_ok
@@ -83,6 +84,7 @@ def test_freeze_blocks_trains_the_last_blocks_on_every_frame(clip_store):
     cfg = online_cfg(weights, freeze_blocks=1)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
+    perturb_zero_parameters(model)       # as trained: proj2d no longer zero (else no gradient)
     batch = batch_of(cfg, out, model, (0, 1))
     before = model.bi_encoder.online_maps
     losses = model(**batch, mode='loss')

@@ -39,9 +39,6 @@ UPSTREAM = {
         optimizer=dict(type='AdamW', lr=0.0001, weight_decay=0.05), max_norm=10,
         poly_end=128, max_epochs=128, val_interval=128, batch_size=16),
 }
-# the ablation chain's 3D row is the ESAM reproduction config, unchanged
-UPSTREAM['configs/esam/ESAM_sv_3d_scannet200.py'] = \
-    UPSTREAM['configs/esam/ESAM_sv_1xb4_scannet200_CA.py']
 
 
 @pytest.mark.parametrize('path', sorted(UPSTREAM))

@@ -1,33 +1,46 @@
-"""One command for the fusion ablation table: every route from the same 3D initialisation.
+"""One command for the fusion ablation table: every route against its control, one recipe.
 
-    python tools/ablation.py --preset dino --prepare                 # shared sample, CPU
-    python tools/ablation.py --preset all --scale full               # ScanNet200 (GPU)
+    python tools/ablation.py --preset all --prepare --seeds 0 1 2     # shared sample, CPU
+    python tools/ablation.py --preset all --check-init                # step-0 identity check
+    python tools/ablation.py --preset all --scale full                # ScanNet200 (GPU)
     python tools/ablation.py --preset clip_fusion --scale full --suffix scannet   # ScanNet-20
 
-Presets (rows, in dependency order; configs ``configs/{esam,dino}/ESAM_{sv,online}_<route>_
-<suffix>.py``, suffix ``scannet_sample`` for ``--scale sample``, ``scannet200`` for ``full``):
+Rows, controls and declared differences: ``oneformer3d/engine/ablation.py`` (``ROUTES``);
+configs ``configs/{esam,dino}/ESAM_{sv,online}_<route>_<suffix>.py``, suffix
+``scannet_sample`` for ``--scale sample``, ``scannet200`` for ``full``. Presets (dependency
+order):
 
-* ``clip_fusion``: 3D, 3D+Tiny-SA, BiFusion, SV and MV (the fusion-core chain): each MV row
-  starts from its SV checkpoint (``load_from``); both BiFusion rows take the U-Net (and, MV,
-  memory and merge head) of the 3D+Tiny-SA MV checkpoint through ``PartialLoadHook``.
-* ``dino``: 3D (the initialisation), 3D fine-tuned (the control: the same checkpoint trained
-  on the DINO schedule), DINO-BiFusion, DINO-FPN-inject, DINO-early: every fine-tuning row
-  ``load_from`` the 3D SV checkpoint of the first row (DINO-BiFusion also puts its U-Net into
-  ``bi_encoder.backbone3d`` with its ``PartialLoadHook``), on one schedule.
+* ``clip_fusion``: 3D, 3D+Tiny-SA, 3D+Tiny-SA trained as long as BiFusion (the control of
+  BiFusion), BiFusion; SV and MV. MV rows start from their SV row (``load_from``); BiFusion
+  SV from the 3D+Tiny-SA SV checkpoint (identity start); BiFusion MV from BiFusion SV whole,
+  with memory and merge head of 3D+Tiny-SA MV (``PartialLoadHook``), as its control.
+* ``dino``: 3D, 3D fine-tuned (the control), DINO-BiFusion, DINO-FPN-inject, DINO-early:
+  every fine-tuning row ``load_from`` the 3D SV checkpoint, on one schedule.
 * ``all``: both.
 
 Each row runs ``tools/train.py`` then ``tools/test.py`` on the last checkpoint, in
-``<work-root>/<config name>``; the checkpoints a row needs are passed explicitly
-(``--cfg-options load_from=... custom_hooks.<i>.checkpoint=...``). ``--sv-iters`` /
-``--mv-iters`` / ``--ft-iters`` shorten iteration-based schedules (SV from scratch, MV, DINO
-fine-tuning). A finished row (``ablation_row.json`` in its work dir) is skipped, so an
-interrupted run goes on where it stopped; ``--force`` re-runs the selected rows.
+``<work-root>/seed<s>/<config name>``, once per ``--seeds`` value (each seed its own chain);
+the checkpoints a row needs are passed explicitly (``--cfg-options load_from=...
+custom_hooks.<i>.checkpoint=...``). ``--sv-iters`` / ``--mv-iters`` / ``--long-iters`` /
+``--long-mv-iters`` / ``--ft-iters`` shorten iteration-based schedules (SV from scratch, MV,
+the SV and MV rows "trained as long", DINO fine-tuning). A finished row (``ablation_row.json``)
+is skipped, so an interrupted run goes on where it stopped; ``--force`` re-runs the selected
+rows.
 
-Table: route, SV/MV, class-agnostic AP / AP50 / AP25, mCov, mRec, class-aware AP / AP50 / AP25
-(where the model predicts classes; the ESAM SV/MV configs are class-agnostic: "-"), train
-s/iter (mean logged iteration time, first log entry left out), parameters trainable / total,
-config, commit. Written to ``<work-root>/ablation.{md,csv}`` and ``ablation.png`` (AP bars).
-Exit status: the first failing stage's, with its log tail.
+``--check-init`` trains nothing: for every row it builds the model as its training starts
+(``load_from``, ``load_policy``, ``PartialLoadHook``) from its parent (the trained checkpoint
+of ``--seeds``' first seed when present, else a seeded random-init parent checkpoint it writes
+under ``<work-root>/check_init``, every all-zero parameter of it perturbed so that a weight
+that fails to load shows), runs the first sample of the row's validation set through both and
+prints ``init_identity row=<row> parent=<parent> max_abs_diff=<x>`` (every decoder layer's
+class and mask logits, every frame); exit 1 above 1e-5.
+
+Table: route, SV/MV, the declared difference from its control, class-agnostic AP / AP50 / AP25,
+mCov, mRec, class-aware AP / AP50 / AP25 (where the model predicts classes), train s/iter,
+parameters trainable / total, config, commit; with several seeds each metric is the mean and
+the range (min-max) over them. Written to ``<work-root>/ablation.{md,csv}`` (the CSV has one
+line per seed and row) and ``ablation.png`` (AP bars). Exit status: the first failing
+stage's, with its log tail.
 """
 import argparse
 import csv
@@ -37,38 +50,15 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from collections import namedtuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-Route = namedtuple('Route', 'label mode folder config schedule needs')
-ROUTES = {
-    'sv_3d': Route('3D', 'SV', 'esam', 'ESAM_sv_3d', 'sv', {}),
-    'online_3d': Route('3D', 'MV', 'esam', 'ESAM_online_3d', 'mv', {'load_from': 'sv_3d'}),
-    'sv_3dtsa': Route('3D+Tiny-SA', 'SV', 'esam', 'ESAM_sv_3dtsa', 'sv', {}),
-    'online_3dtsa': Route('3D+Tiny-SA', 'MV', 'esam', 'ESAM_online_3dtsa', 'mv',
-                          {'load_from': 'sv_3dtsa'}),
-    'sv_bifusion': Route('BiFusion', 'SV', 'esam', 'ESAM_sv_bifusion', 'sv',
-                         {'hook': 'online_3dtsa'}),
-    'online_bifusion': Route('BiFusion', 'MV', 'esam', 'ESAM_online_bifusion', 'mv',
-                             {'load_from': 'sv_bifusion', 'hook': 'online_3dtsa'}),
-    'sv_3d_ft': Route('3D fine-tuned', 'SV', 'dino', 'ESAM_sv_3d_finetune', 'ft',
-                      {'load_from': 'sv_3d'}),
-    'sv_dino_bifusion': Route('DINO-BiFusion', 'SV', 'dino', 'ESAM_sv_dino_bifusion', 'ft',
-                              {'load_from': 'sv_3d', 'hook': 'sv_3d'}),
-    'sv_dino_fpn_inject': Route('DINO-FPN-inject', 'SV', 'dino', 'ESAM_sv_dino_fpn_inject',
-                                'ft', {'load_from': 'sv_3d'}),
-    'sv_dino_early': Route('DINO-early', 'SV', 'dino', 'ESAM_sv_dino_early', 'ft',
-                           {'load_from': 'sv_3d'}),
-}
-PRESETS = {
-    'clip_fusion': ['sv_3d', 'online_3d', 'sv_3dtsa', 'online_3dtsa', 'sv_bifusion',
-                    'online_bifusion'],
-    'dino': ['sv_3d', 'sv_3d_ft', 'sv_dino_bifusion', 'sv_dino_fpn_inject', 'sv_dino_early'],
-}
-PRESETS['all'] = list(dict.fromkeys(PRESETS['clip_fusion'] + PRESETS['dino']))
-SCALES = {'sample': 'scannet_sample', 'full': 'scannet200'}
+sys.path.insert(0, REPO)
+from oneformer3d.engine.ablation import (PRESETS, ROUTES, SCALES, config_of,  # noqa: E402
+                                         identity_parent)
+
 AGNOSTIC = ('ca_ap', 'ca_ap50', 'ca_ap25', 'mCov', 'mRec')
 AWARE = ('ap', 'ap50', 'ap25')
+INIT_TOLERANCE = 1e-5
 
 
 def parse_args(argv=None):
@@ -83,6 +73,10 @@ def parse_args(argv=None):
     p.add_argument('--work-root', default='work_dirs/ablation')
     p.add_argument('--sv-iters', type=int, help='iterations of SV rows trained from scratch')
     p.add_argument('--mv-iters', type=int, help='iterations of MV rows')
+    p.add_argument('--long-iters', type=int,
+                   help='iterations of the SV rows trained as long as BiFusion')
+    p.add_argument('--long-mv-iters', type=int,
+                   help='iterations of the MV rows trained as long as BiFusion')
     p.add_argument('--ft-iters', type=int, help='iterations of the DINO fine-tuning rows')
     p.add_argument('--prepare', action='store_true',
                    help='sample: create the SV/MV sample infos and their RGB-patch stores')
@@ -91,7 +85,10 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='key=value overrides given to every row (train and test; they win '
                         'over the tool\'s schedule options)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seeds', type=int, nargs='+', default=[0],
+                   help='train every row once per seed (mean and range in the table)')
+    p.add_argument('--check-init', action='store_true',
+                   help='train nothing: check that every row starts as its parent predicts')
     p.add_argument('--deterministic', action='store_true')
     p.add_argument('--force', action='store_true', help='re-run finished rows')
     p.add_argument('--dry-run', action='store_true', help='print the commands only')
@@ -115,11 +112,6 @@ def plan(preset: str, rows=None) -> list:
     for key in wanted:
         visit(key)
     return order
-
-
-def config_of(key: str, suffix: str) -> str:
-    r = ROUTES[key]
-    return osp.join('configs', r.folder, f'{r.config}_{suffix}.py')
 
 
 def run(cmd, log, dry_run):
@@ -155,6 +147,8 @@ def schedule_options(cfg, iters) -> list:
     sched = cfg.param_scheduler
     if isinstance(sched, dict):
         opts.append(f'param_scheduler.end={iters}')
+    else:             # warm-up + decay: the decay ends with the run, the warm-up stays
+        opts.append(f'param_scheduler.{len(sched) - 1}.end={iters}')
     return opts
 
 
@@ -192,10 +186,11 @@ def count_parameters(config: str, options: dict) -> tuple:
             sum(p.numel() for p in params))
 
 
-def run_row(key, args, suffix, dirs, commit) -> dict:
+def run_row(key, args, suffix, dirs, commit, seed) -> dict:
     from mmengine.config import Config, DictAction
     route, config = ROUTES[key], config_of(key, suffix)
-    work_dir = dirs[key] = osp.join(args.work_root, osp.splitext(osp.basename(config))[0])
+    work_dir = dirs[key] = osp.join(args.work_root, f'seed{seed}',
+                                    osp.splitext(osp.basename(config))[0])
     row_file = osp.join(REPO, work_dir, 'ablation_row.json')
     if osp.isfile(row_file) and not args.force and not args.dry_run:
         print(f'{key}: finished, skipped ({row_file}; --force re-runs)', flush=True)
@@ -212,7 +207,7 @@ def run_row(key, args, suffix, dirs, commit) -> dict:
         opts.append(f'custom_hooks.{hook_index(cfg)}.checkpoint='
                     f'{last_checkpoint(dirs[route.needs["hook"]], args.dry_run)}')
     opts += args.cfg_options                  # the user's overrides come last: they win
-    common = ['--seed', str(args.seed)] + (['--deterministic'] if args.deterministic else [])
+    common = ['--seed', str(seed)] + (['--deterministic'] if args.deterministic else [])
     py = sys.executable
     before = set(glob.glob(osp.join(REPO, work_dir, '2*')))
     run([py, 'tools/train.py', config, '--work-dir', work_dir, *common, '--cfg-options', *opts],
@@ -229,7 +224,8 @@ def run_row(key, args, suffix, dirs, commit) -> dict:
     options = {k: DictAction._parse_iterable(v)
                for k, v in (o.split('=', 1) for o in args.cfg_options)}
     trainable, total = count_parameters(config, options)
-    row = dict(key=key, route=route.label, mode=route.mode,
+    row = dict(key=key, seed=seed, route=route.label, mode=route.mode,
+               vs_control=vs_control(key),
                **{m: float(metrics[m]) for m in AGNOSTIC},
                **{m: float(metrics[m]) if metrics.get(m) else None for m in AWARE},
                s_per_iter=train_seconds_per_iter(train_runs), params_trainable=trainable,
@@ -240,23 +236,58 @@ def run_row(key, args, suffix, dirs, commit) -> dict:
     return row
 
 
+def vs_control(key: str) -> str:
+    """The table's text for a row's declared difference from its control."""
+    r = ROUTES[key]
+    if r.control is None:
+        return r.change
+    c = ROUTES[r.control]
+    return f'{c.label} {c.mode} {r.change}'
+
+
 def fmt(v, spec='.3f'):
     return '-' if v is None else format(v, spec)
 
 
+def aggregate(rows: list) -> list:
+    """One entry per row key: the metrics' mean and (min, max) over its seeds."""
+    out = {}
+    for r in rows:
+        out.setdefault(r['key'], []).append(r)
+    merged = []
+    for runs in out.values():
+        m = dict(runs[0], seeds=[r['seed'] for r in runs])
+        for k in AGNOSTIC + AWARE + ('s_per_iter',):
+            vals = [r[k] for r in runs if r[k] is not None]
+            m[k] = (sum(vals) / len(vals), min(vals), max(vals)) if vals else None
+        merged.append(m)
+    return merged
+
+
+def fmt_stat(v, spec='.3f') -> str:
+    if v is None:
+        return '-'
+    mean, lo, hi = v
+    return fmt(mean, spec) if lo == hi else f'{fmt(mean, spec)} ({fmt(lo, spec)}-{fmt(hi, spec)})'
+
+
 def write_outputs(rows: list, work_root: str) -> str:
-    """``ablation.md`` / ``ablation.csv`` / ``ablation.png`` under ``work_root``; returns
-    the markdown table."""
+    """``ablation.md`` (mean and range over seeds) / ``ablation.csv`` (one line per seed and
+    row) / ``ablation.png`` under ``work_root``; returns the markdown table."""
     root = osp.join(REPO, work_root)
     os.makedirs(root, exist_ok=True)
-    head = ('| route | SV/MV | AP | AP50 | AP25 | mCov | mRec | AP (cls) | AP50 (cls) | '
-            'AP25 (cls) | s/iter | params trainable / total | config | commit |')
-    lines = [head, '|' + '---|' * 14]
-    for r in rows:
+    merged = aggregate(rows)
+    head = ('| route | SV/MV | vs control | AP | AP50 | AP25 | mCov | mRec | AP (cls) | '
+            'AP50 (cls) | AP25 (cls) | s/iter | params trainable / total | seeds | config | '
+            'commit |')
+    lines = [head, '|' + '---|' * 16]
+    for r in merged:
         lines.append(
-            f"| {r['route']} | {r['mode']} | " + ' | '.join(fmt(r[m]) for m in AGNOSTIC + AWARE)
-            + f" | {fmt(r['s_per_iter'], '.2f')} | {r['params_trainable']:,} / "
-            f"{r['params_total']:,} | {osp.basename(r['config'])} | {r['commit']} |")
+            f"| {r['route']} | {r['mode']} | {r['vs_control']} | "
+            + ' | '.join(fmt_stat(r[m]) for m in AGNOSTIC + AWARE)
+            + f" | {fmt_stat(r['s_per_iter'], '.2f')} | {r['params_trainable']:,} / "
+            f"{r['params_total']:,} | {' '.join(map(str, r['seeds']))} | "
+            f"{osp.basename(r['config'])} | {r['commit']} |")
     table = '\n'.join(lines)
     with open(osp.join(root, 'ablation.md'), 'w') as fh:
         fh.write(table + '\n')
@@ -265,7 +296,7 @@ def write_outputs(rows: list, work_root: str) -> str:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    plot(rows, osp.join(root, 'ablation.png'))
+    plot(merged, osp.join(root, 'ablation.png'))
     return table
 
 
@@ -278,7 +309,9 @@ def plot(rows: list, path: str) -> None:
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4))
     for i, (m, label) in enumerate(zip(AGNOSTIC[:3], ('AP', 'AP50', 'AP25'))):
-        ax.bar(x + (i - 1) * 0.27, [r[m] for r in rows], 0.27, label=label)
+        mean = np.array([r[m][0] for r in rows])
+        err = np.array([[r[m][0] - r[m][1], r[m][2] - r[m][0]] for r in rows]).T
+        ax.bar(x + (i - 1) * 0.27, mean, 0.27, yerr=err, capsize=2, label=label)
     ax.set_xticks(x, names, rotation=30, ha='right')
     ax.set_ylim(0, 1)
     ax.set_ylabel('class-agnostic instance AP')
@@ -302,6 +335,51 @@ def prepare(args) -> None:
              'RGBPatchEncoder'], osp.join(args.work_root, f'extract_{kind}.log'), args.dry_run)
 
 
+def run_check_init(args, suffix) -> int:
+    """``--check-init``: exit 1 when a row's step-0 predictions differ from its parent's by
+    more than ``INIT_TOLERANCE``. Full-scale rows read the sample's frames when their own
+    data is not here (the check is about weights, not data)."""
+    # one thread, set before torch / MinkowskiEngine start their OpenMP pools: multi-threaded
+    # CPU reductions alone make two runs of one model differ by up to ~1e-3
+    os.environ['OMP_NUM_THREADS'] = '1'
+    import torch
+    from mmengine.config import Config, DictAction
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    import oneformer3d  # noqa: F401
+    from oneformer3d.engine.ablation import check_init
+    torch.set_num_threads(1)
+    init_default_scope('oneformer3d')
+    name = 'ablation_check_init'         # current logger: no init_weights log per tensor
+    MMLogger.get_instance(name) if MMLogger.check_instance_created(name) else \
+        MMLogger.get_instance(name, log_level='WARNING')
+    os.chdir(REPO)                       # configs' data roots and work dirs are relative
+    plan(args.preset, args.rows)                         # checks --rows against the preset
+    keys = args.rows or PRESETS[args.preset]   # parents' checkpoints are made when needed
+    data_suffix = suffix
+    ann = Config.fromfile(config_of(keys[0], suffix)).val_dataloader.dataset
+    if not osp.isfile(osp.join(ann.get('data_root') or '', ann.ann_file)):
+        data_suffix = SCALES['sample']
+        print(f'check_init: {suffix} data not found, the rows run on the {data_suffix} '
+              f'frames', flush=True)
+    options = {k: DictAction._parse_iterable(v)
+               for k, v in (o.split('=', 1) for o in args.cfg_options)}
+    results = check_init(keys, suffix, args.work_root, seed=args.seeds[0],
+                         data_suffix=data_suffix, options=options,
+                         log=lambda m: print(m, flush=True))
+    # relative to the logits' scale: a convolution that grows its input channels (DINO-early's
+    # stem) sums the same non-zero terms in another order, ~1 ulp of the largest logit
+    bad = {k: d for k, (d, scale) in results.items()
+           if not d <= INIT_TOLERANCE * max(1.0, scale)}
+    if bad:
+        print(f'check_init: rows above {INIT_TOLERANCE:g} x max(1, max_abs_logit): {bad}',
+              file=sys.stderr)
+        return 1
+    print(f'check_init: {len(results)} rows start as their parents (max_abs_diff <= '
+          f'{INIT_TOLERANCE:g} x max(1, max_abs_logit))')
+    return 0
+
+
 def main(argv=None):
     args = parse_args(argv)
     suffix = args.suffix or SCALES[args.scale]
@@ -309,15 +387,20 @@ def main(argv=None):
         if args.scale != 'sample':
             raise SystemExit('--prepare creates the shared sample only (--scale sample)')
         prepare(args)
+    if args.check_init:
+        return run_check_init(args, suffix)
     commit = subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=REPO,
                             capture_output=True, text=True).stdout.strip() or 'unknown'
-    dirs, rows = {}, []
-    for key in plan(args.preset, args.rows):
-        row = run_row(key, args, suffix, dirs, commit)
-        if row:
-            rows.append(row)
-            print(f"row={key} ap={row['ca_ap']:.4f} ap50={row['ca_ap50']:.4f} "
-                  f"ap25={row['ca_ap25']:.4f} s_per_iter={row['s_per_iter']:.3f}", flush=True)
+    rows = []
+    for seed in args.seeds:
+        dirs = {}
+        for key in plan(args.preset, args.rows):
+            row = run_row(key, args, suffix, dirs, commit, seed)
+            if row:
+                rows.append(row)
+                print(f"row={key} seed={seed} ap={row['ca_ap']:.4f} "
+                      f"ap50={row['ca_ap50']:.4f} ap25={row['ca_ap25']:.4f} "
+                      f"s_per_iter={row['s_per_iter']:.3f}", flush=True)
     if rows:
         print(write_outputs(rows, args.work_root))
         print(f'written: {osp.join(args.work_root, "ablation")}.{{md,csv,png}}')

@@ -1,12 +1,14 @@
 # The DINO routes' common fine-tuning schedule, and the 3D control of the DINO ablation: the 3D
-# SV checkpoint trained further on exactly this schedule (64 epochs, AdamW lr 5e-5, PolyLR), so
-# a DINO route's gain is not just extra epochs. Single frames allow few augmentations, so the
-# DINO routes fine-tune this checkpoint, never train from scratch. DINO-FPN-inject and
-# DINO-early inherit this file; DINO-BiFusion (a BiFusion child) repeats these four settings
-# (tests/test_ablation.py checks that every DINO route of a scale has the same schedule).
+# SV checkpoint trained further on exactly this schedule (the ablation recipe with lr 5e-5,
+# cosine over 64 epochs), so a DINO route's gain is not just extra epochs. Single frames allow
+# few augmentations, so the DINO routes fine-tune this checkpoint, never train from scratch.
+# Every DINO route is this file plus its module (tests/test_ablation.py checks that each
+# differs from it only in what the route table declares).
 _base_ = ['../esam/ESAM_sv_3d_scannet200.py']
 model = dict(backbone=dict(pretrained=None))   # the weights come from load_from
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
-param_scheduler = dict(end=64)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1000),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=64, eta_min=1e-6)]
 train_cfg = dict(max_epochs=64, val_interval=8)
 load_from = 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'

@@ -13,9 +13,3 @@ test_dataloader = val_dataloader
 # id 20) instead of ScanNet200's 200
 model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
 load_from = 'work_dirs/ESAM_sv_3d_scannet/epoch_128.pth'
-custom_hooks = [
-    dict(type='SafeCheckpointHook'), dict(type='MetricRunInfoHook'),
-    dict(type='DataFallbackHook'),
-    dict(type='PartialLoadHook', checkpoint=load_from,
-         prefix_map={'backbone.': 'bi_encoder.backbone3d.'}, on_mismatch='error',
-         max_missing_fraction=0.0)]

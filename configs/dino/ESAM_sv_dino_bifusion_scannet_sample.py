@@ -1,21 +1,14 @@
-# DINO-BiFusion on the SV sample: the BiFusion sample model (RGB-patch store standing in for
-# DINOv2: no weights can be downloaded here) started from the 3D SV sample checkpoint
-# (load_from + PartialLoadHook for the U-Net) on the DINO routes' sample schedule
-# (ESAM_sv_3d_finetune_scannet_sample.py).
-_base_ = ['../esam/ESAM_sv_bifusion_scannet_sample.py']
-max_iters = 60
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = dict(end=max_iters)
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
-default_hooks = dict(checkpoint=dict(interval=max_iters))
-load_from = 'work_dirs/ESAM_sv_3d_scannet_sample/iter_150.pth'
-# load_from finds decoder and heads only (the U-Net's keys differ, the decoder's input
-# projections are 128-wide here): most of the model is "missing" to it until the hook below
-# loads the U-Net, so the runner's missing-fraction guard is widened for this config.
-load_policy = dict(max_missing_fraction=0.9)
-custom_hooks = [
-    dict(type='SafeCheckpointHook'), dict(type='MetricRunInfoHook'),
-    dict(type='DataFallbackHook'),
-    dict(type='PartialLoadHook', checkpoint=load_from,
-         prefix_map={'backbone.': 'bi_encoder.backbone3d.'}, on_mismatch='error',
-         max_missing_fraction=0.0)]
+# DINO-BiFusion on the SV sample: the fine-tuned 3D control of the sample plus the BiFusion
+# encoder (RGB-patch store standing in for DINOv2: no weights can be downloaded here), from
+# the 3D SV sample checkpoint with the identity start.
+_base_ = ['./ESAM_sv_3d_finetune_scannet_sample.py', '../_base_/models/bifusion_encoder.py']
+model = dict(
+    backbone=None,
+    bi_encoder=dict(_base_.bifusion_encoder, backbone3d=_base_.model.backbone,
+                    img_channels=3, img_stride=16.2, use_amp=False))
+load_policy = dict(prefix_map={'backbone.': 'bi_encoder.backbone3d.'})
+train_dataloader = dict(dataset=dict(ann_file='scannet_sv_oneformer3d_infos_train_clip.pkl',
+                                     pipeline={{_base_.clip_test_pipeline}}))
+val_dataloader = dict(dataset=dict(ann_file='scannet_sv_oneformer3d_infos_val_clip.pkl',
+                                   pipeline={{_base_.clip_test_pipeline}}))
+test_dataloader = val_dataloader

@@ -36,11 +36,21 @@ val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 clip_train_pipeline = train_pipeline[:1] + [dict(type='LoadClipFeature')] + train_pipeline[1:]
 clip_test_pipeline = test_pipeline[:1] + [dict(type='LoadClipFeature')] + test_pipeline[1:]
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=60, val_interval=60)
-param_scheduler = dict(_delete_=True, type='PolyLR', begin=0, end=60, power=0.9,
-                       by_epoch=False)
-optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=0.0))
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=60, max_keep_ckpts=1),
+# the ablation recipe scaled to 60 iterations as the SV sample root does (warm-up 10, cosine;
+# "trained as long": lr 5e-4, warm-up 20, 75 iterations), fp32
+max_iters = 60
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=max_iters)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=10),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=max_iters, eta_min=1e-6)]
+sample_long_iters = 75
+sample_long_param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=sample_long_iters,
+         eta_min=1e-6)]
+optim_wrapper = dict(type='OptimWrapper')
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1),
                      logger=dict(interval=10))
 log_processor = dict(by_epoch=False)
 load_from = 'work_dirs/ESAM_sv_3d_scannet_sample/iter_150.pth'

@@ -3,5 +3,4 @@
 _base_ = ['./ESAM_online_3d_scannet_sample.py']
 model = dict(neck=dict(type='TinySAModule', num_layers=2, num_heads=4, radius=2.0,
                        max_neighbors=16))
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'neck.pos_embed': dict(decay_mult=0.0)}))
 load_from = 'work_dirs/ESAM_sv_3dtsa_scannet_sample/iter_150.pth'

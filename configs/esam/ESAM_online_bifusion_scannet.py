@@ -1,6 +1,5 @@
-# ESAM online BiFusion on ScanNet-20 labelled sequences (create_data.py scannet_mv
-# --pack-clip, then extract_2d_features.py): the ScanNet200 route with this dataset, the
-# ScanNet-20 BiFusion SV checkpoint and the ScanNet-20 3D+Tiny-SA MV checkpoint.
+# ESAM_online_bifusion_scannet200.py on ScanNet-20 labelled sequences (create_data.py
+# scannet_mv --pack-clip, then extract_2d_features.py), from the ScanNet-20 checkpoints.
 _base_ = ['./ESAM_online_bifusion_scannet200.py']
 dataset_type = 'ScanNetSegMVDataset'
 data_root = 'data/scannet_mv/'
@@ -17,6 +16,5 @@ custom_hooks = [
     dict(type='SafeCheckpointHook'), dict(type='MetricRunInfoHook'),
     dict(type='DataFallbackHook'),
     dict(type='PartialLoadHook', checkpoint='work_dirs/ESAM_online_3dtsa_scannet/epoch_128.pth',
-         prefix_map={'backbone.': 'bi_encoder.backbone3d.', 'memory.': 'memory.',
-                     'merge_head.': 'merge_head.'}, on_mismatch='error',
-         max_missing_fraction=0.0)]
+         prefix_map={'memory.': 'memory.', 'merge_head.': 'merge_head.'},
+         exclude=['memory.conv_convert.*'], on_mismatch='error', max_missing_fraction=0.0)]

@@ -1,6 +1,5 @@
-# ESAM single-view BiFusion on ScanNet-20 labelled frames (create_data.py scannet_sv
-# --pack-clip, then extract_2d_features.py): the ScanNet200 route with this dataset and the
-# 3D weights of the ScanNet-20 3D+Tiny-SA MV checkpoint.
+# ESAM_sv_bifusion_scannet200.py on ScanNet-20 labelled frames (create_data.py scannet_sv
+# --pack-clip, then extract_2d_features.py), from the ScanNet-20 3D+Tiny-SA SV checkpoint.
 _base_ = ['./ESAM_sv_bifusion_scannet200.py']
 dataset_type = 'ScanNetSegDataset'
 data_root = 'data/scannet_sv/'
@@ -12,9 +11,4 @@ test_dataloader = val_dataloader
 # ScanNet-20 labels: the semantic head and its criterion on the 20 benchmark classes (ignore
 # id 20) instead of ScanNet200's 200
 model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
-custom_hooks = [
-    dict(type='SafeCheckpointHook'), dict(type='MetricRunInfoHook'),
-    dict(type='DataFallbackHook'),
-    dict(type='PartialLoadHook', checkpoint='work_dirs/ESAM_online_3dtsa_scannet/epoch_128.pth',
-         prefix_map={'backbone.': 'bi_encoder.backbone3d.'}, on_mismatch='error',
-         max_missing_fraction=0.0)]
+load_from = 'work_dirs/ESAM_sv_3dtsa_scannet/epoch_128.pth'

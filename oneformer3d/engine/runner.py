@@ -11,13 +11,26 @@ every load goes through :func:`oneformer3d.utils.load_report.load_state_dict_che
   ``max_missing_fraction`` (default 0.5) of the model stays at its initialisation;
 * ``resume``: strict (our own checkpoints of the same config).
 
+Two ``load_policy`` entries shape what ``load_from`` brings before the check (a fine-tuning
+row whose model is its parent's plus a module, :func:`load_into_model`):
+
+* ``prefix_map={'backbone.': 'bi_encoder.backbone3d.'}``: checkpoint key prefixes renamed
+  (a BiFusion model takes its parent's U-Net where its own sits);
+* ``zero_pad_keys=['backbone.conv0p1s1.*']``: a checkpoint tensor smaller than the model's
+  in some dimensions is copied into the leading slice and the rest set to zero (a stem with
+  new input channels starts as the parent's: the new channels contribute nothing).
+
 The report of the last load is kept as ``runner.load_report`` (``MetricRunInfoHook`` marks
 metrics rows of partial loads). Checkpoints are written to ``<name>.tmp`` and renamed, so a run
 killed during a save never leaves a truncated ``iter_N.pth``.
 """
+import fnmatch
 import os
 import os.path as osp
 import re
+from typing import Dict, Optional, Sequence
+
+import torch
 
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner as MMEngineRunner
@@ -27,6 +40,54 @@ from oneformer3d.registry import RUNNERS
 from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
 
 DEFAULT_LOAD_POLICY = dict(strict=False, max_missing_fraction=0.5)
+KEY_RULES = ('prefix_map', 'zero_pad_keys')     # load_policy entries that are not check()'s
+
+
+def zero_pad(value: torch.Tensor, shape: Sequence[int], key: str,
+             source: str) -> torch.Tensor:
+    """``value`` copied into the leading slice of a zero tensor of ``shape``.
+
+    Raises:
+        ValueError: naming ``source`` and ``key`` when the ranks differ or ``value`` is larger
+            than ``shape`` in some dimension (padding cannot shrink a tensor).
+    """
+    if value.dim() != len(shape) or any(a > b for a, b in zip(value.shape, shape)):
+        raise ValueError(f'{source}: {key} {tuple(value.shape)} cannot be zero-padded to the '
+                         f"model's {tuple(shape)} (zero_pad_keys grows dimensions only)")
+    out = value.new_zeros(shape)
+    out[tuple(slice(0, n) for n in value.shape)] = value
+    return out
+
+
+def load_into_model(model, state: Dict[str, torch.Tensor], source: str,
+                    prefix_map: Optional[Dict[str, str]] = None,
+                    zero_pad_keys: Sequence[str] = ()):
+    """Load ``state`` into ``model`` with the key rules of a ``load_policy``; returns the
+    :class:`~oneformer3d.utils.load_report.LoadReport` (not yet checked).
+
+    ``prefix_map``: the first matching ``{checkpoint prefix: model prefix}`` renames a key;
+    other keys keep their names. ``zero_pad_keys``: ``fnmatch`` patterns on the (renamed)
+    keys whose tensors are zero-padded to the model's shape (:func:`zero_pad`); a pattern that
+    matches no checkpoint key raises ``ValueError`` naming ``source`` (a typo must not
+    silently leave the stem random).
+    """
+    renamed = {}
+    for key, value in state.items():
+        for src, dst in (prefix_map or {}).items():
+            if key.startswith(src):
+                key = dst + key[len(src):]
+                break
+        renamed[key] = value
+    own = model.state_dict()
+    for pattern in zero_pad_keys:
+        hits = [k for k in renamed if fnmatch.fnmatchcase(k, pattern)]
+        if not hits:
+            raise ValueError(f'{source}: load_policy zero_pad_keys pattern {pattern!r} '
+                             f'matches no key of the checkpoint')
+        for k in hits:
+            if k in own and tuple(own[k].shape) != tuple(renamed[k].shape):
+                renamed[k] = zero_pad(renamed[k], own[k].shape, k, source)
+    return load_state_dict_checked(model, renamed, source)
 
 
 @RUNNERS.register_module()
@@ -73,10 +134,12 @@ class Runner(MMEngineRunner):
         state = checkpoint_state_dict(checkpoint, filename)
         for pattern, repl in revise_keys:
             state = {re.sub(pattern, repl, k): v for k, v in state.items()}
-        report = load_state_dict_checked(model, state, filename)
         policy = dict(getattr(self, 'load_policy', DEFAULT_LOAD_POLICY))
+        rules = {k: policy.pop(k) for k in KEY_RULES if k in policy}
         if strict or getattr(self, '_resuming', False):
             policy['strict'] = True
+            rules = {}                    # our own checkpoint of this config: names as saved
+        report = load_into_model(model, state, filename, **rules)
         self.logger.info(report.summary())
         report.check(**policy, hint=(
             'the checkpoint does not fit this config (another class count, backbone or model?)'

@@ -34,7 +34,8 @@ class PartialLoadHook(Hook):
         exclude: patterns that drop a key.
         on_mismatch: ``'skip'`` (report shape-mismatched keys, load the rest) or ``'error'``.
         max_missing_fraction: of the *targeted* model keys (those under the mapped
-            prefixes) allowed to stay missing (default 1.0: report only).
+            prefixes, less those an ``exclude`` pattern names: left out on purpose) allowed
+            to stay missing (default 1.0: report only).
 
     Raises:
         ValueError: with the report, naming the file, when no tensor loads, when a shape
@@ -82,7 +83,8 @@ class PartialLoadHook(Hook):
         mapped = self.map_keys(state)
         report = load_state_dict_checked(model, mapped, f'PartialLoadHook {self.checkpoint}')
         targets = tuple(self.prefix_map.values()) or tuple(mapped)
-        report.missing = [k for k in report.missing if k.startswith(targets)]
+        report.missing = [k for k in report.missing if k.startswith(targets)
+                          and not any(fnmatch.fnmatchcase(k, p) for p in self.exclude)]
         if logger is not None:
             logger.info(report.summary())
         if self.on_mismatch == 'error' and report.mismatched:

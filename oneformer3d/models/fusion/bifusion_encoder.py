@@ -31,7 +31,8 @@ class BiFusionEncoder(nn.Module):
        run under autocast when ``use_amp``.
     3. Fusion (fp32): ``f3 = proj3d(F3)``, ``f2 = proj2d(F2)`` (Linear to ``out_channels``),
        ``fused = g f2 + (1 - g) f3`` with the per-voxel gate ``g`` of
-       :class:`LiteFusionGate` where at least one of the voxel's points projects validly,
+       :class:`LiteFusionGate` (or ``fused = f3 + g f2``, :class:`ResidualFusionGate`, the
+       ablation's identity start) where at least one of the voxel's points projects validly,
        ``fused = f3`` exactly elsewhere; ``out = fused + GeoPE(xyz)`` with ``xyz`` the mean
        position of the voxel's points (metres, the network's frame).
 
@@ -44,7 +45,7 @@ class BiFusionEncoder(nn.Module):
         reduce_channels: width after ``conv_reduce`` (256).
         out_channels: fused width given to the neck/decoder (128).
         tiny_sa_2d: optional ``TinySA2D`` config (``channels`` filled in); None = off.
-        gate: ``LiteFusionGate`` config (``channels`` filled in).
+        gate: gate config (``channels`` filled in; default ``LiteFusionGate``).
         geo_pe: ``GeoPE`` config (``out_channels`` filled in) or None.
         use_amp: run the 2D branch's dense layers under autocast (bf16 on CPU, fp16 on GPU).
         img_encoder: optional encoder config (e.g. ``dict(type='OpenClipViT',
@@ -56,6 +57,14 @@ class BiFusionEncoder(nn.Module):
             blocks (``trainable_blocks``) and then computes **every** frame's map online
             (stored maps are ignored: they would not train the blocks), so the pipeline must
             load every image (``LoadClipFeature(always_load_image=True)``).
+        identity_init: start as the 3D parent (the fusion ablation's rule: a route predicts
+            exactly what its parent predicts before the first step): ``proj3d`` = [I; 0]
+            (the identity on the U-Net's C3 channels, zero rows above them; needs
+            ``out_channels >= C3``, and ``out_channels == C3`` keeps the parent's neck,
+            pooling and decoder widths so they load unchanged), zero bias; ``proj2d`` zero
+            (weight and bias), so ``f2 = 0``; with :class:`ResidualFusionGate` (``f3 + g f2``)
+            and a zero-initialised ``GeoPE`` the output is exactly ``F3``. False: PyTorch's
+            default initialisation of both projections.
 
     ``forward(x, inputs, injector)`` returns an ``ME.SparseTensor`` (M, ``out_channels``) on
     ``x``'s coordinate manager (rows in ``x``'s order). After each call :attr:`stats` holds
@@ -73,7 +82,7 @@ class BiFusionEncoder(nn.Module):
                  out_channels: int = 128, tiny_sa_2d: Optional[dict] = None,
                  gate: Optional[dict] = None, geo_pe: Optional[dict] = dict(type='GeoPE'),
                  use_amp: bool = False, img_encoder: Optional[dict] = None,
-                 freeze_blocks: int = 0):
+                 freeze_blocks: int = 0, identity_init: bool = False):
         super().__init__()
         self.backbone3d = MODELS.build(backbone3d)
         self.img_channels, self.img_stride = img_channels, img_stride
@@ -86,6 +95,8 @@ class BiFusionEncoder(nn.Module):
             if tiny_sa_2d else None
         self.proj2d = nn.Linear(reduce_channels, out_channels)
         self.proj3d = nn.Linear(self.backbone3d.out_channels, out_channels)
+        if identity_init:
+            self._init_identity()
         self.gate = MODELS.build(dict(dict(type='LiteFusionGate'), **(gate or {}),
                                       channels=out_channels))
         self.geo_pe = MODELS.build(dict(geo_pe, out_channels=out_channels)) if geo_pe else None
@@ -99,6 +110,18 @@ class BiFusionEncoder(nn.Module):
         self.frames_without_projection = 0
         self.online_maps = 0
         self.stats = {}
+
+    @torch.no_grad()
+    def _init_identity(self) -> None:
+        c3, c = self.proj3d.in_features, self.proj3d.out_features
+        if c < c3:
+            raise ValueError(f'BiFusionEncoder(identity_init=True) carries the U-Net\'s {c3} '
+                             f'channels unchanged: out_channels={c} must be >= {c3}')
+        self.proj3d.weight.zero_()
+        self.proj3d.weight[:c3].copy_(torch.eye(c3))
+        self.proj3d.bias.zero_()
+        self.proj2d.weight.zero_()
+        self.proj2d.bias.zero_()
 
     # ---------------------------------------------------------------- 2D branch
     def _check_map(self, pix: torch.Tensor, stride, paths) -> None:

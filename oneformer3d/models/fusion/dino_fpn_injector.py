@@ -37,7 +37,9 @@ class DINOFPNInjector(nn.Module):
        default; or ``'skip'``, the skip tensor it concatenates, DITR's choice) and a stride of
        ``strides`` (8, 4, 2, 1): ``tensor + W_s f_s`` with ``W_s`` a 1x1 projection
        ``C_in -> out_channels[s]``, **zero-initialised**, so a model loaded from a 3D
-       checkpoint predicts exactly what the 3D model predicts before any step.
+       checkpoint predicts exactly what the 3D model predicts before any step, and
+       **bias-free**, so a voxel without a valid projection (``f_s = 0``) receives exactly 0
+       at every step of training too (a bias would shift those voxels by a learnt constant).
 
     Args:
         in_channels: C_in of the stored maps (1024 for DINOv2 ViT-L/14).
@@ -67,9 +69,8 @@ class DINOFPNInjector(nn.Module):
         out_channels = {int(k): v for k, v in out_channels.items()}
         self.proj = nn.ModuleDict()
         for s in self.strides:
-            lin = nn.Linear(in_channels, out_channels[s])
+            lin = nn.Linear(in_channels, out_channels[s], bias=False)
             nn.init.zeros_(lin.weight)
-            nn.init.zeros_(lin.bias)
             self.proj[str(s)] = lin
         layer = ME.MinkowskiMaxPooling if pool == 'max' else ME.MinkowskiAvgPooling
         self.down = layer(kernel_size=2, stride=2, dimension=3)
@@ -150,7 +151,11 @@ class DINOEarlyInjector(DINOFPNInjector):
     per-voxel max (or mean) of the frame's stored map (:meth:`DINOFPNInjector.prepare`, stride
     1 only), reduced by a learnable ``Linear(in_channels -> out_channels)`` and concatenated
     to the voxel colours at the ``'input'`` hook point — the backbone's ``in_channels`` must be
-    ``3 + out_channels``. Voxels without a valid projection get 0.
+    ``3 + out_channels``. The ``Linear`` is bias-free, so a voxel without a valid projection
+    gets exactly 0 in the new channels at every step (the 3D path's input). Identity start
+    from a 3D checkpoint: the stem's colour slices are copied from the parent and its new
+    input channels start at zero (``load_policy=dict(zero_pad_keys=['backbone.conv0p1s1.*'])``,
+    :func:`oneformer3d.engine.runner.load_into_model`).
 
     Args:
         in_channels: C_in of the stored maps (1024 for DINOv2 ViT-L/14).
