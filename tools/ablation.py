@@ -361,7 +361,7 @@ def run_check_init(args, suffix) -> int:
     if not osp.isfile(osp.join(ann.get('data_root') or '', ann.ann_file)):
         data_suffix = SCALES['sample']
         print(f'check_init: {suffix} data not found, the rows run on the {data_suffix} '
-              f'frames', flush=True)
+              f'frames (and read its 2D store: its img_channels / in_channels)', flush=True)
     options = {k: DictAction._parse_iterable(v)
                for k, v in (o.split('=', 1) for o in args.cfg_options)}
     results = check_init(keys, suffix, args.work_root, seed=args.seeds[0],

@@ -155,17 +155,29 @@ def _no_missing_pretrained(cfg: Config) -> Config:
     return cfg
 
 
+def _store_widths_of(cfg: Config, data_cfg: Config) -> None:
+    """The 2D-store widths of ``data_cfg`` in ``cfg`` (a full-scale row checked on the
+    sample's frames reads the sample's store; the 2D input width does not touch the identity
+    start, whose 2D contribution is zero)."""
+    for part, keys in (('bi_encoder', ('img_channels', 'img_stride')),
+                       ('injector', ('in_channels',))):
+        if cfg.model.get(part) and data_cfg.model.get(part):
+            for k in keys:
+                cfg.model[part][k] = data_cfg.model[part].get(k)
+
+
 def check_init(keys: List[str], suffix: str, work_root: str, seed: int = 0,
                data_suffix: Optional[str] = None, options: Optional[dict] = None,
                log=print) -> Dict[str, tuple]:
     """``tools/ablation.py --check-init``: for every row of ``keys`` (dependency order), the
     largest absolute difference between the decoder logits of the row's step-0 model and of
     its :func:`identity_parent` with the parent's checkpoint, on the first validation sample
-    of the row's data (``data_suffix``'s configs when given: the sample's frames for a full
-    scale whose data is not here; ``options``: overrides of the checked rows' configs, not
-    of the parents' checkpoints). Parent checkpoints: ``<work_root>/seed<seed>/<config>/
-    last_checkpoint`` when trained, else written to ``<work_root>/check_init/`` from the
-    parent's own step-0 model (seeded with ``seed``, zero parameters perturbed). Returns
+    of the row's data (``data_suffix``'s configs when given: the sample's frames and 2D store
+    widths for a full scale whose data is not here; ``options``: overrides of the checked
+    rows' configs, not of the parents' checkpoints). Parent checkpoints:
+    ``<work_root>/seed<seed>/<config>/last_checkpoint`` when trained, else written to
+    ``<work_root>/check_init/`` from the parent's own step-0 model (seeded with ``seed``, zero
+    parameters perturbed). Returns
     ``{row: (max_abs_diff, max_abs_logit)}`` (root rows left out); each is also logged as
     ``init_identity row=... parent=... max_abs_diff=... max_abs_logit=...``. Run it with one
     thread (``torch.set_num_threads(1)``): multi-threaded CPU reductions alone make two runs
@@ -177,6 +189,8 @@ def check_init(keys: List[str], suffix: str, work_root: str, seed: int = 0,
 
     def cfg_of(key, sfx=suffix, opts=None):
         cfg = Config.fromfile(config_of(key, sfx))
+        if data_suffix and data_suffix != sfx:
+            _store_widths_of(cfg, Config.fromfile(config_of(key, data_suffix)))
         if opts:
             cfg.merge_from_dict(opts)
         return _no_missing_pretrained(cfg)
