@@ -321,7 +321,7 @@ def test_online_training_from_sv_checkpoint_under_torchrun(mv_root, tmp_path):
     roots = lambda root: [f'{loader}.dataset.data_root={root}'  # noqa: E731
                           for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     res = train([CONFIG, '--work-dir', str(tmp_path / 'mv_run'), '--cfg-options',
-                 'train_cfg.max_iters=2', 'train_cfg.val_interval=10', 'param_scheduler.end=2',
+                 'train_cfg.max_iters=2', 'train_cfg.val_interval=10', 'param_scheduler.1.end=2',
                  'default_hooks.checkpoint.interval=2', f'load_from={ckpt}',
                  *roots(mv_root)], nproc=2)
     log = res.stdout + res.stderr
