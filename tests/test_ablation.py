@@ -43,7 +43,6 @@ def test_plan_puts_dependencies_first_and_wires_checkpoints(tmp_path, capsys):
     for name, line in line_of.items():
         short = name[len('ESAM_'):-len('_scannet_sample')]
         if name in dino:
-            parent, hook = (None if 'finetune' in name else 'sv_3d'), None
             assert f'load_from={ckpt("sv_3d")}' in line and 'train_cfg.max_iters=3' in line
             continue
         parent, hook = expect.get(short, (None, None))

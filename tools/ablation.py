@@ -51,10 +51,9 @@ import os.path as osp
 import subprocess
 import sys
 
+from oneformer3d.engine.ablation import PRESETS, ROUTES, SCALES, config_of
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
-from oneformer3d.engine.ablation import (PRESETS, ROUTES, SCALES, config_of,  # noqa: E402
-                                         identity_parent)
 
 AGNOSTIC = ('ca_ap', 'ca_ap50', 'ca_ap25', 'mCov', 'mRec')
 AWARE = ('ap', 'ap50', 'ap25')
@@ -339,7 +338,7 @@ def run_check_init(args, suffix) -> int:
     """``--check-init``: exit 1 when a row's step-0 predictions differ from its parent's by
     more than ``INIT_TOLERANCE``. Full-scale rows read the sample's frames when their own
     data is not here (the check is about weights, not data)."""
-    # one thread, set before torch / MinkowskiEngine start their OpenMP pools: multi-threaded
+    # one thread, set before the first parallel region starts the OpenMP pool: multi-threaded
     # CPU reductions alone make two runs of one model differ by up to ~1e-3
     os.environ['OMP_NUM_THREADS'] = '1'
     import torch

@@ -7,8 +7,8 @@
 _base_ = ['../esam/ESAM_sv_3d_scannet200.py']
 model = dict(backbone=dict(pretrained=None))   # the weights come from load_from
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=1000),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=64, eta_min=1e-6)]
+# the recipe's warm-up, its cosine over the 64 fine-tuning epochs
+param_scheduler = [_base_.recipe_param_scheduler[0],
+                   dict(_base_.recipe_param_scheduler[1], end=64)]
 train_cfg = dict(max_epochs=64, val_interval=8)
 load_from = 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'

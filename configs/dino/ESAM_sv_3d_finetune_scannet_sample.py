@@ -6,9 +6,7 @@
 _base_ = ['../esam/ESAM_sv_3d_scannet_sample.py']
 max_iters = 60
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=10),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=max_iters, eta_min=1e-6)]
+param_scheduler = [_base_.param_scheduler[0], dict(_base_.param_scheduler[1], end=max_iters)]
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
 default_hooks = dict(checkpoint=dict(interval=max_iters))
 load_from = 'work_dirs/ESAM_sv_3d_scannet_sample/iter_150.pth'
