@@ -6,7 +6,7 @@
    DINOv2-L-sized grid) written as ``.pt`` and as ``.zarr`` (one chunk per frame); per sample:
    reading one frame from the zarr store vs ``torch.load`` of the whole ``.pt`` pack (what a
    loader without per-frame access pays). Goal: >= 100x.
-2. Route-2 training steps on the prepared RLBench data (``tools/prepare_rlbench.py``; skipped
+2. Route-2 training steps on the prepared RLBench data (``tools/robot/prepare_rlbench.py``; skipped
    with a message when absent) with 2 DataLoader workers (persistent, zarr handles cached per
    worker): time split into data wait / forward / backward+step. Goal: data wait < 10 %.
 
@@ -23,13 +23,13 @@ import time
 import numpy as np
 import torch
 
-import oneformer3d  # noqa: F401
+import oneformer3d.robot  # noqa: F401  (registers the robot stack)
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
-from oneformer3d.datasets.feature_packs import FeaturePack, write_pack
+from oneformer3d.robot.datasets.feature_packs import FeaturePack, write_pack
 from oneformer3d.registry import DATASETS, MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -79,11 +79,11 @@ def bench_io(pack_gb: float, samples: int = 20) -> float:
 
 def bench_training(data_root: str, iters: int, workers: int) -> float:
     if not osp.isdir(osp.join(data_root, 'packs')):
-        print(f'{data_root}: no prepared RLBench data (tools/prepare_rlbench.py); training '
+        print(f'{data_root}: no prepared RLBench data (tools/robot/prepare_rlbench.py); training '
               f'step benchmark skipped')
         return float('nan')
     init_default_scope('oneformer3d')
-    cfg = Config.fromfile(osp.join(REPO, 'configs/alignment/distill_rgb2pc_rlbench.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs/robot/distill_rgb2pc_rlbench.py'))
     ds_cfg = cfg.train_dataloader.dataset
     ds_cfg.data_root = data_root
     dataset = DATASETS.build(ds_cfg)

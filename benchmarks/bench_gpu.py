@@ -53,7 +53,7 @@ def build_check(device) -> None:
           f'{torch.__version__} CUDA {torch.version.cuda}; device {device}')
     if device.type == 'cuda' and not built_cuda:
         raise SystemExit('MinkowskiEngine was built without CUDA: rebuild with '
-                         'ONEFORMER3D_CUDA=1 bash tools/setup_env.sh (README, GPU section)')
+                         'ONEFORMER3D_CUDA=1 bash tools/setup_env.sh (docs/get_started.md, GPU)')
     coords = torch.unique(torch.randint(0, 50, (5000, 3)), dim=0)
     coords = torch.cat([torch.zeros(len(coords), 1, dtype=torch.long), coords], 1).int()
     perm = torch.randperm(len(coords))

@@ -1,6 +1,6 @@
 """Stage 3 in one run: the RGB teacher path vs the distilled student on raw frames.
 
-    python benchmarks/bench_student.py [--config configs/alignment/deploy_student_rlbench.py]
+    python benchmarks/bench_student.py [--config configs/robot/deploy_student_rlbench.py]
         [--checkpoint work_dirs/deploy_student_rlbench/iter_600.pth] [--threads 2]
 
 * speed: per frame, batch 1 and batch 32, of the teacher path (every pack encoder on the raw
@@ -58,19 +58,20 @@ def stage2_metrics(cfg, checkpoint: str) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--config', default='configs/alignment/deploy_student_rlbench.py')
+    p.add_argument('--config', default='configs/robot/deploy_student_rlbench.py')
     p.add_argument('--checkpoint')
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--reps', type=int, default=5)
     p.add_argument('--size', type=int, default=128, help='frame side (RLBench: 128)')
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    import oneformer3d  # noqa: F401
+    import oneformer3d.robot  # noqa: F401  (registers the robot stack)
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from oneformer3d.registry import MODELS
     init_default_scope('oneformer3d')
-    cfg = Config.fromfile(args.config)
+    from oneformer3d.engine.run_links import resolve_run_links
+    cfg = resolve_run_links(Config.fromfile(args.config))   # the teacher's stage-2 policy run
     if not args.checkpoint:
         cfg.model.teacher.policy_checkpoint = None      # random init: speed and size only
     torch.manual_seed(0)

@@ -40,10 +40,10 @@ def run_script(args, threads=2, timeout=600):
 
 
 def load_tool(name):
-    """``tools/<name>.py`` as a module (its functions called in-process, no ``sys.path``
-    change)."""
+    """``tools/<name>.py`` as a module (``name`` may name a sub-folder: ``robot/export_student``;
+    its functions called in-process, no ``sys.path`` change)."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location(f'tools_{name}',
+    spec = importlib.util.spec_from_file_location(f'tools_{name.replace("/", "_")}',
                                                   osp.join(REPO, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -113,13 +113,44 @@ def cropped_scene(tmp_path_factory):
     return write_cropped_scene(str(tmp_path_factory.mktemp('crop')))
 
 
+def derive_data_dir(src, dst):
+    """A folder that reads ``src``'s prepared data (every entry symlinked) but keeps its own
+    ``clip_feat/``, so a test can store features without touching the session's data."""
+    os.makedirs(dst, exist_ok=True)
+    for name in os.listdir(src):
+        if name != 'clip_feat':
+            os.symlink(osp.join(src, name), osp.join(dst, name))
+    return dst
+
+
 @pytest.fixture(scope='session')
-def mv_clip_root(tmp_path_factory):
-    """MV infos (--pack-clip, 5,000 points per frame) of the real scene0000_00 sequence with
-    a stored RGB-patch map per frame."""
-    out = str(tmp_path_factory.mktemp('fusion_mv'))
+def sv_frames(tmp_path_factory):
+    """``create_data.py scannet_sv --pack-clip`` on the three real scene0000_00 frames,
+    prepared once per session (plain and ``*_clip.pkl`` infos; the tool's log in
+    ``create_data.log``). Read only: a test that stores features derives its own folder
+    (:func:`derive_data_dir`)."""
+    out = str(tmp_path_factory.mktemp('sv_frames'))
+    log = tool_ok('create_data', 'scannet_sv', '--root-path', data_path('scannet'),
+                  '--out-dir', out, '--pack-clip')
+    with open(osp.join(out, 'create_data.log'), 'w') as fh:
+        fh.write(log)
+    return out
+
+
+@pytest.fixture(scope='session')
+def mv_frames(tmp_path_factory):
+    """``create_data.py scannet_mv --pack-clip --max-points 5000`` on the real scene0000_00
+    sequence, prepared once per session (read only, as :func:`sv_frames`)."""
+    out = str(tmp_path_factory.mktemp('mv_frames'))
     tool_ok('create_data', 'scannet_mv', '--root-path', data_path('scannet'), '--out-dir', out,
             '--pack-clip', '--max-points', '5000')
+    return out
+
+
+@pytest.fixture(scope='session')
+def mv_clip_root(mv_frames, tmp_path_factory):
+    """:func:`mv_frames` with a stored RGB-patch map per frame."""
+    out = derive_data_dir(mv_frames, str(tmp_path_factory.mktemp('fusion_mv')))
     tool_ok('extract_2d_features', '--infos',
             osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl'),
             '--encoder', 'RGBPatchEncoder', '--workers', '0')
@@ -127,12 +158,10 @@ def mv_clip_root(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def sv_root(tmp_path_factory):
-    """SV infos (--pack-clip) of the three real scene0000_00 frames with a stored
-    RGB-patch map per frame (3 channels, 16.2 colour-image pixels per cell)."""
-    out = str(tmp_path_factory.mktemp('fusion_sv'))
-    tool_ok('create_data', 'scannet_sv', '--root-path', data_path('scannet'), '--out-dir', out,
-            '--pack-clip')
+def sv_root(sv_frames, tmp_path_factory):
+    """:func:`sv_frames` with a stored RGB-patch map per frame (3 channels, 16.2
+    colour-image pixels per cell)."""
+    out = derive_data_dir(sv_frames, str(tmp_path_factory.mktemp('fusion_sv')))
     tool_ok('extract_2d_features', '--infos',
             osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'),
             '--encoder', 'RGBPatchEncoder', '--workers', '0')

@@ -10,15 +10,15 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from oneformer3d.datasets import RLBenchActionDataset
-from oneformer3d.datasets.preprocessing.keyframes import find_keyframes, next_keyframe_targets
-from oneformer3d.datasets.preprocessing.rlbench import actions_path
+from oneformer3d.robot.datasets import RLBenchActionDataset
+from oneformer3d.robot.preprocessing.keyframes import find_keyframes, next_keyframe_targets
+from oneformer3d.robot.preprocessing.rlbench import actions_path
 from oneformer3d.registry import MODELS
 from tests.conftest import REPO, call_tool, data_path, load_tool
 
 init_default_scope('oneformer3d')
 EPISODES = ['episode1', 'episode2', 'episode5']
-CFG = osp.join(REPO, 'configs', 'alignment', 'action_head_rlbench_{}.py')
+CFG = osp.join(REPO, 'configs', 'robot', 'action_head_rlbench_{}.py')
 
 
 def test_keyframes_and_targets_on_the_eight_episodes():
@@ -53,7 +53,7 @@ def prepared(tmp_path_factory):
     """Three real episodes prepared in one call of the tool (256 points of the front and
     overhead cameras' clouds, RGB-patch packs)."""
     out = str(tmp_path_factory.mktemp('rlbench_actions'))
-    tool = load_tool('prepare_rlbench')
+    tool = load_tool('robot/prepare_rlbench')
     tool.main([data_path('rlbench', 'open_drawer'), '--episodes', *EPISODES, '--out-dir', out,
                '--num-points', '256', '--cameras', 'front', 'overhead', '--pack-encoders',
                'rgb=RGBPatchEncoder', '--short-side', '128'])
@@ -61,7 +61,7 @@ def prepared(tmp_path_factory):
 
 
 def test_prepare_many_episodes_skips_finished_ones(prepared, capsys):
-    tool = load_tool('prepare_rlbench')
+    tool = load_tool('robot/prepare_rlbench')
     with pytest.raises(SystemExit, match=r"--episodes \['episode9'\]: not found"):
         tool.main([data_path('rlbench', 'open_drawer'), '--episodes', 'episode9', '--out-dir',
                    prepared])
@@ -143,7 +143,7 @@ def test_rgb_aligned_takes_the_stage1_adapters_frozen(prepared, tmp_path):
     """rgb_aligned: the adapters of a stage-1 RGBPointAligner checkpoint (built from the stage-1
     config) are loaded under the token encoder and stay fixed while the head trains; rgb_raw
     (the control) trains them; a checkpoint without the encoder is an error naming it."""
-    stage1 = Config.fromfile(osp.join(REPO, 'configs/alignment/align_point_patch_rlbench.py'))
+    stage1 = Config.fromfile(osp.join(REPO, 'configs/robot/align_point_patch_rlbench.py'))
     stage1.model.encoders = dict(rgb=3)
     torch.manual_seed(3)
     aligner = MODELS.build(stage1.model)
@@ -176,7 +176,7 @@ def test_pack_written_without_this_package_loads_by_name(prepared, tmp_path):
     and the verify tool; its frames pair with the point files by step."""
     import subprocess
     import sys
-    from oneformer3d.datasets.feature_packs import FeaturePack
+    from oneformer3d.robot.datasets.feature_packs import FeaturePack
     frames = osp.join(prepared, 'rgb_dataset', 'RGB', 'open_drawer', EPISODES[0])
     for fmt, name in ((3, 'ext3'), (2, 'ext2')):
         out = osp.join(prepared, 'packs', name, 'open_drawer', f'{EPISODES[0]}.zarr')
@@ -211,7 +211,7 @@ def test_student_distillation_and_export(prepared, tmp_path):
     policy = MODELS.build(cfg.model)
     ckpt = str(tmp_path / 'policy.pth')
     torch.save(dict(state_dict=policy.state_dict()), ckpt)
-    dcfg = action_cfg(osp.join(REPO, 'configs/alignment/deploy_student_rlbench.py'), prepared,
+    dcfg = action_cfg(osp.join(REPO, 'configs/robot/deploy_student_rlbench.py'), prepared,
                       EPISODES[:1], EPISODES[2:], 8, str(tmp_path / 'student'))
     dcfg.model.teacher.update(policy_checkpoint=ckpt)
     dcfg.model.teacher.encoders = dict(rgb=dict(type='RGBPatchEncoder', short_side=128))
@@ -236,7 +236,7 @@ def test_student_distillation_and_export(prepared, tmp_path):
     out = str(tmp_path / 'student.ts')
     with open(tmp_path / 'student.py', 'w') as fh:
         fh.write(dcfg.pretty_text)
-    rc, log = call_tool('export_student', tmp_path / 'student.py',
+    rc, log = call_tool('robot/export_student', tmp_path / 'student.py',
                         tmp_path / 'student' / 'iter_8.pth', '--out', out, '--frames',
                         osp.join(prepared, 'rgb_dataset/RGB/open_drawer', EPISODES[2]))
     assert rc == 0 and 'max_abs_diff=' in log, log
@@ -248,10 +248,10 @@ def test_student_distillation_and_export(prepared, tmp_path):
 
 
 def test_compare_tool_prints_one_line_per_input_and_the_table(prepared, tmp_path):
-    """tools/compare_action_inputs.py on a split given by flags (3 iterations per input):
+    """tools/robot/compare_action_inputs.py on a split given by flags (3 iterations per input):
     one ``input=...`` line per input, one table, md / csv / png written."""
     work = tmp_path / 'cmp'
-    rc, log = call_tool('compare_action_inputs', '--data-root', prepared, '--inputs', 'pc',
+    rc, log = call_tool('robot/compare_action_inputs', '--data-root', prepared, '--inputs', 'pc',
                         'proprio', 'rgb_raw', '--train-episodes', *EPISODES[:2], '--test-episodes',
                         EPISODES[2], '--encoders', 'rgb=3', '--iters', '3', '--work-root', work)
     assert rc == 0, log[-3000:]
@@ -261,6 +261,6 @@ def test_compare_tool_prints_one_line_per_input_and_the_table(prepared, tmp_path
     assert "train ['episode1', 'episode2'] -> test ['episode5']" in log
     for ext in ('md', 'csv', 'png'):
         assert (work / f'compare_actions.{ext}').stat().st_size > 0
-    rc, log = call_tool('compare_action_inputs', '--data-root', prepared, '--train-episodes',
+    rc, log = call_tool('robot/compare_action_inputs', '--data-root', prepared, '--train-episodes',
                         EPISODES[0], '--test-episodes', EPISODES[0])
     assert rc == 1 and 'episodes in both splits' in log

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
-from oneformer3d.datasets import RLBenchAlignDataset
-from oneformer3d.datasets.feature_packs import FeaturePack, pack_path, write_pack
-from oneformer3d.datasets.preprocessing.pack_builder import build_pack, episode_frames
-from oneformer3d.datasets.preprocessing.rlbench import prepare_episode
-from oneformer3d.models import ClipInfoNCE, MoCoQueue, PointMLPEncoder
+from oneformer3d.robot.datasets import RLBenchAlignDataset
+from oneformer3d.robot.datasets.feature_packs import FeaturePack, pack_path, write_pack
+from oneformer3d.robot.preprocessing.pack_builder import build_pack, episode_frames
+from oneformer3d.robot.preprocessing.rlbench import prepare_episode
+from oneformer3d.robot.models import ClipInfoNCE, MoCoQueue, PointMLPEncoder
 from oneformer3d.models.img_encoders import DINOv2, RGBPatchEncoder
 from tests.conftest import REPO, data_path, run_script
 
@@ -209,7 +209,7 @@ def test_moco_queue_enqueue_dequeue_and_momentum():
 
 
 def test_moe_fusion_balance_and_weighted_fusion():
-    from oneformer3d.models import MoEFusion, WeightedFusion
+    from oneformer3d.robot.models import MoEFusion, WeightedFusion
     x = torch.randn(3, 2, 5, 8)
     fused, aux = MoEFusion(3, 8)(x)
     # zero-initialised gates: uniform mixture, balance term = 1.0 * weight
@@ -221,7 +221,7 @@ def test_moe_fusion_balance_and_weighted_fusion():
 
 
 def run_train(cfg_name, root, work_dir, iters, extra=()):
-    cfg = osp.join(REPO, 'configs/alignment', cfg_name)
+    cfg = osp.join(REPO, 'configs/robot', cfg_name)
     opts = [f'{loader}.dataset.data_root={root}'
             for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     opts += ['train_dataloader.dataset.step_range=[0,30]',
@@ -281,7 +281,7 @@ def test_distillation_moe_trains(rlbench_root, tmp_path):
 def test_retrieval_metric_recalls_and_point_histogram(tmp_path):
     """Identical embeddings retrieve themselves (R@1 = 1); a shifted gallery gives R@1 = 0
     and R@5 = 1 among 6 samples; point-level negatives never include the positive pair."""
-    from oneformer3d.evaluation.metrics import RetrievalMetric
+    from oneformer3d.robot.evaluation import RetrievalMetric
     torch.manual_seed(0)
     emb = F.normalize(torch.randn(6, 16), dim=-1)
     pts = F.normalize(torch.randn(40, 8), dim=-1)
@@ -311,7 +311,7 @@ def test_infonce_under_ddp_equals_one_process(tmp_path):
     one-process gradients ×2 (DDP averages over the ranks), and both queues hold the whole
     batch's keys."""
     import importlib.util
-    from oneformer3d.models.criteria import ClipInfoNCE, PointPatchInfoNCE
+    from oneformer3d.robot.models.criteria import ClipInfoNCE, PointPatchInfoNCE
     script = osp.join(REPO, 'tests', 'scripts', 'infonce_ddp.py')
     run_script(['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29531',
                 script, str(tmp_path)], threads=1, timeout=300)

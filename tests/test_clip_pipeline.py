@@ -19,7 +19,7 @@ from oneformer3d.engine import DataFallbackHook
 from oneformer3d.geometry import backproject_depth, build_uv_index, sample_img_feat
 from oneformer3d.models import Det3DDataPreprocessor
 from oneformer3d.models.layers import sample_points_img_feat
-from tests.conftest import REPO, call_tool, data_path
+from tests.conftest import REPO, call_tool, data_path, derive_data_dir
 
 init_default_scope('oneformer3d')
 PIPELINE = [dict(type='LoadPointsFromFile'), dict(type='LoadClipFeature'),
@@ -27,14 +27,14 @@ PIPELINE = [dict(type='LoadPointsFromFile'), dict(type='LoadClipFeature'),
 
 
 @pytest.fixture(scope='module')
-def sv_clip(tmp_path_factory):
+def sv_clip(sv_frames, tmp_path_factory):
     """SV infos of the three real ScanNet frames with 2D feature paths; RGB-patch features
     stored for the first two frames only (the third is missing on purpose)."""
-    out = str(tmp_path_factory.mktemp('sv_clip'))
-    rc, log = call_tool('create_data', 'scannet_sv', '--root-path', data_path('scannet'),
-                        '--out-dir', out, '--pack-clip')
+    with open(osp.join(sv_frames, 'create_data.log')) as fh:
+        log = fh.read()
     # paths are written before any extraction
-    assert rc == 0 and '(3 frames, 0 feature files present)' in log, log
+    assert '(3 frames, 0 feature files present)' in log, log
+    out = derive_data_dir(sv_frames, str(tmp_path_factory.mktemp('sv_clip')))
     clip_infos = osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl')
     rc, log = call_tool('extract_2d_features', '--infos', clip_infos, '--encoder',
                         'RGBPatchEncoder', '--limit', '2', '--workers', '0', '--vis', '1')
@@ -276,7 +276,7 @@ def test_bare_tensor_and_multi_view_lists(sv_clip, tmp_path):
     assert results['img'][0] is None and results['img'][2].shape == (968, 1296, 3)
 
 
-def test_mv_samples_sample_their_own_frames_features(tmp_path):
+def test_mv_samples_sample_their_own_frames_features(mv_clip_root):
     """MV infos of the real scene0000_00 sequence with stored RGB-patch features: the
     preprocessor stacks per-frame maps and cameras (poses (B, T, 4, 4), the shared intrinsic
     broadcast), every frame's points sample their own frame's colours, and the online
@@ -284,14 +284,8 @@ def test_mv_samples_sample_their_own_frames_features(tmp_path):
     from mmengine.config import Config
     from oneformer3d.models.detectors.online import frame_inputs
     from oneformer3d.registry import DATASETS, MODELS
-    out = str(tmp_path)
-    rc, log = call_tool('create_data', 'scannet_mv', '--root-path', data_path('scannet'),
-                        '--out-dir', out, '--pack-clip', '--max-points', '5000')
-    assert rc == 0, log
+    out = mv_clip_root
     clip_infos = osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl')
-    rc, log = call_tool('extract_2d_features', '--infos', clip_infos, '--encoder',
-                        'RGBPatchEncoder', '--workers', '0')
-    assert rc == 0, log
     ds = DATASETS.build(dict(
         type='ScanNetSegMVDataset', data_root=out, ann_file=osp.basename(clip_infos),
         pipeline=[dict(type='LoadAdjacentDataFromFile', num_frames=-1),

@@ -6,6 +6,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from oneformer3d.engine.run_links import resolve_run_links
 from oneformer3d.registry import MODELS
 from tests.conftest import REPO
 
@@ -79,8 +80,9 @@ def test_ablation_3d_rows_are_the_esam_reproduction_configs_on_the_ablation_reci
     pairs = (('ESAM_sv_3d_scannet200.py', 'ESAM_sv_1xb4_scannet200_CA.py'),
              ('ESAM_online_3d_scannet200.py', 'ESAM_online_scannet200_CA.py'))
     for row_name, ref_name in pairs:
-        row = Config.fromfile(osp.join(REPO, 'configs/esam', row_name)).to_dict()
-        ref = Config.fromfile(osp.join(REPO, 'configs/esam', ref_name)).to_dict()
+        row = resolve_run_links(Config.fromfile(osp.join(REPO, 'configs/esam', row_name)))
+        ref = resolve_run_links(Config.fromfile(osp.join(REPO, 'configs/esam', ref_name)))
+        row, ref = row.to_dict(), ref.to_dict()
         assert ref['optim_wrapper']['optimizer'] == dict(type='AdamW', lr=1e-4,
                                                          weight_decay=0.05)
         assert row.pop('optim_wrapper') == recipe_opt
@@ -90,7 +92,12 @@ def test_ablation_3d_rows_are_the_esam_reproduction_configs_on_the_ablation_reci
         row = {k: v for k, v in row.items() if not k.startswith('recipe_')}
         if 'online' in row_name:     # the online row starts from the chain's SV row
             assert row.pop('load_from') == 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'
-            ref.pop('load_from')
+            assert ref.pop('load_from') == 'work_dirs/ESAM_sv_1xb4_scannet200_CA/epoch_128.pth'
+            # the fusion routes' datasets: the MV infos with 2D feature paths (the reference
+            # carries the SV base's, which no online config reads)
+            for key in ('clip_train_dataset', 'clip_val_dataset'):
+                assert row.pop(key)['ann_file'].startswith('scannet200_mv_')
+                ref.pop(key)
         assert row == ref, row_name
     assert row['model']['decoder']['type'] == 'MixQueryDecoder'
     clip = row['clip_train_pipeline']        # the MV pipeline with the stored 2D features
@@ -104,7 +111,8 @@ def test_esam_online_changes_only_what_differs():
     assert mv.train_dataloader.dataset.pipeline[0] == dict(type='LoadAdjacentDataFromFile',
                                                            num_frames=8)
     assert mv.model.test_cfg.topk_insts == 20 and mv.model.memory.type == 'MultilevelMemory'
-    assert mv.load_from.endswith('.pth')
+    assert mv.load_from_run == 'ESAM_sv_3d_scannet200' and resolve_run_links(
+        Config.fromfile(mv.filename)).load_from.endswith('ESAM_sv_3d_scannet200/epoch_128.pth')
     for key in ('criterion', 'data_preprocessor', 'pool'):
         assert mv.model[key] == sv.model[key], key
     # ESAM's online decoder adds the box branch its merger reads

@@ -10,7 +10,7 @@ from mmengine.registry import init_default_scope
 
 from oneformer3d.registry import MODELS
 from tests.conftest import REPO
-from tests.test_fusion import LIGHT, batch_of, sample_cfg
+from tests.helpers.builders import LIGHT, batch_of, sample_cfg
 
 init_default_scope('oneformer3d')
 

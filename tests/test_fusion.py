@@ -14,23 +14,10 @@ from oneformer3d.engine.start_state import perturb_zero_parameters
 from oneformer3d.models.layers import voxel_ball_query
 from oneformer3d.registry import DATASETS, MODELS
 from tests.conftest import REPO
+from tests.helpers.builders import LIGHT, batch_of, sample_cfg
 
 init_default_scope('oneformer3d')
 CFG = osp.join(REPO, 'configs', 'esam')
-LIGHT = dict(layers=[1] * 8)          # one block per stage: the same code paths, faster
-
-
-def sample_cfg(name, **backbone):
-    cfg = Config.fromfile(osp.join(CFG, f'ESAM_sv_{name}_scannet_sample.py'))
-    key = 'bi_encoder' if cfg.model.get('bi_encoder') else 'backbone'
-    part = cfg.model[key]['backbone3d'] if key == 'bi_encoder' else cfg.model[key]
-    part.update(backbone)
-    return cfg
-
-
-def batch_of(cfg, root, model, indices=(0, 1)):
-    ds = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=root + '/'))
-    return model.data_preprocessor(pseudo_collate([ds[i] for i in indices]), True)
 
 
 def encode(model, inputs):

@@ -3,7 +3,6 @@ the same map from the encoder that wrote the store (random-init open_clip ViT-S/
 a local weights file), and ``freeze_blocks`` > 0 trains the encoder's last blocks."""
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.registry import init_default_scope
@@ -12,23 +11,21 @@ from oneformer3d.datasets.preprocessing.feature_io import load_feature_file
 from oneformer3d.engine.start_state import perturb_zero_parameters
 from oneformer3d.datasets.transforms.loading_clip import read_rgb
 from oneformer3d.registry import DATASETS, MODELS
-from tests.conftest import data_path, tool_ok
-from tests.test_fusion import LIGHT, batch_of, sample_cfg
+from tests.conftest import derive_data_dir, tool_ok
+from tests.helpers.builders import LIGHT, batch_of, sample_cfg
 
 init_default_scope('oneformer3d')
 
 
 @pytest.fixture(scope='module')
-def clip_store(tmp_path_factory):
+def clip_store(sv_frames, tmp_path_factory):
     """SV infos of the three real frames; fp32 maps of a random-init ViT-S/16 (saved to a
     local weights file first) stored for frames 0 and 1, frame 2 missing."""
     import open_clip
-    out = str(tmp_path_factory.mktemp('fusion_online'))
+    out = derive_data_dir(sv_frames, str(tmp_path_factory.mktemp('fusion_online')))
     torch.manual_seed(0)
     weights = osp.join(out, 'vit_s16.bin')
     torch.save(open_clip.create_model('ViT-S-16').state_dict(), weights)
-    tool_ok('create_data', 'scannet_sv', '--root-path', data_path('scannet'), '--out-dir', out,
-            '--pack-clip')
     tool_ok('extract_2d_features', '--infos',
             osp.join(out, 'scannet_sv_oneformer3d_infos_train_clip.pkl'), '--encoder',
             'OpenClipViT', '--model-name', 'ViT-S-16', '--weights', weights,

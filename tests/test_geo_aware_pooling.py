@@ -12,7 +12,7 @@ from oneformer3d.datasets.preprocessing.superpoints import compute_superpoints
 from oneformer3d.models.layers import GeoAwarePooling, SuperpointMeanPool
 from oneformer3d.registry import MODELS
 from tests.conftest import REPO, data_path
-from tests.test_model import build_model, make_batch, real_points
+from tests.helpers.builders import build_model, make_batch, real_points
 
 
 def _real_superpoints():

@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
 
-from oneformer3d.datasets.preprocessing.scannet_sequences import create_scannet_mv_infos
-from oneformer3d.metainfo import SCANNET20
 from oneformer3d.registry import DATASETS
 from tests.conftest import data_path
 
@@ -16,10 +14,8 @@ init_default_scope('oneformer3d')
 
 
 @pytest.fixture(scope='module')
-def mv_root(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('mv_boxes'))
-    create_scannet_mv_infos(data_path('scannet'), out, SCANNET20, 'scannet_mv', max_points=5000)
-    return out
+def mv_root(mv_frames):
+    return mv_frames           # the session's sequence (conftest.py), read only
 
 
 def _sample(root, augment=()):

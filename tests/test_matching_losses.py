@@ -9,7 +9,7 @@ import torch
 from oneformer3d.datasets.preprocessing.superpoints import compute_superpoints
 from oneformer3d.models import SparseMatcher
 from oneformer3d.models.criteria.instance_criterion import InstanceCriterion
-from tests.test_model import build_model, make_batch, real_points
+from tests.helpers.builders import build_model, make_batch, real_points
 
 
 class FixedCost:

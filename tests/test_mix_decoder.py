@@ -14,7 +14,7 @@ from oneformer3d.models.decoders import point_to_superpoint_blocked
 from oneformer3d.registry import MODELS
 from tests.conftest import REPO, data_path
 from oneformer3d.datasets.preprocessing.superpoints import compute_superpoints
-from tests.test_model import make_batch
+from tests.helpers.builders import make_batch
 
 CONFIG = 'configs/esam/ESAM_sv_1xb4_scannet200_CA.py'
 

@@ -10,24 +10,14 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from oneformer3d.models import (HungarianMatcher, MaskBCECost, MaskDiceCost,
-                                QueryClassificationCost, Res16UNet34C,
-                                mask3d_backbone_state_dict)
+                                QueryClassificationCost, Res16UNet34C)
 from oneformer3d.models.layers import farthest_point_sampling, matrix_nms, superpoint_pool
 from oneformer3d.registry import MODELS
-from oneformer3d.structures import Det3DDataSample, PointData
-from tests.conftest import REPO, data_path
+from tests.conftest import REPO
+from tests.helpers.builders import build_model, make_batch, real_points
 from tests.helpers.mask3d_reference import mask3d_res16unet34c_shapes
 
 init_default_scope('oneformer3d')
-
-
-def real_points(n=3000, seed=0):
-    pts = np.load(data_path('scannet', 'scans', 'scene0000_00_vert.npy'))
-    ins = np.load(data_path('scannet', 'scans', 'scene0000_00_ins_label.npy')).astype(np.int64)
-    lo = pts[:, :2].min(0)
-    keep = np.flatnonzero((pts[:, 0] < lo[0] + 2) & (pts[:, 1] < lo[1] + 2))
-    keep = np.random.default_rng(seed).choice(keep, min(n, len(keep)), replace=False)
-    return torch.from_numpy(pts[keep]), torch.from_numpy(ins[keep])
 
 
 def test_superpoint_pool_matches_manual_mean():
@@ -112,27 +102,6 @@ def test_farthest_point_sampling_is_deterministic_and_unique():
     d = torch.cdist(pts[idx, :3], pts[:, :3]).min(0).values
     rand = torch.randperm(len(pts), generator=torch.Generator().manual_seed(0))[:50]
     assert d.max() < torch.cdist(pts[rand, :3], pts[:, :3]).min(0).values.max()
-
-
-def build_model(**decoder):
-    cfg = Config.fromfile(osp.join(REPO, 'configs/oneformer3d/overfit_scene.py'))
-    cfg.model.decoder.update(decoder)
-    return MODELS.build(cfg.model)
-
-
-def make_batch(pts, ins):
-    sample = Det3DDataSample()
-    from mmengine.structures import InstanceData
-    uniq, inv = torch.unique(ins, return_inverse=True)
-    new = inv if uniq[0] == 0 else inv + 1
-    sample.gt_pts_seg = PointData(pts_semantic_mask=torch.zeros_like(ins),
-                                  pts_instance_mask=new,
-                                  sp_pts_mask=torch.div(torch.arange(len(ins)), 20,
-                                                        rounding_mode='floor'))
-    sample.gt_instances_3d = InstanceData(labels_3d=torch.zeros(int(new.max()), dtype=torch.long))
-    pts = pts.clone()
-    pts[:, 3:] = pts[:, 3:] / 127.5 - 1
-    return dict(inputs=dict(points=[pts]), data_samples=[sample])
 
 
 def test_losses_finite_with_and_without_gt_and_inference_shapes():

@@ -13,23 +13,20 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 from oneformer3d.datasets.preprocessing.scannet_io import read_bin
-from oneformer3d.datasets.preprocessing.scannet_sequences import (create_rgbd_sequence_infos,
-                                                                  create_scannet_mv_infos)
+from oneformer3d.datasets.preprocessing.scannet_sequences import create_rgbd_sequence_infos
 from oneformer3d.geometry import build_uv_index
-from oneformer3d.metainfo import SCANNET20, SCANNET200
+from oneformer3d.metainfo import SCANNET200
 from oneformer3d.registry import DATASETS, MODELS
 from tests.conftest import REPO, data_path
-from tests.test_train import train
+from tests.helpers.builders import train
 
 init_default_scope('oneformer3d')
 CONFIG = osp.join(REPO, 'configs/esam/ESAM_online_3d_scannet_sample.py')
 
 
 @pytest.fixture(scope='module')
-def mv_root(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('mv'))
-    create_scannet_mv_infos(data_path('scannet'), out, SCANNET20, 'scannet_mv', max_points=5000)
-    return out
+def mv_root(mv_frames):
+    return mv_frames           # the session's sequence (conftest.py), read only
 
 
 def build(cfg_loader, root, **pipeline_kw):

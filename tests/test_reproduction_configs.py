@@ -7,6 +7,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from oneformer3d.engine.run_links import resolve_run_links
 from tests.conftest import REPO
 
 # copied from the upstream files
@@ -128,5 +129,5 @@ def test_esam_online_reproduction_config_matches_upstream_values():
     assert cfg.train_dataloader.batch_size == 4
     assert cfg.train_pipeline[0].num_frames == 8
     assert [t.type for t in cfg.train_pipeline].count('ScanInstanceBoxes') == 1
-    assert cfg.load_from.endswith('ESAM_sv_1xb4_scannet200_CA/epoch_128.pth')
+    assert resolve_run_links(cfg).load_from.endswith('ESAM_sv_1xb4_scannet200_CA/epoch_128.pth')
     assert m.backbone.pretrained is None          # the SV checkpoint brings the backbone

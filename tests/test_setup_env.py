@@ -1,5 +1,5 @@
 """The CUDA-12 patch of MinkowskiEngine 0.5.4 (tools/patch_minkowski_cuda.py), applied to the
-real sdist from the package registry; the build itself needs a GPU machine (README)."""
+real sdist from the package registry; the build itself needs a GPU machine (docs/get_started.md)."""
 import importlib.util
 import os
 import os.path as osp

@@ -7,6 +7,7 @@ import torch
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
 from oneformer3d.metainfo import SCANNET20
 from tests.conftest import REPO, load_tool, run_script
+from tests.helpers.builders import train
 
 CONFIG = osp.join(REPO, 'configs/oneformer3d/overfit_scene.py')
 
@@ -26,14 +27,6 @@ def options(data_root, iters, interval):
         opts += [f'{loader}.dataset.data_root={data_root}',
                  f'{loader}.dataset.ann_file=scannet_oneformer3d_infos_train.pkl']
     return opts
-
-
-def train(args, nproc=1, timeout=600, threads=2):
-    if nproc > 1:
-        return run_script(['-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
-                           '--master_port=29517', osp.join(REPO, 'tools/train.py'), *args,
-                           '--launcher', 'pytorch'], threads=1, timeout=timeout)
-    return run_script([osp.join(REPO, 'tools/train.py'), *args], threads, timeout)
 
 
 def weights(path):

@@ -21,7 +21,7 @@ order):
 Each row runs ``tools/train.py`` then ``tools/test.py`` on the last checkpoint, in
 ``<work-root>/seed<s>/<config name>``, once per ``--seeds`` value (each seed its own chain);
 the checkpoints a row needs are passed explicitly (``--cfg-options load_from=...
-custom_hooks.<i>.checkpoint=...``). ``--sv-iters`` / ``--mv-iters`` / ``--long-iters`` /
++partial_load.checkpoint=...``). ``--sv-iters`` / ``--mv-iters`` / ``--long-iters`` /
 ``--long-mv-iters`` / ``--ft-iters`` shorten iteration-based schedules (SV from scratch, MV,
 the SV and MV rows "trained as long", DINO fine-tuning). A finished row (``ablation_row.json``)
 is skipped, so an interrupted run goes on where it stopped; ``--force`` re-runs the selected
@@ -151,13 +151,6 @@ def schedule_options(cfg, iters) -> list:
     return opts
 
 
-def hook_index(cfg) -> int:
-    for i, hook in enumerate(cfg.get('custom_hooks') or []):
-        if hook.get('type') == 'PartialLoadHook':
-            return i
-    raise SystemExit(f'{cfg.filename}: no PartialLoadHook in custom_hooks')
-
-
 def train_seconds_per_iter(run_dirs: list) -> float:
     """Mean logged ``time`` of a training run's ``vis_data/scalars.json`` (first entry, the
     warm-up, left out when there are more)."""
@@ -203,7 +196,10 @@ def run_row(key, args, suffix, dirs, commit, seed) -> dict:
     if 'load_from' in route.needs:
         opts.append(f'load_from={last_checkpoint(dirs[route.needs["load_from"]], args.dry_run)}')
     if 'hook' in route.needs:
-        opts.append(f'custom_hooks.{hook_index(cfg)}.checkpoint='
+        if not cfg.get('partial_load'):
+            raise SystemExit(f'{config}: the route needs a partial_load entry (its hook)')
+        # '+': partial_load names a run; the checkpoint is given here explicitly
+        opts.append(f'+partial_load.checkpoint='
                     f'{last_checkpoint(dirs[route.needs["hook"]], args.dry_run)}')
     opts += args.cfg_options                  # the user's overrides come last: they win
     common = ['--seed', str(seed)] + (['--deterministic'] if args.deterministic else [])

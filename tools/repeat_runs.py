@@ -8,7 +8,7 @@ Each run gets ``--seed S --work-dir <work-dir>/seed_S`` appended (``tools/train.
 of ``InstanceSegMetric``); the last row of each is collected. Prints a markdown table (one row
 per metric: mean, min, max, then each seed's value) and writes it with the raw numbers to
 ``<work-dir>/repeat_summary.{md,json}``. CPU training is not bitwise repeatable with more than
-one OpenMP thread, so README tables made on 2 threads report this mean and range.
+one OpenMP thread, so tables made on 2 threads report this mean and range.
 
 Exit status: the first failing run's, with its log tail.
 """

@@ -11,7 +11,8 @@ import sys
 
 import numpy as np
 
-from oneformer3d.datasets.preprocessing.feature_verify import verify_feature_dir, verify_pack
+from oneformer3d.datasets.preprocessing.feature_verify import verify_feature_dir
+from oneformer3d.robot.preprocessing.pack_verify import verify_pack
 
 
 def find_packs(root):

@@ -14,6 +14,9 @@ env_cfg = dict(cudnn_benchmark=False,
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 log_level = 'INFO'
 load_from = None
+# where runs named by load_from_run / partial_load / 'run:<name>' are found:
+# <work_root>/<run>/<the run's final checkpoint> (oneformer3d/engine/run_links.py)
+work_root = 'work_dirs'
 resume = False
 randomness = dict(seed=0)
 # Set True only for checkpoints you trust: allows unpickling files that are not weights-only.

@@ -1,14 +1,8 @@
-# The DINO routes' fine-tuning schedule on ScanNet-20 labelled frames (the 3D control of the
-# DINO ablation), from the ScanNet-20 3D SV checkpoint.
-_base_ = ['./ESAM_sv_3d_finetune_scannet200.py']
-dataset_type = 'ScanNetSegDataset'
-data_root = 'data/scannet_sv/'
-train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                     ann_file='scannet_sv_oneformer3d_infos_train.pkl'))
-val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                   ann_file='scannet_sv_oneformer3d_infos_val.pkl'))
-test_dataloader = val_dataloader
-# ScanNet-20 labels: the semantic head and its criterion on the 20 benchmark classes (ignore
-# id 20) instead of ScanNet200's 200
-model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
-load_from = 'work_dirs/ESAM_sv_3d_scannet/epoch_128.pth'
+# The DINO routes' fine-tuning control on ScanNet-20 frames: the ScanNet-20 3D SV checkpoint
+# on the schedule of ESAM_sv_3d_finetune_scannet200.py.
+_base_ = ['../esam/ESAM_sv_3d_scannet.py']
+model = dict(backbone=dict(pretrained=None))   # the weights come from load_from
+optim_wrapper = dict(optimizer=dict(lr=_base_.recipe_ft_lr))
+param_scheduler = _base_.recipe_ft_param_scheduler
+train_cfg = dict(max_epochs=_base_.recipe_ft_epochs, val_interval=8)
+load_from_run = 'ESAM_sv_3d_scannet'

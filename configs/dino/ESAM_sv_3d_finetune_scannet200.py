@@ -6,9 +6,7 @@
 # differs from it only in what the route table declares).
 _base_ = ['../esam/ESAM_sv_3d_scannet200.py']
 model = dict(backbone=dict(pretrained=None))   # the weights come from load_from
-optim_wrapper = dict(optimizer=dict(lr=5e-5))
-# the recipe's warm-up, its cosine over the 64 fine-tuning epochs
-param_scheduler = [_base_.recipe_param_scheduler[0],
-                   dict(_base_.recipe_param_scheduler[1], end=64)]
-train_cfg = dict(max_epochs=64, val_interval=8)
-load_from = 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'
+optim_wrapper = dict(optimizer=dict(lr=_base_.recipe_ft_lr))
+param_scheduler = _base_.recipe_ft_param_scheduler
+train_cfg = dict(max_epochs=_base_.recipe_ft_epochs, val_interval=8)
+load_from_run = 'ESAM_sv_3d_scannet200'

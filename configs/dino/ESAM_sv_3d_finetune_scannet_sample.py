@@ -4,9 +4,9 @@
 # full scale's 5e-5: 60 iterations at 5e-5 hardly move a 150-iteration fit, and every DINO
 # row shares the value.
 _base_ = ['../esam/ESAM_sv_3d_scannet_sample.py']
-max_iters = 60
+max_iters = _base_.sample_ft_iters
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [_base_.param_scheduler[0], dict(_base_.param_scheduler[1], end=max_iters)]
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
+param_scheduler = _base_.sample_ft_param_scheduler
+optim_wrapper = dict(optimizer=dict(lr=_base_.sample_ft_lr))
 default_hooks = dict(checkpoint=dict(interval=max_iters))
-load_from = 'work_dirs/ESAM_sv_3d_scannet_sample/iter_150.pth'
+load_from_run = 'ESAM_sv_3d_scannet_sample'

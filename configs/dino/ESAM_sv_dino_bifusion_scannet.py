@@ -1,15 +1,11 @@
-# ESAM_sv_dino_bifusion_scannet200.py on ScanNet-20 labelled frames (create_data.py scannet_sv
-# --pack-clip, then extract_2d_features.py --encoder DINOv2), from the ScanNet-20 3D SV
-# checkpoint.
-_base_ = ['./ESAM_sv_dino_bifusion_scannet200.py']
-dataset_type = 'ScanNetSegDataset'
-data_root = 'data/scannet_sv/'
-train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                     ann_file='scannet_sv_oneformer3d_infos_train_clip.pkl'))
-val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                   ann_file='scannet_sv_oneformer3d_infos_val_clip.pkl'))
+# DINO-BiFusion on ScanNet-20 frames: the ScanNet-20 fine-tuning control plus the BiFusion
+# encoder on the DINOv2 store (as ESAM_sv_dino_bifusion_scannet200.py).
+_base_ = ['./ESAM_sv_3d_finetune_scannet.py', '../_base_/models/bifusion_encoder.py']
+model = dict(
+    backbone=None,
+    bi_encoder=dict(_base_.bifusion_encoder, backbone3d=_base_.model.backbone,
+                    img_channels=1024))
+load_policy = dict(prefix_map={'backbone.': 'bi_encoder.backbone3d.'})
+train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
+val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader
-# ScanNet-20 labels: the semantic head and its criterion on the 20 benchmark classes (ignore
-# id 20) instead of ScanNet200's 200
-model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
-load_from = 'work_dirs/ESAM_sv_3d_scannet/epoch_128.pth'

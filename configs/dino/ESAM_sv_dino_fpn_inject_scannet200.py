@@ -5,9 +5,8 @@
 # each decoder stage's upsampled tensor (inject_at='skip' adds to the skip tensor, DITR's
 # choice). Fine-tunes the 3D SV checkpoint (the model starts exactly as it) on the DINO
 # routes' schedule (ESAM_sv_3d_finetune_scannet200.py).
-_base_ = ['./ESAM_sv_3d_finetune_scannet200.py']
-model = dict(injector=dict(type='DINOFPNInjector', in_channels=1024, inject_at='upsampled',
-                           pool='max', strides=[8, 4, 2, 1]))
+_base_ = ['./ESAM_sv_3d_finetune_scannet200.py', '../_base_/models/dino_injectors.py']
+model = dict(injector=_base_.dino_fpn_injector)
 train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
 val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader

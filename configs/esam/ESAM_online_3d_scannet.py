@@ -1,4 +1,5 @@
-# ESAM online on ScanNet-20 labelled sequences (create_data.py scannet_mv).
+# ESAM online on ScanNet-20 labelled sequences (create_data.py scannet_mv [--pack-clip]): the
+# ScanNet-20 online chain's root; its routes inherit this file's dataset.
 _base_ = ['./ESAM_online_3d_scannet200.py']
 dataset_type = 'ScanNetSegMVDataset'
 data_root = 'data/scannet_mv/'
@@ -7,7 +8,9 @@ train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
 val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
                                    ann_file='scannet_mv_oneformer3d_infos_val.pkl'))
 test_dataloader = val_dataloader
+clip_train_dataset = dict(ann_file='scannet_mv_oneformer3d_infos_train_clip.pkl')
+clip_val_dataset = dict(ann_file='scannet_mv_oneformer3d_infos_val_clip.pkl')
 # ScanNet-20 labels: the semantic head and its criterion on the 20 benchmark classes (ignore
 # id 20) instead of ScanNet200's 200
 model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
-load_from = 'work_dirs/ESAM_sv_3d_scannet/epoch_128.pth'
+load_from_run = 'ESAM_sv_3d_scannet'

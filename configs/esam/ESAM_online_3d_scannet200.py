@@ -8,5 +8,10 @@
 _base_ = ['./ESAM_online_scannet200_CA.py', '../_base_/schedules/fusion_recipe.py']
 optim_wrapper = dict(_base_.recipe_optim_wrapper, _delete_=True)
 param_scheduler = _base_.recipe_param_scheduler
+# the fusion routes' datasets (create_data.py scannet200_mv --pack-clip)
+clip_train_dataset = dict(ann_file='scannet200_mv_oneformer3d_infos_train_clip.pkl',
+                          pipeline=_base_.clip_train_pipeline)
+clip_val_dataset = dict(ann_file='scannet200_mv_oneformer3d_infos_val_clip.pkl',
+                        pipeline=_base_.clip_test_pipeline)
 # the chain's SV row (tools/train.py configs/esam/ESAM_sv_3d_scannet200.py)
-load_from = 'work_dirs/ESAM_sv_3d_scannet200/epoch_128.pth'
+load_from_run = 'ESAM_sv_3d_scannet200'

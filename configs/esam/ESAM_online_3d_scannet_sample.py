@@ -1,9 +1,9 @@
 # The shared scene0000_00 sequence (three posed frames; num_frames=8 takes all three) on a CPU
 # schedule, from the SV sample checkpoint. Prepare:
 #   python tools/create_data.py scannet_mv --root-path ../shared/data/scannet \
-#       --out-dir data/scannet_sample_mv
+#       --out-dir data/scannet_sample_mv [--pack-clip]
 #   python tools/train.py configs/esam/ESAM_sv_3d_scannet_sample.py      # the SV checkpoint
-_base_ = ['./ESAM_online_3d_scannet.py']
+_base_ = ['./ESAM_online_3d_scannet.py', '../_base_/schedules/cpu_sample.py']
 color_norm = {{_base_.color_norm}}
 data_root = 'data/scannet_sample_mv/'
 # CPU-sized like the SV sample: voxel 0.05 m, no augmentation, BN momentum 0.1, FPS queries
@@ -36,21 +36,17 @@ val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 clip_train_pipeline = train_pipeline[:1] + [dict(type='LoadClipFeature')] + train_pipeline[1:]
 clip_test_pipeline = test_pipeline[:1] + [dict(type='LoadClipFeature')] + test_pipeline[1:]
-# the ablation recipe scaled to 60 iterations as the SV sample root does (warm-up 10, cosine;
-# "trained as long": lr 5e-4, warm-up 20, 75 iterations), fp32
-max_iters = 60
+clip_train_dataset = dict(pipeline=clip_train_pipeline)
+clip_val_dataset = dict(pipeline=clip_test_pipeline)
+# the ablation recipe scaled to the sample (../_base_/schedules/cpu_sample.py)
+max_iters = _base_.sample_mv_iters
+sample_long_iters = _base_.sample_long_mv_iters
+sample_long_param_scheduler = _base_.sample_long_mv_param_scheduler
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=10),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=max_iters, eta_min=1e-6)]
-sample_long_iters = 75
-sample_long_param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=sample_long_iters,
-         eta_min=1e-6)]
-optim_wrapper = dict(type='OptimWrapper')
+param_scheduler = _base_.sample_mv_param_scheduler
+optim_wrapper = _base_.sample_optim_wrapper
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1),
                      logger=dict(interval=10))
-log_processor = dict(by_epoch=False)
-load_from = 'work_dirs/ESAM_sv_3d_scannet_sample/iter_150.pth'
+log_processor = _base_.sample_log_processor
+load_from_run = 'ESAM_sv_3d_scannet_sample'

@@ -1,20 +1,8 @@
-# ESAM_online_3dtsa_long_scannet200.py (the control of BiFusion MV) on ScanNet-20 labelled
-# sequences (create_data.py scannet_mv), from the ScanNet-20 checkpoints.
-_base_ = ['./ESAM_online_3dtsa_long_scannet200.py']
-dataset_type = 'ScanNetSegMVDataset'
-data_root = 'data/scannet_mv/'
-train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                     ann_file='scannet_mv_oneformer3d_infos_train.pkl'))
-val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                   ann_file='scannet_mv_oneformer3d_infos_val.pkl'))
-test_dataloader = val_dataloader
-# ScanNet-20 labels: the semantic head and its criterion on the 20 benchmark classes (ignore
-# id 20) instead of ScanNet200's 200
-model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
-load_from = 'work_dirs/ESAM_sv_3dtsa_long_scannet/epoch_160.pth'
-custom_hooks = [
-    dict(type='SafeCheckpointHook'), dict(type='MetricRunInfoHook'),
-    dict(type='DataFallbackHook'),
-    dict(type='PartialLoadHook', checkpoint='work_dirs/ESAM_online_3dtsa_scannet/epoch_128.pth',
-         prefix_map={'memory.': 'memory.', 'merge_head.': 'merge_head.'},
-         exclude=['memory.conv_convert.*'], on_mismatch='error', max_missing_fraction=0.0)]
+# The control of BiFusion MV on ScanNet-20 sequences (as ESAM_online_3dtsa_long_scannet200.py).
+_base_ = ['./ESAM_online_3dtsa_scannet.py']
+optim_wrapper = dict(optimizer=dict(lr=_base_.recipe_long_lr))
+param_scheduler = _base_.recipe_long_param_scheduler
+train_cfg = dict(max_epochs=_base_.recipe_long_epochs)
+load_from_run = 'ESAM_sv_3dtsa_long_scannet'
+partial_load = dict(run='ESAM_online_3dtsa_scannet', prefix_map={'memory.': 'memory.', 'merge_head.': 'merge_head.'},
+                    exclude=['memory.conv_convert.*'])

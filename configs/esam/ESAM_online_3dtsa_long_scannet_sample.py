@@ -8,11 +8,6 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = _base_.sample_long_param_scheduler
 optim_wrapper = dict(optimizer=dict(lr=_base_.recipe_long_lr))
 default_hooks = dict(checkpoint=dict(interval=max_iters))
-load_from = 'work_dirs/ESAM_sv_3dtsa_long_scannet_sample/iter_188.pth'
-custom_hooks = [
-    dict(type='SafeCheckpointHook'), dict(type='MetricRunInfoHook'),
-    dict(type='DataFallbackHook'),
-    dict(type='PartialLoadHook',
-         checkpoint='work_dirs/ESAM_online_3dtsa_scannet_sample/iter_60.pth',
-         prefix_map={'memory.': 'memory.', 'merge_head.': 'merge_head.'},
-         exclude=['memory.conv_convert.*'], on_mismatch='error', max_missing_fraction=0.0)]
+load_from_run = 'ESAM_sv_3dtsa_long_scannet_sample'
+partial_load = dict(run='ESAM_online_3dtsa_scannet_sample', prefix_map={'memory.': 'memory.', 'merge_head.': 'merge_head.'},
+                    exclude=['memory.conv_convert.*'])

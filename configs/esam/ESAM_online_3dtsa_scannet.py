@@ -1,14 +1,5 @@
-# ESAM online + Tiny-SA on ScanNet-20 labelled sequences (create_data.py scannet_mv): the
-# ScanNet200 route with the dataset of ESAM_online_3d_scannet.py.
-_base_ = ['./ESAM_online_3dtsa_scannet200.py']
-dataset_type = 'ScanNetSegMVDataset'
-data_root = 'data/scannet_mv/'
-train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                     ann_file='scannet_mv_oneformer3d_infos_train.pkl'))
-val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                   ann_file='scannet_mv_oneformer3d_infos_val.pkl'))
-test_dataloader = val_dataloader
-# ScanNet-20 labels: the semantic head and its criterion on the 20 benchmark classes (ignore
-# id 20) instead of ScanNet200's 200
-model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
-load_from = 'work_dirs/ESAM_sv_3dtsa_scannet/epoch_128.pth'
+# ESAM online + Tiny-SA on ScanNet-20 sequences: ESAM_online_3d_scannet.py plus the neck,
+# from the ScanNet-20 3D+Tiny-SA SV checkpoint (as ESAM_online_3dtsa_scannet200.py).
+_base_ = ['./ESAM_online_3d_scannet.py', '../_base_/models/tiny_sa_neck.py']
+model = dict(neck=_base_.tiny_sa_neck)
+load_from_run = 'ESAM_sv_3dtsa_scannet'

@@ -1,6 +1,6 @@
 # ESAM online multi-view BiFusion: BiFusion SV whole (load_from: U-Net, 2D branch, gate,
 # neck, decoder) plus the memory and merge head of the 3D+Tiny-SA MV model (its control's
-# PartialLoadHook; the memory's conversion convolution stays at zero), so it starts exactly
+# partial_load; the memory's conversion convolution stays at zero), so it starts exactly
 # as BiFusion SV predicts; every frame of a sample projects into its own stored CLIP map
 # (create_data.py scannet200_mv --pack-clip, then extract_2d_features.py). Recipe, batch and
 # length: its control's (ESAM_online_3dtsa_long_scannet200.py); on 24 GB cards lower
@@ -12,10 +12,7 @@ model = dict(
     # cross-view consistency of the 2D-branch features (off: weight 0)
     clip_cons=dict(type='ClipConsCriterion', loss_weight=0.0, temperature=0.07,
                    mode='infonce'))
-train_dataloader = dict(dataset=dict(
-    ann_file='scannet200_mv_oneformer3d_infos_train_clip.pkl',
-    pipeline={{_base_.clip_train_pipeline}}))
-val_dataloader = dict(dataset=dict(ann_file='scannet200_mv_oneformer3d_infos_val_clip.pkl',
-                                   pipeline={{_base_.clip_test_pipeline}}))
+train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
+val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader
-load_from = 'work_dirs/ESAM_sv_bifusion_scannet200/epoch_160.pth'
+load_from_run = 'ESAM_sv_bifusion_scannet200'

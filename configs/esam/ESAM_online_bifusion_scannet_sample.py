@@ -14,9 +14,7 @@ model = dict(
     # cross-view consistency of the 2D-branch features (off: weight 0)
     clip_cons=dict(type='ClipConsCriterion', loss_weight=0.0, temperature=0.07,
                    mode='infonce'))
-train_dataloader = dict(dataset=dict(ann_file='scannet_mv_oneformer3d_infos_train_clip.pkl',
-                                     pipeline={{_base_.clip_train_pipeline}}))
-val_dataloader = dict(dataset=dict(ann_file='scannet_mv_oneformer3d_infos_val_clip.pkl',
-                                   pipeline={{_base_.clip_test_pipeline}}))
+train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
+val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader
-load_from = 'work_dirs/ESAM_sv_bifusion_scannet_sample/iter_188.pth'
+load_from_run = 'ESAM_sv_bifusion_scannet_sample'

@@ -62,7 +62,7 @@ val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
                                    ann_file=f'{ann_prefix}_oneformer3d_infos_val.pkl',
                                    pipeline=test_pipeline))
 test_dataloader = val_dataloader
-# upstream: 'work_dirs/ESAM_sv_scannet200_CA/epoch_128.pth'; ours is where tools/train.py
-# writes the SV reproduction run. The memory, box and merge heads are new: the load report
-# lists them as missing keys
-load_from = 'work_dirs/ESAM_sv_1xb4_scannet200_CA/epoch_128.pth'
+# upstream: load_from = the SV run's epoch_128.pth (work_dirs/ESAM_sv_scannet200_CA/); ours
+# names the SV reproduction run, whose final checkpoint is the same file. The memory, box and
+# merge heads are new: the load report lists them as missing keys
+load_from_run = 'ESAM_sv_1xb4_scannet200_CA'

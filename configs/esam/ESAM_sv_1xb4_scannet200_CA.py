@@ -3,7 +3,7 @@
 # upstream's; a comment says where and why not. Data: create_data.py scannet200_sv.
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/poly_adamw_128e.py',
-    '../_base_/datasets/scannet200_sv.py', '../_base_/models/oneformer3d_ca.py'
+    '../_base_/datasets/scannet200_sv.py', '../_base_/models/oneformer3d.py'
 ]
 num_semantic_classes = 200
 model = dict(

@@ -1,7 +1,7 @@
 # The shared real sample's three posed frames of scene0000_00 on a CPU schedule.
 # Prepare:  python tools/create_data.py scannet_sv --root-path ../shared/data/scannet \
-#               --out-dir data/scannet_sample_sv
-_base_ = ['./ESAM_sv_3d_scannet.py']
+#               --out-dir data/scannet_sample_sv [--pack-clip]
+_base_ = ['./ESAM_sv_3d_scannet.py', '../_base_/schedules/cpu_sample.py']
 data_root = 'data/scannet_sample_sv/'
 # CPU-sized like oneformer3d_scannet_sample.py: voxel 0.05 m, no augmentation (a fit of the
 # three frames, the SV checkpoint the online sample starts from), BN momentum 0.1, FPS queries
@@ -18,22 +18,16 @@ train_dataloader = dict(batch_size=1, num_workers=2,
                         dataset=dict(data_root=data_root, pipeline={{_base_.test_pipeline}}))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
-# The ablation recipe scaled to iterations (every sample row of tools/ablation.py inherits
-# it): the same optimiser, lr and weight decay, warm-up 10 then cosine over 150 iterations
-# ("trained as long": 20 and 188, x2 and x160/128 as at full scale). fp32: bf16 autocast on
-# a CPU without bf16 units is slower than fp32, and the sample compares routes, not precisions.
-max_iters = 150
+clip_train_dataset = dict(pipeline={{_base_.clip_test_pipeline}})   # no augmentation
+# the ablation recipe scaled to the sample (../_base_/schedules/cpu_sample.py); every sample
+# row of tools/ablation.py inherits it
+max_iters = _base_.sample_sv_iters
+sample_long_iters = _base_.sample_long_sv_iters
+sample_long_param_scheduler = _base_.sample_long_sv_param_scheduler
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=10),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=max_iters, eta_min=1e-6)]
-sample_long_iters = 188
-sample_long_param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=sample_long_iters,
-         eta_min=1e-6)]
-optim_wrapper = dict(type='OptimWrapper')
+param_scheduler = _base_.sample_sv_param_scheduler
+optim_wrapper = _base_.sample_optim_wrapper
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1),
                      logger=dict(interval=10))
-log_processor = dict(by_epoch=False)
+log_processor = _base_.sample_log_processor

@@ -7,4 +7,4 @@ model = dict(backbone=dict(pretrained=None))     # every weight comes from load_
 optim_wrapper = dict(optimizer=dict(lr=_base_.recipe_long_lr))
 param_scheduler = _base_.recipe_long_param_scheduler
 train_cfg = dict(max_epochs=_base_.recipe_long_epochs, val_interval=_base_.recipe_long_epochs)
-load_from = 'work_dirs/ESAM_sv_3dtsa_scannet200/epoch_128.pth'
+load_from_run = 'ESAM_sv_3dtsa_scannet200'

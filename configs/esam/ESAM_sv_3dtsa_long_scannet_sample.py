@@ -7,4 +7,4 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = _base_.sample_long_param_scheduler
 optim_wrapper = dict(optimizer=dict(lr=_base_.recipe_long_lr))
 default_hooks = dict(checkpoint=dict(interval=max_iters))
-load_from = 'work_dirs/ESAM_sv_3dtsa_scannet_sample/iter_150.pth'
+load_from_run = 'ESAM_sv_3dtsa_scannet_sample'

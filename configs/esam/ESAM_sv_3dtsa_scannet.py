@@ -1,13 +1,4 @@
-# ESAM single-view + Tiny-SA on ScanNet-20 labelled frames (create_data.py scannet_sv): the
-# ScanNet200 route with the dataset of ESAM_sv_3d_scannet.py.
-_base_ = ['./ESAM_sv_3dtsa_scannet200.py']
-dataset_type = 'ScanNetSegDataset'
-data_root = 'data/scannet_sv/'
-train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                     ann_file='scannet_sv_oneformer3d_infos_train.pkl'))
-val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
-                                   ann_file='scannet_sv_oneformer3d_infos_val.pkl'))
-test_dataloader = val_dataloader
-# ScanNet-20 labels: the semantic head and its criterion on the 20 benchmark classes (ignore
-# id 20) instead of ScanNet200's 200
-model = dict(decoder=dict(num_semantic_classes=20), sem_criterion=dict(ignore_index=20))
+# ESAM single-view + Tiny-SA on ScanNet-20 frames: ESAM_sv_3d_scannet.py plus the neck (as
+# ESAM_sv_3dtsa_scannet200.py).
+_base_ = ['./ESAM_sv_3d_scannet.py', '../_base_/models/tiny_sa_neck.py']
+model = dict(neck=_base_.tiny_sa_neck)

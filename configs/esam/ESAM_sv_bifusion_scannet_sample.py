@@ -12,12 +12,10 @@
 _base_ = ['./ESAM_sv_3dtsa_long_scannet_sample.py', '../_base_/models/bifusion_encoder.py']
 model = dict(
     backbone=None,
-    # fp32 like the rest of the sample (see ESAM_sv_3d_scannet_sample.py)
+    # fp32 like the rest of the sample (see ../_base_/schedules/cpu_sample.py)
     bi_encoder=dict(_base_.bifusion_encoder, backbone3d=_base_.model.backbone,
                     img_channels=3, img_stride=16.2, use_amp=False))
 load_policy = dict(prefix_map={'backbone.': 'bi_encoder.backbone3d.'})
-train_dataloader = dict(dataset=dict(ann_file='scannet_sv_oneformer3d_infos_train_clip.pkl',
-                                     pipeline={{_base_.clip_test_pipeline}}))
-val_dataloader = dict(dataset=dict(ann_file='scannet_sv_oneformer3d_infos_val_clip.pkl',
-                                   pipeline={{_base_.clip_test_pipeline}}))
+train_dataloader = dict(dataset={{_base_.clip_train_dataset}})
+val_dataloader = dict(dataset={{_base_.clip_val_dataset}})
 test_dataloader = val_dataloader

@@ -10,7 +10,7 @@
 # upstream's order, and tools/convert_checkpoint.py swaps the two semantic-head rows.
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/poly_adamw_128e.py',
-    '../_base_/datasets/scannet200_seg.py', '../_base_/models/oneformer3d_ca.py'
+    '../_base_/datasets/scannet200_seg.py', '../_base_/models/oneformer3d.py'
 ]
 model = dict(
     num_instance_classes=198,

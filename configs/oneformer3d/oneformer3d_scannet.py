@@ -8,7 +8,7 @@
 # objectness_flag=False): the CPU sample configs below rank their few queries with it.
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/poly_adamw_128e.py',
-    '../_base_/datasets/scannet_seg.py', '../_base_/models/oneformer3d_ca.py'
+    '../_base_/datasets/scannet_seg.py', '../_base_/models/oneformer3d.py'
 ]
 model = dict(
     num_instance_classes=18,

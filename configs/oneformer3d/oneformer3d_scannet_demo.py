@@ -2,8 +2,8 @@
 # tools/demo.py. A lighter child of the sample config, so that a few minutes of CPU training
 # show learning on the held-out rooms (not only that the path runs): the Res16UNet34C layout
 # with one residual block per stage (Res16UNet14's depth), 3 decoder layers (ESAM), 100
-# farthest-point queries, rigid augmentation, 200 iterations (deterministic 1-thread runs,
-# held-out class-agnostic AP50: 100 iterations 0.36, 150 0.49, 200 0.64; README).
+# farthest-point queries, rigid augmentation, 200 iterations (`make demo` runs it on one thread;
+# held-out figures: configs/oneformer3d/README.md).
 _base_ = ['./oneformer3d_scannet_sample.py']
 color_norm = {{_base_.color_norm}}
 data_root = 'data/demo/scannet/'

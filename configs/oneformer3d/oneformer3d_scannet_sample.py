@@ -3,7 +3,7 @@
 # (the sample has no split). Prepare:
 #   python tools/create_data.py scannet --root-path ../shared/data/scannet/scans \
 #       --out-dir data/scannet_sample
-# CPU-sized choices (measured on 2 cores, see README):
+# CPU-sized choices (measured on 2 cores, see configs/oneformer3d/README.md):
 # - voxel 0.05 m: Res16UNet34C at ~8 s per iteration on a full scene (0.02 m: ~14 s);
 # - BN momentum 0.1: with OneFormer3D's 0.02 the running statistics are still ~13 % initial
 #   values after 100 iterations, so eval-mode predictions lag the trained model;

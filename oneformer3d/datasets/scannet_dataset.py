@@ -43,7 +43,7 @@ class ScanNetSegDataset(BaseDataset):
                 f'{self.ann_file}: infos file not found (data_root and ann_file are relative '
                 f'to the current directory, {os.getcwd()}: run the tools from the repository '
                 f'root or give absolute paths); make the infos with tools/create_data.py '
-                f'(README, "Data preparation")')
+                f'(docs/data_preparation.md)')
         data = load_infos(self.ann_file)
         if not isinstance(data, dict) or 'data_list' not in data:
             raise ValueError(f'{self.ann_file}: not an infos file ({{metainfo, data_list}})')

@@ -14,6 +14,8 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
+from .run_links import resolve_run_links
+
 # label: the table's route name; mode SV/MV; folder/config: configs/<folder>/<config>_<suffix>.py;
 # schedule: which --*-iters option shortens it; needs: {'load_from': row, 'hook': row} (the
 # checkpoints given to load_from / the PartialLoadHook); control: the row it is compared with;
@@ -95,7 +97,10 @@ def row_of_checkpoint(path: Optional[str], suffix: str):
 
 
 def recipe(cfg: Config, suffix: str) -> Dict[str, object]:
-    """The :data:`RECIPE_FIELDS` of a resolved config, checkpoints named by their row."""
+    """The :data:`RECIPE_FIELDS` of a config after its run links are resolved
+    (:func:`~oneformer3d.engine.run_links.resolve_run_links`), checkpoints named by their
+    row."""
+    resolve_run_links(cfg)
     def get(path):
         node = cfg
         for part in path.split('.'):
@@ -193,7 +198,7 @@ def check_init(keys: List[str], suffix: str, work_root: str, seed: int = 0,
             _store_widths_of(cfg, Config.fromfile(config_of(key, data_suffix)))
         if opts:
             cfg.merge_from_dict(opts)
-        return _no_missing_pretrained(cfg)
+        return _no_missing_pretrained(resolve_run_links(cfg))
 
     def hook_ckpts(key, cfg):
         if 'hook' not in ROUTES[key].needs:

@@ -38,6 +38,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from oneformer3d.registry import RUNNERS
 from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
+from .run_links import resolve_run_links
 
 DEFAULT_LOAD_POLICY = dict(strict=False, max_missing_fraction=0.5)
 KEY_RULES = ('prefix_map', 'zero_pad_keys')     # load_policy entries that are not check()'s
@@ -99,6 +100,9 @@ class Runner(MMEngineRunner):
 
     @classmethod
     def from_cfg(cls, cfg) -> 'Runner':
+        # checkpoints named by run (load_from_run, partial_load) become load_from and
+        # PartialLoadHooks before mmengine reads them (run_links.py)
+        resolve_run_links(cfg)
         runner = super().from_cfg(cfg)
         runner.load_policy = dict(DEFAULT_LOAD_POLICY, **(cfg.get('load_policy') or {}))
         return runner

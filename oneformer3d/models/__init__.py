@@ -2,7 +2,6 @@
 one detector class.
 Online multi-view parts: memory (decoder-level feature memory), heads (merge head), online
 (scene-level instance merging)."""
-from .alignment import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .criteria import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
@@ -14,5 +13,4 @@ from .img_encoders import *  # noqa: F401,F403
 from .memory import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .online import *  # noqa: F401,F403
-from .policy import *  # noqa: F401,F403
 from .task_modules import *  # noqa: F401,F403

@@ -6,7 +6,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from oneformer3d.models.criteria import ClipInfoNCE, PointPatchInfoNCE
+from oneformer3d.robot.models.criteria import ClipInfoNCE, PointPatchInfoNCE
 
 
 def global_batch():

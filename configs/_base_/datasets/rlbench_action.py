@@ -1,9 +1,11 @@
-# RLBench action data (tools/prepare_rlbench.py on the shared episodes): one sample per step,
+# RLBench action data (tools/robot/prepare_rlbench.py on the shared episodes): one sample per step,
 # the target is the gripper pose at the next keyframe (PerAct's rule). The split is by
 # episode: 0-5 train, 6-7 held out. Another split: --cfg-options
 # train_dataloader.dataset.episodes="[...]" val_dataloader.dataset.episodes="[...]" (and
 # *.dataset.const_episodes, the constant baseline's episodes; test_dataloader is
-# val_dataloader), or tools/compare_action_inputs.py --train-episodes / --test-episodes.
+# val_dataloader), or tools/robot/compare_action_inputs.py --train-episodes / --test-episodes.
+# the robot stack registers its modules when imported (it is not part of the 3D package)
+custom_imports = dict(imports=['oneformer3d.robot'], allow_failed_imports=False)
 data_root = 'data/rlbench/'
 rlbench_task = 'open_drawer'
 train_episodes = [f'episode{i}' for i in range(6)]

@@ -1,5 +1,7 @@
-# RLBench alignment data (tools/prepare_rlbench.py): feature packs per encoder + point files
+# RLBench alignment data (tools/robot/prepare_rlbench.py): feature packs per encoder + point files
 # with teacher features; steps [0, 100) train, [100, 125) held out (the shared episode has 125).
+# the robot stack registers its modules when imported (it is not part of the 3D package)
+custom_imports = dict(imports=['oneformer3d.robot'], allow_failed_imports=False)
 data_root = 'data/rlbench/'
 rlbench_task = 'open_drawer'
 episodes = ['episode0']

@@ -131,7 +131,8 @@ class RLBenchAlignDataset(Dataset):
     def _steps(self, episode: str, step_range) -> List[str]:
         folder = osp.join(self.pc_root, self.task, episode)
         if not osp.isdir(folder):
-            raise FileNotFoundError(f'{folder}: no point files (run tools/prepare_rlbench.py)')
+            raise FileNotFoundError(f'{folder}: no point files '
+                                    '(run tools/robot/prepare_rlbench.py)')
         import os
         steps = sorted(f.split('.')[0] for f in os.listdir(folder)
                        if f.endswith(f'.ply.{self.pc_tag}.pt'))

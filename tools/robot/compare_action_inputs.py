@@ -1,10 +1,10 @@
 """Stage 2: train and test the same ActionHead on several inputs, on one split by episode.
 
-    python tools/compare_action_inputs.py --data-root data/rlbench
-    python tools/compare_action_inputs.py --data-root data/rlbench --inputs pc proprio \\
+    python tools/robot/compare_action_inputs.py --data-root data/rlbench
+    python tools/robot/compare_action_inputs.py --data-root data/rlbench --inputs pc proprio \\
         --train-episodes episode0 episode1 episode2 --test-episodes episode7 --iters 300
 
-Inputs (``configs/alignment/action_head_rlbench_<input>.py``, one base, same head, schedule
+Inputs (``configs/robot/action_head_rlbench_<input>.py``, one base, same head, schedule
 and seed): ``pc`` (the point files' xyz + teacher ``pc_feat``), ``rgb_aligned`` (the packs
 through the frozen adapters of the stage-1 point<->patch model — trained here first on the
 training episodes unless ``--aligner-checkpoint`` is given), ``rgb_raw`` (the same packs
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 INPUTS = ('pc', 'rgb_aligned', 'rgb_raw', 'proprio')
 COLUMNS = ('trans_err_cm', 'rot_err_deg', 'gripper_acc', 'const_trans_err_cm',
            'kf_trans_err_cm', 'kf_rot_err_deg', 'kf_gripper_acc')
@@ -70,7 +70,7 @@ def train_aligner(args, train_eps, test_eps, encoders) -> str:
     """Stage 1 (point<->patch) on the training episodes; returns its last checkpoint."""
     from mmengine.config import Config
     from oneformer3d.engine import Runner
-    cfg = Config.fromfile(osp.join(REPO, 'configs/alignment/align_point_patch_rlbench.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs/robot/align_point_patch_rlbench.py'))
     set_data(cfg, args, train_eps, test_eps, encoders)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.step_range = None
@@ -88,7 +88,7 @@ def run_input(name, args, train_eps, test_eps, encoders, aligner_ckpt) -> tuple:
     """Train and test one input; ``(metrics, seconds, predictions)``."""
     from mmengine.config import Config
     from oneformer3d.engine import Runner
-    cfg = Config.fromfile(osp.join(REPO, f'configs/alignment/action_head_rlbench_{name}.py'))
+    cfg = Config.fromfile(osp.join(REPO, f'configs/robot/action_head_rlbench_{name}.py'))
     set_data(cfg, args, train_eps, test_eps, encoders)
     enc = cfg.model.get('token_encoder')
     if enc and 'encoders' in enc:
@@ -138,7 +138,7 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config, DictAction
     from mmengine.registry import init_default_scope
-    import oneformer3d  # noqa: F401
+    import oneformer3d.robot  # noqa: F401  (registers the robot stack)
     init_default_scope('oneformer3d')
     base = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/rlbench_action.py'))
     train_eps = args.train_episodes or base.train_episodes

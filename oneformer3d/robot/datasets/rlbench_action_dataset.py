@@ -10,21 +10,21 @@ from torch.utils.data import Dataset
 
 from oneformer3d.registry import DATASETS
 from .feature_packs import open_packs
-from .preprocessing.rlbench import actions_path, step_name
+from ..preprocessing.rlbench import actions_path, step_name
 
 INPUTS = ('pc', 'packs', 'image', 'proprio')
 
 
 def proprio_vector(pose: np.ndarray, gripper_open: np.ndarray) -> np.ndarray:
     """(..., 8) float32: gripper xyz (m, world), quaternion xyzw (w >= 0), open (0/1)."""
-    from .preprocessing.keyframes import normalize_quaternion
+    from ..preprocessing.keyframes import normalize_quaternion
     return np.concatenate([pose[..., :3], normalize_quaternion(pose[..., 3:7]),
                            np.asarray(gripper_open)[..., None]], axis=-1).astype(np.float32)
 
 
 @DATASETS.register_module()
 class RLBenchActionDataset(Dataset):
-    """Steps of prepared RLBench episodes (``tools/prepare_rlbench.py``) with their actions.
+    """Steps of prepared RLBench episodes (``tools/robot/prepare_rlbench.py``) with their actions.
 
     Each sample: ``inputs = {'proprio': (8,) float32}`` plus, by ``input``:
 
@@ -98,7 +98,7 @@ class RLBenchActionDataset(Dataset):
         path = actions_path(self.data_root, self.task, episode)
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path}: no actions file for {episode} (run '
-                                    f'tools/prepare_rlbench.py for that episode)')
+                                    f'tools/robot/prepare_rlbench.py for that episode)')
         with np.load(path) as npz:
             return {k: npz[k] for k in npz.files}
 

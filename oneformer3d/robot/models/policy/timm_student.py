@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from oneformer3d.registry import MODELS
-from ..img_encoders.base import IMAGENET_MEAN, IMAGENET_STD, check_weights_file
+from oneformer3d.models.img_encoders.base import IMAGENET_MEAN, IMAGENET_STD, check_weights_file
 
 
 @MODELS.register_module()

@@ -1,4 +1,4 @@
-"""Build feature packs (:mod:`oneformer3d.datasets.feature_packs`) from an episode's images
+"""Build feature packs (:mod:`oneformer3d.robot.datasets.feature_packs`) from an episode's images
 with a registered frozen encoder; each distinct frame is encoded once."""
 import glob
 import os.path as osp
@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ..feature_packs import make_windows, write_pack
+from ..datasets.feature_packs import make_windows, write_pack
 
 
 def episode_frames(rgb_dir: str) -> List[str]:

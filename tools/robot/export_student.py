@@ -1,6 +1,6 @@
 """Export the stage-3 student to a TorchScript file that runs with torch alone.
 
-    python tools/export_student.py configs/alignment/deploy_student_rlbench.py \\
+    python tools/robot/export_student.py configs/robot/deploy_student_rlbench.py \\
         work_dirs/deploy_student_rlbench/iter_600.pth --out work_dirs/student.ts \\
         [--frames data/rlbench/rgb_dataset/RGB/open_drawer/episode6]
 
@@ -37,7 +37,7 @@ def main(argv=None):
     p.add_argument('--frames', help='folder of step_XXXX.png frames for the check')
     p.add_argument('--atol', type=float, default=1e-4)
     args = p.parse_args(argv)
-    import oneformer3d  # noqa: F401
+    import oneformer3d.robot  # noqa: F401  (registers the robot stack)
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from oneformer3d.registry import MODELS

@@ -11,7 +11,7 @@ from oneformer3d.registry import MODELS
 class PointTokenEncoder(nn.Module):
     """``pc`` route: each point's ``[xyz, pc_feat]`` (B, K, 3 + D_pc) -> per-point MLP
     (Linear, GELU, Linear, LayerNorm) -> tokens (B, K, D). The point-cloud features as the
-    teacher sees them (the point files of ``tools/prepare_rlbench.py``)."""
+    teacher sees them (the point files of ``tools/robot/prepare_rlbench.py``)."""
 
     def __init__(self, in_channels: int, dim: int = 128):
         super().__init__()

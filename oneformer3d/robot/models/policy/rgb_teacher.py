@@ -23,7 +23,7 @@ class RGBTeacher(nn.Module):
 
     The encoders must be the ones that wrote the packs the policy trained on: the same
     configs (``short_side`` included) and weights; random-init encoders are rebuilt as
-    ``tools/prepare_rlbench.py --seed S`` builds them (``torch.manual_seed(S)`` before each),
+    ``tools/robot/prepare_rlbench.py --seed S`` builds them (``torch.manual_seed(S)`` before each),
     which reproduces its packs (fp16 storage aside).
 
     Args:

@@ -1,7 +1,8 @@
-# Res16UNet34C -> superpoint pooling -> query decoder, class-agnostic: ESAM's single-view
-# ScanNet200 CA model (xuxw98/ESAM configs/ESAM_CA/ESAM_sv_1xb4_scannet200_CA.py), which is
-# OneFormer3D's (filaPro/oneformer3d configs/oneformer3d_1xb4_scannet200.py) with 3 decoder
-# layers and topk_insts 100. Values equal upstream unless a comment says why not.
+# The OneFormer3D model: Res16UNet34C -> superpoint pooling -> query decoder. Class-agnostic
+# here (num_instance_classes=1; the class-aware configs set their class count): ESAM's
+# single-view ScanNet200 CA model (xuxw98/ESAM configs/ESAM_CA/ESAM_sv_1xb4_scannet200_CA.py),
+# which is OneFormer3D's (filaPro/oneformer3d configs/oneformer3d_1xb4_scannet200.py) with 3
+# decoder layers and topk_insts 100. Values equal upstream unless a comment says why not.
 model = dict(
     type='OneFormer3D',
     num_instance_classes=1,

@@ -2,13 +2,14 @@
 frozen teacher's per-point features, per-encoder feature packs, and per-step actions.
 
   # all eight shared episodes (a folder of episodes), progress bar, finished ones skipped
-  python tools/prepare_rlbench.py ../shared/data/rlbench/open_drawer --out-dir data/rlbench \\
+  python tools/robot/prepare_rlbench.py ../shared/data/rlbench/open_drawer --out-dir data/rlbench \\
       --pack-encoders rgb=RGBPatchEncoder dino_s=DINOv2:vit_small_patch14_dinov2 \\
       dino3_s=DINOv3:vit_small_patch16_dinov3 \\
       [--pack-weights dino_s=weights/dinov2_vits14.safetensors] [--stores zarr pt]
   # some episodes of it, or episode folders given one by one
-  python tools/prepare_rlbench.py ../shared/data/rlbench/open_drawer --episodes episode0 episode6 ...
-  python tools/prepare_rlbench.py ../shared/data/rlbench/open_drawer/episode0 --out-dir ...
+  python tools/robot/prepare_rlbench.py ../shared/data/rlbench/open_drawer \
+      --episodes episode0 episode6 ...
+  python tools/robot/prepare_rlbench.py ../shared/data/rlbench/open_drawer/episode0 --out-dir ...
 
 Writes per episode ``rgb_dataset/RGB/<task>/<episode>/step_XXXX.png`` (anchor camera), point
 files ``pc_dataset/PC/<feat-root>/<task>/<episode>/step_XXXX.ply.<tag>.pt`` (see
@@ -16,7 +17,7 @@ oneformer3d/datasets/preprocessing/rlbench.py), packs ``packs/<name>/<task>/<epi
 (W windows of T frames) and ``actions/<task>/<episode>.npz`` (proprioception, keyframes,
 next-keyframe targets; written last, so its presence marks a finished episode: skipped unless
 ``--overwrite``). Other encoders' packs made elsewhere (CroCo, VGGT, Depth-Anything-3, ...) go
-beside them under their own name (pack schema: README).
+beside them under their own name (pack schema: docs/robot.md).
 """
 import argparse
 import os
@@ -24,13 +25,13 @@ import os.path as osp
 import sys
 import time
 
-import oneformer3d  # noqa: F401
+import oneformer3d.robot  # noqa: F401  (registers the robot stack)
 from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
-from oneformer3d.datasets.feature_packs import pack_path
-from oneformer3d.datasets.preprocessing.pack_builder import build_pack, episode_frames
-from oneformer3d.datasets.preprocessing.rlbench import (CAMERAS, actions_path, prepare_episode,
+from oneformer3d.robot.datasets.feature_packs import pack_path
+from oneformer3d.robot.preprocessing.pack_builder import build_pack, episode_frames
+from oneformer3d.robot.preprocessing.rlbench import (CAMERAS, actions_path, prepare_episode,
                                                         write_episode_actions)
 from oneformer3d.registry import MODELS
 

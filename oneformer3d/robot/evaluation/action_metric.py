@@ -6,7 +6,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from oneformer3d.models.policy.rotation import geodesic_angle, quaternion_to_matrix
+from oneformer3d.robot.models.policy.rotation import geodesic_angle, quaternion_to_matrix
 from oneformer3d.registry import METRICS
 
 
