@@ -27,7 +27,7 @@ import oneformer3d  # noqa: F401
 from oneformer3d.datasets.preprocessing.scannet_sequences import create_rgbd_sequence_infos
 from oneformer3d.datasets.sequence_stream import SequenceStream
 from oneformer3d.metainfo import SCANNET200
-from oneformer3d.models.detectors.online import OnlineSession
+from oneformer3d.models.online.sequence import OnlineSession
 from oneformer3d.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

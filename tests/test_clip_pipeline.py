@@ -282,7 +282,7 @@ def test_mv_samples_sample_their_own_frames_features(mv_clip_root):
     broadcast), every frame's points sample their own frame's colours, and the online
     per-frame split hands frame t exactly its map and camera."""
     from mmengine.config import Config
-    from oneformer3d.models.detectors.online import frame_inputs
+    from oneformer3d.models.online.sequence import frame_inputs
     from oneformer3d.registry import DATASETS, MODELS
     out = mv_clip_root
     clip_infos = osp.join(out, 'scannet_mv_oneformer3d_infos_train_clip.pkl')

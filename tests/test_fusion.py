@@ -326,7 +326,7 @@ def test_clip_cons_pairs_one_voxel_seen_from_two_frames(mv_clip_root):
     seen twice) agree better than shuffled pairs, so both losses are lower for true pairs;
     weight 0 (the default) is not evaluated in training."""
     from oneformer3d.models.criteria import ClipConsCriterion, match_voxels
-    from oneformer3d.models.detectors.online import frame_inputs
+    from oneformer3d.models.online.sequence import frame_inputs
     cfg = online_cfg(loss_weight=1.0)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()

@@ -134,9 +134,9 @@ def test_sparse_matching_on_real_scene_matches_inside_the_seed_instance():
                                                                    data['data_samples']))
     out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz)
     labels = ds.gt_instances_3d.labels_3d
-    target = dict(labels=torch.zeros_like(labels), masks=model._sp_targets(
+    target = dict(labels=torch.zeros_like(labels), masks=model.sp_targets(
         p2s[0], ds.gt_pts_seg.pts_instance_mask, labels, sp_feats[0].shape[0]))
-    target = model._add_query_masks([target], out['query_idx'])[0]
+    target = model.add_query_masks([target], out['query_idx'])[0]
     seeds = out['query_idx'][0]
     assert target['query_masks'].shape == (len(labels), len(seeds))
     q, g = model.criterion.match(out['layers'][-1], [target])[0]

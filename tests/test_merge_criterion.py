@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from oneformer3d.models.criteria import ESAMMergeCriterion, MergeCriterion
+from oneformer3d.models.online import ESAMMergeCriterion, MergeCriterion
 
 
 def test_esam_merge_loss_by_hand():

@@ -170,6 +170,6 @@ def test_gt_boxes_match_the_scannet_sample_boxes():
     ids = np.load(data_path('scannet', 'scans', 'scene0000_00_bbox_idx.npy')).astype(np.int64)
     g = int(ins.max())
     p2s = torch.zeros(len(ins), dtype=torch.long)
-    t = model._instance_targets(p2s, ins, torch.zeros(g, dtype=torch.long), 1, pts[:, :3])
+    t = model.instance_targets(p2s, ins, torch.zeros(g, dtype=torch.long), 1, pts[:, :3])
     assert t['boxes'].shape == (g, 6) and t['point_masks'].shape == (g, len(ins))
     np.testing.assert_allclose(t['boxes'][ids - 1].numpy(), boxes[:, :6], atol=1e-4)

@@ -281,7 +281,7 @@ def test_inference_topk_pairs_obj_normalization_and_thresholds_by_hand():
     cls = torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.05, 0.05, 0.9]]).log()
     masks = torch.tensor([[2.0, 2.0, -2.0, -2.0], [0.0, 3.0, 3.0, -3.0], [-5.0] * 4])
     point2sp = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
-    out = model._predict_instances(cls, masks, None, point2sp)
+    out = model.predict_instances(cls, masks, None, point2sp)
     # best (query, class) pairs: (0, 0) 0.6, (1, 1) 0.5, (0, 1) 0.3; times the mean mask
     # probability where the logit > 0: sigmoid(2) for query 0, sigmoid(3) for query 1
     s2, s3 = torch.sigmoid(torch.tensor(2.0)).item(), torch.sigmoid(torch.tensor(3.0)).item()
@@ -291,11 +291,11 @@ def test_inference_topk_pairs_obj_normalization_and_thresholds_by_hand():
     assert out.pts_instance_mask[0].tolist() == [True] * 4 + [False] * 4
     assert out.pts_instance_mask[1].tolist() == [True] * 6 + [False] * 2
     model.test_cfg.update(npoint_thr=4, score_thr=0.3)   # more than 4 points, score > 0.3
-    out = model._predict_instances(cls, masks, None, point2sp)
+    out = model.predict_instances(cls, masks, None, point2sp)
     assert out.query_index.tolist() == [1] and out.instance_labels.tolist() == [1]
     model.test_cfg.update(npoint_thr=1, score_thr=0.0, obj_normalization=False, topk_insts=2)
     obj = torch.tensor([0.0, 100.0, 0.0])       # objectness: x sigmoid -> 0.5, 1, 0.5
-    out = model._predict_instances(cls, masks, obj, point2sp)
+    out = model.predict_instances(cls, masks, obj, point2sp)
     assert out.instance_scores.tolist() == pytest.approx([0.5, 0.3], rel=1e-5)
     assert out.query_index.tolist() == [1, 0]
 

@@ -115,7 +115,7 @@ def test_memory_starts_as_identity_and_stays_bounded(mv_root):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
     data = model.data_preprocessor(pseudo_collate([item]))
-    from oneformer3d.models.detectors.online import frame_inputs
+    from oneformer3d.models.online.sequence import frame_inputs
     pts, fidx = data['inputs']['points'][0], data['inputs']['frame_idx'][0]
     sp = item['data_samples'].gt_pts_seg.sp_pts_mask
     model.memory.reset()
@@ -143,7 +143,7 @@ def _encoder_probe(store):
 def _model_with_active_memory(mv_root):
     """The online model (seed 0) with non-zero memory fusion weights, and the inputs of the
     sample sequence's first two frames."""
-    from oneformer3d.models.detectors.online import frame_inputs
+    from oneformer3d.models.online.sequence import frame_inputs
     cfg = Config.fromfile(CONFIG)
     item = build(cfg.test_dataloader, mv_root)[0]
     torch.manual_seed(0)
@@ -161,7 +161,7 @@ def test_memory_max_pools_history_and_retrieves_it(mv_root):
     00011 is the element-wise max of both frames' raw encoder features; frame 00011's output
     depends on that history (it differs from the same frame after a reset); queue=1 forgets
     the voxels only frame 00000 saw, queue=-1 keeps them."""
-    from oneformer3d.models.memory.multilevel_memory import voxel_keys
+    from oneformer3d.models.online.multilevel_memory import voxel_keys
     model, fin = _model_with_active_memory(mv_root)
     model.eval()
     mem = model.memory

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 import oneformer3d  # noqa: F401
 from oneformer3d.datasets.sequence_stream import SequenceStream
-from oneformer3d.models.detectors.online import OnlineSession
+from oneformer3d.models.online.sequence import OnlineSession
 from oneformer3d.registry import MODELS
 from oneformer3d.visualization import save_stream_png
 

@@ -90,13 +90,14 @@ def decoder_logits(model, batch) -> List[torch.Tensor]:
 
     Returns a flat list of float tensors, in the order (frame, layer, class then mask, sample).
     """
-    from oneformer3d.models.detectors.online import frame_inputs, _num_frames, _reset
+    from oneformer3d.models.online.sequence import (frame_inputs, num_frames,
+                                                     reset_online_state)
     data = model.data_preprocessor(batch, False)
     inputs, data_samples = data['inputs'], data['data_samples']
     outs = []
     if 'frame_idx' in inputs:
-        _reset(model)
-        for t in range(_num_frames(inputs)):
+        reset_online_state(model)
+        for t in range(num_frames(inputs)):
             sel = [f == t for f in inputs['frame_idx']]
             pts = [p[s] for p, s in zip(inputs['points'], sel)]
             sps = [ds.gt_pts_seg.sp_pts_mask[s] for ds, s in zip(data_samples, sel)]

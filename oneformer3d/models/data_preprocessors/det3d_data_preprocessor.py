@@ -9,6 +9,7 @@ import torch
 from mmengine.model import BaseDataPreprocessor
 
 from oneformer3d.registry import MODELS
+from ..layers.pool_rows import pool_rows
 
 logger = logging.getLogger('oneformer3d')
 
@@ -25,7 +26,6 @@ def voxelize(points: List[torch.Tensor], voxel_size: float, feat_slice=slice(3, 
         ``coordinates`` (M, 4) int32 ``[batch, i, j, k]`` (unique), ``features`` (M, F) float,
         ``point2voxel`` list of (N_i,) int64 indices into the M voxels.
     """
-    device = points[0].device
     keys, feats = [], []
     for b, pts in enumerate(points):
         ijk = torch.floor(pts[:, :3] / voxel_size).to(torch.int32)
@@ -34,9 +34,7 @@ def voxelize(points: List[torch.Tensor], voxel_size: float, feat_slice=slice(3, 
     keys = torch.cat(keys)
     feats = torch.cat(feats)
     coords, inverse = torch.unique(keys, dim=0, return_inverse=True)
-    vfeat = torch.zeros(coords.shape[0], feats.shape[1], dtype=feats.dtype, device=device)
-    vfeat.scatter_reduce_(0, inverse[:, None].expand_as(feats), feats, reduce='mean',
-                          include_self=False)
+    vfeat = pool_rows(feats, inverse, coords.shape[0], 'mean')
     sizes = [len(p) for p in points]
     return dict(coordinates=coords.to(torch.int32), features=vfeat,
                 point2voxel=list(torch.split(inverse, sizes)))

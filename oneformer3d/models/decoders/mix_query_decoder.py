@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from oneformer3d.registry import MODELS
-from ..layers import segment_reduce
+from ..layers import pool_rows
 from .query_decoder import QueryDecoder, mlp
 
 
@@ -36,7 +36,7 @@ def point_to_superpoint_blocked(blocked: torch.Tensor, point2sp: torch.Tensor,
     score = blocked.to(torch.float32)
     if weight is not None:
         score = score * weight.to(torch.float32)[None]
-    score = segment_reduce(score.T, point2sp, num_sp, 'mean').T
+    score = pool_rows(score.T, point2sp, num_sp, 'mean').T
     return (score > 0.5) & (score != score.min(dim=1, keepdim=True).values)
 
 

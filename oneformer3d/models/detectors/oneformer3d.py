@@ -15,7 +15,8 @@ from mmengine.structures import InstanceData
 
 from oneformer3d.registry import MODELS
 from oneformer3d.structures import PointData
-from ..layers import matrix_nms, segment_reduce
+from ..layers import matrix_nms, pool_rows
+from ..online.sequence import loss_sequence, predict_sequence
 
 
 @MODELS.register_module()
@@ -130,6 +131,12 @@ class OneFormer3D(BaseModel):
         """The sparse U-Net (the ``backbone``, or the ``bi_encoder``'s ``backbone3d``)."""
         return self.bi_encoder.backbone3d if self.bi_encoder is not None else self.backbone
 
+    def last_voxel_2d(self):
+        """The 2D branch's per-voxel features of the last forward: ``(coordinates (M, 4)
+        int32, features (M, C), valid (M,) bool)`` (what ``ClipConsCriterion`` pairs across
+        frames); None without a ``bi_encoder``."""
+        return None if self.bi_encoder is None else self.bi_encoder.last_voxel_2d
+
     def fusion_stats(self) -> dict:
         """Scalars of the last forward to log with the losses (``fusion_valid_ratio``,
         ``fusion_gate_2d``, ``inject_valid_ratio``, ...); empty without a ``bi_encoder`` or
@@ -178,13 +185,13 @@ class OneFormer3D(BaseModel):
             pfeats = vfeat[p2v]
             feats, weight = self.pool(pfeats, p2s, xyz, len(uniq))
             sp_feats.append(feats)
-            sp_xyz.append(segment_reduce(xyz, p2s, len(uniq), 'mean'))
+            sp_xyz.append(pool_rows(xyz, p2s, len(uniq), 'mean'))
             point2sp.append(p2s)
             points.append(dict(feats=pfeats, xyz=xyz, weight=weight))
         return sp_feats, point2sp, sp_xyz, points
 
     @staticmethod
-    def _sp_targets(point2sp: torch.Tensor, ins: torch.Tensor, labels: torch.Tensor,
+    def sp_targets(point2sp: torch.Tensor, ins: torch.Tensor, labels: torch.Tensor,
                     num_sp: int) -> torch.Tensor:
         """(G, S) float: superpoint s belongs to instance g when > 50 % of its points do."""
         g = labels.shape[0]
@@ -194,11 +201,11 @@ class OneFormer3D(BaseModel):
         size = counts.sum(0).clamp(min=1)
         return (counts[1:] / size > 0.5).float()
 
-    def _instance_targets(self, point2sp: torch.Tensor, ins: torch.Tensor,
+    def instance_targets(self, point2sp: torch.Tensor, ins: torch.Tensor,
                           labels: torch.Tensor, num_sp: int, xyz: torch.Tensor,
                           boxes: Optional[torch.Tensor] = None) -> dict:
         """One sample's criterion targets: ``labels`` (G,), ``masks`` (G, S) float
-        (:meth:`_sp_targets`) and, for a decoder with point-level masks, ``point_masks``
+        (:meth:`sp_targets`) and, for a decoder with point-level masks, ``point_masks``
         (G, N) float (ESAM's ``p_masks``); for one with a box head, ``boxes`` (G, 6)
         (centre, size; metres): the given ``boxes`` (the data's ``gt_instances_3d.bboxes_3d``,
         :class:`ScanInstanceBoxes`: the whole instance in the scan, as ESAM) or else the
@@ -206,7 +213,7 @@ class OneFormer3D(BaseModel):
 
         ``ins`` (N,) int64: 0 = no instance, g + 1 = instance g; ``xyz`` (N, 3) the points.
         """
-        out = dict(labels=labels, masks=self._sp_targets(point2sp, ins, labels, num_sp))
+        out = dict(labels=labels, masks=self.sp_targets(point2sp, ins, labels, num_sp))
         g = labels.shape[0]
         if self.decoder.needs_point_masks:
             ids = torch.arange(1, g + 1, device=ins.device)
@@ -216,12 +223,12 @@ class OneFormer3D(BaseModel):
         elif self.decoder.predicts_boxes:
             inside = (ins > 0) & (ins <= g)
             idx, pts = ins[inside] - 1, xyz[inside].to(out['masks'].dtype)
-            lo, hi = segment_reduce(pts, idx, g, 'amin'), segment_reduce(pts, idx, g, 'amax')
+            lo, hi = pool_rows(pts, idx, g, 'amin'), pool_rows(pts, idx, g, 'amax')
             out['boxes'] = torch.cat([(lo + hi) / 2, hi - lo], dim=1)
         return out
 
     @staticmethod
-    def _add_query_masks(targets: List[dict], query_idx: List[torch.Tensor],
+    def add_query_masks(targets: List[dict], query_idx: List[torch.Tensor],
                          sp_xyz: Optional[List[torch.Tensor]] = None) -> List[dict]:
         """Each target with ``query_masks`` (G, Q) bool: True where query q's seed superpoint
         (``query_idx[q]``, the decoder's sampled superpoints) lies in GT instance g — what
@@ -236,7 +243,7 @@ class OneFormer3D(BaseModel):
         return out
 
     @staticmethod
-    def _mask_columns(layer: dict, point2sp: torch.Tensor) -> torch.Tensor:
+    def mask_columns(layer: dict, point2sp: torch.Tensor) -> torch.Tensor:
         """(N,) int64: the mask column of each point — its superpoint for superpoint-level
         masks, itself for point-level ones (``mask_mode`` ``'P'``, ESAM's last layers)."""
         if layer.get('mask_mode', 'SP') == 'P':
@@ -244,7 +251,7 @@ class OneFormer3D(BaseModel):
         return point2sp
 
     @staticmethod
-    def _sp_semantics(point2sp, sem, num_sp, num_classes):
+    def sp_semantics(point2sp, sem, num_sp, num_classes):
         """(S,) majority semantic train id per superpoint (ignore id included as a class)."""
         counts = torch.zeros(num_sp, num_classes + 1, device=point2sp.device)
         counts.index_put_((point2sp, sem), torch.ones_like(sem, dtype=counts.dtype),
@@ -258,10 +265,9 @@ class OneFormer3D(BaseModel):
 
     # ------------------------------------------------------------------ modes
     def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
-        if 'frame_idx' in inputs and mode in ('loss', 'predict'):
-            from .online import loss_sequence, predict_sequence
-            fn = loss_sequence if mode == 'loss' else predict_sequence
-            return fn(self, inputs, data_samples)
+        if 'frame_idx' in inputs and mode in ('loss', 'predict'):     # a multi-view batch
+            fn = self.loss_sequence if mode == 'loss' else self.predict_sequence
+            return fn(inputs, data_samples)
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
@@ -270,6 +276,15 @@ class OneFormer3D(BaseModel):
             self._split_inputs(inputs, data_samples))
         return self.decoder(sp_feats, training=self.training, sp_xyz=sp_xyz, points=pts,
                             point2sp=point2sp)
+
+    def loss_sequence(self, inputs: dict, data_samples: List) -> dict:
+        """Multi-view training (ESAM): :func:`oneformer3d.models.online.loss_sequence`."""
+        return loss_sequence(self, inputs, data_samples)
+
+    @torch.no_grad()
+    def predict_sequence(self, inputs: dict, data_samples: List) -> List:
+        """Multi-view streaming inference: :func:`oneformer3d.models.online.predict_sequence`."""
+        return predict_sequence(self, inputs, data_samples)
 
     def loss(self, inputs: dict, data_samples: List) -> dict:
         sp_feats, point2sp, sp_xyz, pts = self.extract_feat(
@@ -282,15 +297,15 @@ class OneFormer3D(BaseModel):
             labels = ds.gt_instances_3d.labels_3d
             if self.num_instance_classes == 1:
                 labels = torch.zeros_like(labels)
-            targets.append(self._instance_targets(p2s, seg.pts_instance_mask, labels,
+            targets.append(self.instance_targets(p2s, seg.pts_instance_mask, labels,
                                                   f.shape[0], p['xyz'],
                                                   ds.gt_instances_3d.get('bboxes_3d')))
             if self.sem_criterion is not None:   # the semantic rows' superpoints
-                sp_sem.append(self._sp_semantics(p2s, seg.pts_semantic_mask, f.shape[0],
+                sp_sem.append(self.sp_semantics(p2s, seg.pts_semantic_mask, f.shape[0],
                                                  self.sem_criterion.ignore_index)
                               [out['sem_idx'][len(sp_sem)]])
         losses = self.criterion(out['layers'],
-                                self._add_query_masks(targets, out['query_idx'], sp_xyz))
+                                self.add_query_masks(targets, out['query_idx'], sp_xyz))
         if self.sem_criterion is not None:
             losses.update(self.sem_criterion(out['sem'], sp_sem))
         losses.update(self.fusion_stats())
@@ -304,16 +319,16 @@ class OneFormer3D(BaseModel):
                            point2sp=point2sp)
         last = out['layers'][-1]
         for i, ds in enumerate(data_samples):
-            ds.pred_instances_3d = self._predict_instances(
+            ds.pred_instances_3d = self.predict_instances(
                 last['cls'][i], last['masks'][i], last['scores'][i],
-                self._mask_columns(last, point2sp[i]))
+                self.mask_columns(last, point2sp[i]))
             if out['sem'] is not None:   # every superpoint is a semantic row at test time
                 sem = out['sem'][i].new_zeros(len(sp_feats[i]), out['sem'][i].shape[1])
                 sem[out['sem_idx'][i]] = out['sem'][i]
                 ds.pred_pts_seg = PointData(pts_semantic_mask=sem.argmax(-1)[point2sp[i]])
         return data_samples
 
-    def _predict_instances(self, cls: torch.Tensor, masks: torch.Tensor,
+    def predict_instances(self, cls: torch.Tensor, masks: torch.Tensor,
                            obj: Optional[torch.Tensor], point2sp: torch.Tensor) -> InstanceData:
         """Top-k (query, class) pairs -> per-point masks, labels, scores.
 
@@ -327,7 +342,7 @@ class OneFormer3D(BaseModel):
         Args:
             cls: (Q, K + 1) class logits; masks: (Q, S) mask logits; obj: (Q,) objectness
                 logits or None; point2sp: (N,) int64 mask column of each point (its
-                superpoint; the identity for point-level masks, :meth:`_mask_columns`).
+                superpoint; the identity for point-level masks, :meth:`mask_columns`).
         """
         cfg = self.test_cfg
         k = cls.shape[1] - 1

@@ -8,7 +8,7 @@ import torch.nn as nn
 
 from oneformer3d.registry import MODELS
 from oneformer3d.utils.compat import amp_dtype_for
-from ..layers import sample_points_img_feat
+from ..layers import pool_rows, sample_points_img_feat
 
 
 @MODELS.register_module()
@@ -195,26 +195,20 @@ class BiFusionEncoder(nn.Module):
             out3d, _ = self.backbone3d(x, injector=injector)
         feats, valids = self.point_features(inputs)
         m = out3d.F.shape[0]
-        f2 = out3d.F.new_zeros(m, feats[0].shape[1])
-        count = out3d.F.new_zeros(m)
-        xyz = out3d.F.new_zeros(m, 3)
-        npts = out3d.F.new_zeros(m)
-        for p2v, f, ok, pts in zip(inputs['voxels']['point2voxel'], feats, valids,
-                                   inputs['points']):
-            if not bool(ok.any()):
-                self.frames_without_projection += 1
-            f2.index_add_(0, p2v[ok], f[ok])
-            count.index_add_(0, p2v[ok], torch.ones_like(f[ok, 0]))
-            xyz.index_add_(0, p2v, pts[:, :3].float())
-            npts.index_add_(0, p2v, torch.ones_like(pts[:, 0]).float())
+        self.frames_without_projection += sum(int(not bool(ok.any())) for ok in valids)
+        p2v = torch.cat(inputs['voxels']['point2voxel'])
+        # per voxel: the mean 2D feature of its validly projected points, the mean position
+        f2, count = pool_rows(torch.cat(feats).to(out3d.F.dtype), p2v, m, 'mean',
+                              valid=torch.cat(valids), return_count=True)
+        xyz = pool_rows(torch.cat([p[:, :3] for p in inputs['points']]).float(), p2v, m,
+                        'mean')
         valid = count > 0
-        f2 = f2 / count.clamp(min=1)[:, None]
         f2 = self.proj2d(f2)
         fused, g = self.gate(self.proj3d(out3d.F), f2, valid)
         # per-voxel 2D features of this forward, for cross-view criteria (ClipConsCriterion)
         self.last_voxel_2d = (out3d.C, f2, valid)
         if self.geo_pe is not None:
-            fused = fused + self.geo_pe(xyz / npts.clamp(min=1)[:, None])
+            fused = fused + self.geo_pe(xyz)
         self.stats = dict(valid_ratio=valid.float().mean().detach(),
                           gate_2d=(g[valid].mean() if valid.any() else g.new_zeros(())).detach(),
                           frames_without_projection=torch.tensor(

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from oneformer3d.registry import MODELS
-from ..layers import sample_points_img_feat
+from ..layers import pool_rows, sample_points_img_feat
 
 # "no valid projection" inside the pooling: below any feature; MinkowskiEngine's max pooling
 # starts from the lowest float, so -inf would come out as -3.4e38 — test against a threshold
@@ -90,18 +90,12 @@ class DINOFPNInjector(nn.Module):
         feats, valids = sample_points_img_feat(inputs['points'], maps, inputs['camera'],
                                                inputs.get('elastic_offset'))
         m = x.F.shape[0]
-        # row m collects the points without a valid projection (no (N, C) boolean gather)
-        vox = x.F.new_full((m + 1, self.in_channels), INVALID)
-        count = x.F.new_zeros(m + 1)
-        for p2v, f, ok in zip(inputs['voxels']['point2voxel'], feats, valids):
-            idx = torch.where(ok, p2v, m)
-            if self.pool == 'max':
-                vox.index_reduce_(0, idx, f, 'amax', include_self=True)
-            else:
-                vox.index_reduce_(0, idx, f, 'mean', include_self=False)
-            count.index_add_(0, idx, torch.ones_like(idx, dtype=count.dtype))
-        vox, valid = vox[:m], count[:m] > 0
-        vox[~valid] = INVALID
+        vox, count = pool_rows(torch.cat(feats).to(x.F.dtype),
+                               torch.cat(inputs['voxels']['point2voxel']), m,
+                               'amax' if self.pool == 'max' else 'mean',
+                               valid=torch.cat(valids), return_count=True)
+        valid = count > 0
+        vox[~valid] = INVALID        # kept out of the max-pooling down the strides
         level = ME.SparseTensor(features=vox, coordinate_map_key=x.coordinate_map_key,
                                 coordinate_manager=x.coordinate_manager)
         raw = {1: level}

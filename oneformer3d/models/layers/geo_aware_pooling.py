@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from oneformer3d.registry import MODELS
-from .superpoint_pooling import segment_reduce
+from .pool_rows import pool_rows
 
 
 @MODELS.register_module()
@@ -55,9 +55,9 @@ class GeoAwarePooling(nn.Module):
     def normalise(xyz: torch.Tensor, point2sp: torch.Tensor, num_sp: int) -> torch.Tensor:
         """(N, 3) positions relative to their superpoint's mean, divided by its diameter
         (largest axis extent) + 0.01 m."""
-        lo = segment_reduce(xyz, point2sp, num_sp, 'amin')
-        hi = segment_reduce(xyz, point2sp, num_sp, 'amax')
-        centre = segment_reduce(xyz, point2sp, num_sp, 'mean')
+        lo = pool_rows(xyz, point2sp, num_sp, 'amin')
+        hi = pool_rows(xyz, point2sp, num_sp, 'amax')
+        centre = pool_rows(xyz, point2sp, num_sp, 'mean')
         diameter = (hi - lo).max(dim=1).values
         return (xyz - centre[point2sp]) / (diameter[point2sp, None] + 1e-2)
 
@@ -68,7 +68,7 @@ class GeoAwarePooling(nn.Module):
                              f'geometry embedding to the pooled features, which have '
                              f'{feats.shape[1]} channels; set channel_proj to that')
         geo = self.pts_proj1(self.normalise(xyz.to(feats.dtype), point2sp, num_sp))
-        geo_sp = segment_reduce(geo, point2sp, num_sp, 'amax')
+        geo_sp = pool_rows(geo, point2sp, num_sp, 'amax')
         weight = self.pts_proj2(torch.cat([geo, geo_sp[point2sp]], dim=1)).squeeze(1) * 2
-        pooled = segment_reduce(feats * weight[:, None], point2sp, num_sp, 'mean')
+        pooled = pool_rows(feats * weight[:, None], point2sp, num_sp, 'mean')
         return pooled + geo_sp, weight

@@ -1,20 +1,13 @@
-"""Superpoint pooling with ``Tensor.scatter_reduce`` (no torch_scatter): the function, and the
-plain-mean component of the detector's ``pool`` slot (OneFormer3D)."""
+"""Superpoint pooling (:func:`~oneformer3d.models.layers.pool_rows.pool_rows`, no
+torch_scatter): the function, and the plain-mean component of the detector's ``pool`` slot
+(OneFormer3D)."""
 from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
 
 from oneformer3d.registry import MODELS
-
-
-def segment_reduce(x: torch.Tensor, index: torch.Tensor, num: int,
-                   reduce: str = 'mean') -> torch.Tensor:
-    """(num, C) reduction (``'mean'``, ``'amax'``, ``'amin'``, ``'sum'``) of the rows of
-    ``x`` (N, C) by ``index`` (N,) int64 in ``[0, num)``; rows of empty groups are 0."""
-    out = x.new_zeros(num, x.shape[1])
-    return out.scatter_reduce(0, index[:, None].expand_as(x), x, reduce=reduce,
-                              include_self=False)
+from .pool_rows import pool_rows
 
 
 def superpoint_pool(feats: torch.Tensor, sp_ids: torch.Tensor,
@@ -30,7 +23,7 @@ def superpoint_pool(feats: torch.Tensor, sp_ids: torch.Tensor,
         ``sp_feats`` (S, C) and ``point2sp`` (N,) int64 in ``[0, S)``.
     """
     uniq, point2sp = torch.unique(sp_ids, return_inverse=True)
-    return segment_reduce(feats, point2sp, uniq.shape[0], reduce), point2sp
+    return pool_rows(feats, point2sp, uniq.shape[0], reduce), point2sp
 
 
 @MODELS.register_module()
@@ -48,4 +41,4 @@ class SuperpointMeanPool(nn.Module):
 
     def forward(self, feats: torch.Tensor, point2sp: torch.Tensor, xyz: torch.Tensor,
                 num_sp: int) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        return segment_reduce(feats, point2sp, num_sp, 'mean'), None
+        return pool_rows(feats, point2sp, num_sp, 'mean'), None

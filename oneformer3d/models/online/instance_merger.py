@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from oneformer3d.registry import TASK_UTILS
-from ..memory import voxel_keys
+from .multilevel_memory import voxel_keys
 
 
 def points_to_voxel_keys(xyz: torch.Tensor, voxel_size: float) -> torch.Tensor:

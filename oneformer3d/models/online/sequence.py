@@ -1,5 +1,6 @@
-"""Multi-view (online) paths of :class:`OneFormer3D`: frame-by-frame training and streaming
-inference (ESAM). A sample's frames share one world frame; ``inputs['frame_idx']`` tells each
+"""Multi-view (online) paths of :class:`OneFormer3D` (its ``loss_sequence`` /
+``predict_sequence``, through the detector's public methods only): frame-by-frame training and
+streaming inference (ESAM). A sample's frames share one world frame; ``inputs['frame_idx']`` tells each
 point's frame. Per frame the backbone runs with the ``memory`` as its decoder injector (reset
 at the start of each sequence), the decoder predicts the frame's instances, and
 
@@ -19,7 +20,7 @@ from mmengine.structures import InstanceData
 from oneformer3d.registry import TASK_UTILS
 from ..data_preprocessors import voxelize
 from ..criteria.instance_criterion import seed_boxes
-from ..online.instance_merger import points_to_voxel_keys
+from .instance_merger import points_to_voxel_keys
 
 
 FRAME_CAMERA_KEYS = ('intrinsic', 'pose', 'img_shape', 'stride')
@@ -63,7 +64,12 @@ def frame_inputs(model, points: List[torch.Tensor], superpoints: List[torch.Tens
     return out
 
 
-def _num_frames(inputs) -> int:
+def num_frames(inputs) -> int:
+    """The frame count of a multi-view batch (``inputs['frame_idx']``).
+
+    Raises:
+        ValueError: samples with different frame counts.
+    """
     counts = [int(f.max()) + 1 if len(f) else 0 for f in inputs['frame_idx']]
     if len(set(counts)) != 1:
         raise ValueError(f'multi-view batch with different frame counts {counts}: '
@@ -72,14 +78,17 @@ def _num_frames(inputs) -> int:
     return counts[0]
 
 
-def _reset(model):
+def reset_online_state(model):
+    """Start a new sequence: the memory forgets every earlier frame."""
     if model.memory is not None:
         model.memory.reset()
 
 
 def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
-    _reset(model)
-    frames = _num_frames(inputs)
+    """The clip's losses: each frame's instance (and semantic) losses summed over the clip,
+    the merge criterion over consecutive frames, ClipCons when its weight is not 0."""
+    reset_online_state(model)
+    frames = num_frames(inputs)
     totals, merge_frames, cons_frames = {}, [], []
     use_cons = model.clip_cons is not None and model.clip_cons.loss_weight != 0
     for t in range(frames):
@@ -89,7 +98,7 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
         fin = frame_inputs(model, pts, sps, inputs, t, sel)
         sp_feats, point2sp, sp_xyz, pts = model.extract_feat(fin, injector=model.memory)
         if use_cons:
-            cons_frames.append(model.bi_encoder.last_voxel_2d)
+            cons_frames.append(model.last_voxel_2d())
         out = model.decoder(sp_feats, training=True, sp_xyz=sp_xyz, points=pts,
                             point2sp=point2sp)
         targets, scene_ids, sp_sem = [], [], []
@@ -103,15 +112,15 @@ def loss_sequence(model, inputs: dict, data_samples: List) -> dict:
             if model.num_instance_classes == 1:
                 labels = torch.zeros_like(labels)
             boxes = ds.gt_instances_3d.get('bboxes_3d')      # ScanInstanceBoxes (scene ids)
-            targets.append(model._instance_targets(
+            targets.append(model.instance_targets(
                 p2s, local, labels, f.shape[0], p['xyz'],
                 None if boxes is None else boxes[ids[1:] - 1]))
             scene_ids.append(ids[1:])
             if model.sem_criterion is not None:   # the semantic rows' superpoints
-                sp_sem.append(model._sp_semantics(
+                sp_sem.append(model.sp_semantics(
                     p2s, ds.gt_pts_seg.pts_semantic_mask[s], f.shape[0],
                     model.sem_criterion.ignore_index)[out['sem_idx'][b]])
-        targets = model._add_query_masks(targets, out['query_idx'], sp_xyz)
+        targets = model.add_query_masks(targets, out['query_idx'], sp_xyz)
         losses = model.criterion(out['layers'], targets)
         if model.sem_criterion is not None:
             losses.update(model.sem_criterion(out['sem'], sp_sem))
@@ -146,7 +155,7 @@ class OnlineSession:
 
     def __init__(self, model, merger_cfg: Optional[dict] = None):
         self.model = model
-        _reset(model)
+        reset_online_state(model)
         self.merger = TASK_UTILS.build(merger_cfg or model.merger_cfg)
 
     @torch.no_grad()
@@ -164,8 +173,8 @@ class OnlineSession:
         out = model.decoder(sp_feats, training=False, sp_xyz=sp_xyz, points=pts,
                             point2sp=point2sp)
         last = out['layers'][-1]
-        inst = model._predict_instances(last['cls'][0], last['masks'][0], last['scores'][0],
-                                        model._mask_columns(last, point2sp[0]))
+        inst = model.predict_instances(last['cls'][0], last['masks'][0], last['scores'][0],
+                                        model.mask_columns(last, point2sp[0]))
         queries = out['queries'][0][inst.query_index]
         emb = model.merge_head(queries) if model.merge_head is not None else queries
         xyz = points[:, :3].float()
@@ -201,6 +210,8 @@ def _sample_of(inputs: dict, b: int) -> dict:
 
 
 def predict_sequence(model, inputs: dict, data_samples: List) -> List:
+    """Stream each sample's frames through an :class:`OnlineSession`; the merged scene
+    instances on the scan points (``inputs['scan_points']``) when given."""
     for b, ds in enumerate(data_samples):
         session = OnlineSession(model)
         fidx = inputs['frame_idx'][b]

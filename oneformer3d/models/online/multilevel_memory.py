@@ -44,6 +44,7 @@ import torch
 import torch.nn as nn
 
 from oneformer3d.registry import MODELS
+from ..layers.pool_rows import pool_rows
 
 _OFF, _BITS = 1 << 20, 21
 _MASK = (1 << _BITS) - 1
@@ -194,10 +195,8 @@ class MultilevelMemory(nn.Module):
             all_feats = torch.cat([old_f.to(feats.dtype), feats])
             all_seen = torch.cat([old_s, seen_now])
         uniq, inv = torch.unique(all_keys, return_inverse=True)
-        mem = feats.new_zeros(len(uniq), feats.shape[1]).scatter_reduce(
-            0, inv[:, None].expand_as(all_feats), all_feats, 'amax', include_self=False)
-        seen = torch.full_like(uniq, -1).scatter_reduce(0, inv, all_seen, 'amax',
-                                                        include_self=False)
+        mem = pool_rows(all_feats, inv, len(uniq), 'amax')
+        seen = pool_rows(all_seen, inv, len(uniq), 'amax')
         keep = seen > self.frame - self.queue if self.queue > 0 else torch.ones_like(
             seen, dtype=torch.bool)
         kept = mem[keep].detach() if self.detach_state else mem[keep]

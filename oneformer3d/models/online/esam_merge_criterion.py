@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from oneformer3d.registry import MODELS
-from ..layers import segment_reduce
+from ..layers.pool_rows import pool_rows
 
 
 @MODELS.register_module()
@@ -64,7 +64,7 @@ class ESAMMergeCriterion:
     def centres(emb: torch.Tensor, ids: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(U, D) mean embedding per distinct id and the (U,) sorted ids."""
         uniq, inv = torch.unique(ids, return_inverse=True)
-        return segment_reduce(emb, inv, len(uniq), 'mean'), uniq
+        return pool_rows(emb, inv, len(uniq), 'mean'), uniq
 
     def _term(self, a: tuple, b: tuple) -> torch.Tensor:
         (ca, ida), (cb, idb) = a, b

@@ -1,3 +1,0 @@
-from .merge_head import MergeHead
-
-__all__ = ['MergeHead']
