@@ -76,6 +76,7 @@ def test_bf16_bifusion_training_resumes_exactly(sv_root, tmp_path):
                 'param_scheduler.1.end=2', 'default_hooks.checkpoint.interval=1',
                 'default_hooks.checkpoint.max_keep_ckpts=5',
                 'model.bi_encoder.backbone3d.layers=[1,1,1,1,1,1,1,1]',
+                'model.decoder.max_queries=100',        # resume equality needs no more
                 f'load_from={ckpt}', 'train_dataloader.num_workers=0',
                 'train_dataloader.persistent_workers=False']
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -328,3 +328,27 @@ def test_online_training_from_sv_checkpoint_under_torchrun(mv_root, tmp_path):
     assert re.search(r'missing: decoder\.reg_head\.0\.weight, .*memory\.conv_d1', log), \
         log[-3000:]
     assert (tmp_path / 'mv_run' / 'iter_2.pth').is_file()
+
+
+def test_the_preprocessor_voxelizes_each_frame_and_a_frame_batch_equals_one_voxelization(
+        mv_root):
+    """MV voxelisation happens in the data preprocessor, as SV's: per sample, per frame the
+    voxels of that frame's points; frame t of a batch (collate_voxels) equals voxelizing all
+    samples' frame-t points at once (the real sequence twice as a batch of two)."""
+    from oneformer3d.models.data_preprocessors import collate_voxels, voxelize
+    cfg = Config.fromfile(CONFIG)
+    ds = build(cfg.val_dataloader, mv_root)
+    pre = MODELS.build(cfg.model.data_preprocessor)
+    item = ds[0]
+    data = pre(pseudo_collate([item, item]))['inputs']
+    fv = data['frame_voxels']
+    assert len(fv) == 2 and len(fv[0]) == 3 and 'voxels' not in data
+    for t in range(3):
+        pts = [p[f == t] for p, f in zip(data['points'], data['frame_idx'])]
+        whole = voxelize(pts, pre.voxel_size, slice(pre.feat_start, None))
+        batch = collate_voxels([fv[0][t], fv[1][t]])
+        assert torch.equal(batch['coordinates'], whole['coordinates'])
+        assert torch.equal(batch['features'], whole['features'])
+        assert all(torch.equal(a, b) for a, b in zip(batch['point2voxel'],
+                                                     whole['point2voxel']))
+        assert len(fv[0][t]['point2voxel'][0]) == len(pts[0]) == 5000

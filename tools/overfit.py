@@ -11,6 +11,7 @@ import sys
 import time
 
 import oneformer3d  # noqa: F401
+from mmengine.config import DictAction
 from oneformer3d.engine import Runner
 
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
@@ -28,6 +29,8 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=None, help='override max_iters')
     p.add_argument('--voxel-size', type=float, default=None)
     p.add_argument('--table', default='scannet', choices=['scannet', 'scannet200'])
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                   help='override config keys (key=value), checked as tools/train.py does')
     add_repeatability_args(p)
     return p.parse_args(argv)
 
@@ -39,7 +42,7 @@ def run_overfit(args) -> dict:
     data_dir = osp.join(work_dir, 'data')
     create_scannet_infos(args.data, data_dir, get_class_table(args.table), args.table,
                          scenes=[args.scene])
-    cfg = load_config(args.config, work_dir=work_dir, seed=args.seed,
+    cfg = load_config(args.config, args.cfg_options, work_dir=work_dir, seed=args.seed,
                       deterministic=args.deterministic)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_dir

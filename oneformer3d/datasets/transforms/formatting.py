@@ -19,6 +19,48 @@ def _image_tensor(img):
     return torch.from_numpy(np.ascontiguousarray(np.asarray(img).transpose(2, 0, 1)))
 
 
+def pack_camera(results: dict) -> dict:
+    """The sample's camera as the model reads it (``inputs['camera']``), packed once here.
+
+    Single view: ``pose`` (4, 4) camera-to-world and ``intrinsic`` (3, 3); multi-view:
+    ``pose`` (T, 4, 4) from the per-frame ``poses`` and ``intrinsic`` (T, 3, 3) from
+    ``intrinsics`` or the shared ``intrinsic``. Plus ``aug_matrix`` (4, 4) (identity when no
+    augmentation recorded one), ``img_shape`` ([T,] 2) ``(H, W)`` int64 and ``stride``
+    ([T,] 2) ``(s_x, s_y)`` image pixels per feature cell (``clip_stride``; NaN for a frame
+    whose map is missing until the data preprocessor computes it); float64 tensors.
+
+    Raises:
+        KeyError: naming the sample and the key when a camera entry is missing.
+    """
+    def need(key):
+        value = results.get(key)
+        if value is None:
+            raise KeyError(f'{key} missing in sample {results.get("sample_idx")} (needed to '
+                           f'project points into the 2D features)')
+        return np.asarray(value, dtype=np.float64)
+    if 'pose' in results:                    # single view
+        pose, intr = need('pose'), need('intrinsic')[:3, :3]
+    else:                                    # multi-view: one camera per frame
+        pose = need('poses')
+        intr = (need('intrinsics') if 'intrinsics' in results
+                else np.broadcast_to(need('intrinsic')[:3, :3], (len(pose), 3, 3)))[..., :3, :3]
+    aug = np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64)
+    return dict(intrinsic=torch.from_numpy(np.ascontiguousarray(intr)),
+                pose=torch.from_numpy(np.ascontiguousarray(pose)),
+                aug_matrix=torch.from_numpy(aug),
+                img_shape=torch.from_numpy(need('img_shape')).long(),
+                stride=torch.from_numpy(_strides(results.get('clip_stride'))))
+
+
+def _strides(stride) -> np.ndarray:
+    """``clip_stride`` ((s_x, s_y), or one per frame) as float64, NaN where a map is missing."""
+    if stride is None:
+        return np.full(2, np.nan)
+    if len(stride) and (stride[0] is None or np.ndim(stride[0]) > 0):     # per frame
+        return np.stack([_strides(s) for s in stride])
+    return np.asarray(stride, dtype=np.float64)
+
+
 def _stack_views(value):
     """MV lists of per-frame tensors -> one (T, ...) tensor when every frame has one (a list
     would be transposed by mmengine's collate); SV values and lists with gaps pass as they are."""
@@ -42,7 +84,7 @@ class Pack3DDetInputs(BaseTransform):
 
     2D features (after :class:`LoadClipFeature`) always travel when present: ``clip_pix``
     (C, H_f, W_f) / ``clip_global`` (C_g,) tensors or None (lists for MV) go to
-    ``inputs``, the image of a frame marked for online computation goes to ``inputs['img']``
+    ``inputs``, the camera to ``inputs['camera']`` (:func:`pack_camera`), the image of a frame marked for online computation goes to ``inputs['img']``
     as uint8 (3, H, W), and ``elastic_offset`` (N, 3) to ``inputs`` (needed to undo
     augmentations before projecting).
     """
@@ -73,6 +115,7 @@ class Pack3DDetInputs(BaseTransform):
             off = results.get('elastic_offset')
             inputs['elastic_offset'] = None if off is None else torch.from_numpy(
                 np.asarray(off, dtype=np.float32))
+            inputs['camera'] = pack_camera(results)
         seg = PointData()
         for key in POINT_KEYS:
             if key in self.keys and key in results:

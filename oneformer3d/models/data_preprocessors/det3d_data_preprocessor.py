@@ -3,7 +3,6 @@ stack stored 2D features and camera info, computing missing features online."""
 import logging
 from typing import List, Optional
 
-import numpy as np
 
 import torch
 from mmengine.model import BaseDataPreprocessor
@@ -40,14 +39,31 @@ def voxelize(points: List[torch.Tensor], voxel_size: float, feat_slice=slice(3, 
                 point2voxel=list(torch.split(inverse, sizes)))
 
 
+def collate_voxels(per_sample: List[dict]) -> dict:
+    """One batch from per-sample :func:`voxelize` outputs (each of one sample, batch index
+    0): batch index ``b`` in the coordinates, ``point2voxel`` offset by the rows before.
+    Equal to :func:`voxelize` of all the samples' points (unique keys sort by batch first)."""
+    coords, feats, p2v, offset = [], [], [], 0
+    for b, v in enumerate(per_sample):
+        c = v['coordinates'].clone()
+        c[:, 0] = b
+        coords.append(c)
+        feats.append(v['features'])
+        p2v.append(v['point2voxel'][0] + offset)
+        offset += c.shape[0]
+    return dict(coordinates=torch.cat(coords), features=torch.cat(feats), point2voxel=p2v)
+
+
 @MODELS.register_module()
 class Det3DDataPreprocessor(BaseDataPreprocessor):
     """Move a pseudo-collated batch to the model's device and voxelize it.
 
     Input ``data``: ``{'inputs': {'points': [ (N_i, C) ], ...}, 'data_samples': [...]}``.
-    Output ``inputs``: ``points``, ``voxels`` (:func:`voxelize`; for multi-view samples,
-    which carry ``frame_idx``, the detector voxelizes each frame itself and ``frame_idx`` /
-    ``scan_points`` pass through) and, when the pipeline
+    Output ``inputs``: ``points``, ``voxels`` (:func:`voxelize`); for multi-view samples,
+    which carry ``frame_idx``, ``frame_voxels`` instead — per sample, per frame the
+    :func:`voxelize` output of that frame's points (the model runs frame by frame and
+    batches a frame with :func:`collate_voxels`) — and ``frame_idx`` / ``scan_points`` pass
+    through; when the pipeline
     loaded 2D features (:class:`~oneformer3d.datasets.transforms.LoadClipFeature`):
 
     * ``clip_pix``: (B, C, H_f, W_f) float32 (SV) or (B, T, C, H_f, W_f) (MV) when every map
@@ -87,15 +103,24 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
         data = self.cast_data(data)
         points = data['inputs']['points']
         inputs = dict(points=points)
-        if 'frame_idx' in data['inputs']:       # MV: the detector voxelizes frame by frame
+        if 'frame_idx' in data['inputs']:       # MV: each frame voxelized on its own
             for key in ('frame_idx', 'scan_points'):
                 if key in data['inputs']:
                     inputs[key] = data['inputs'][key]
+            inputs['frame_voxels'] = [
+                [self.voxelize_points([p[f == t]])
+                 for t in range(int(f.max()) + 1 if len(f) else 0)]
+                for p, f in zip(points, inputs['frame_idx'])]
         else:
-            inputs['voxels'] = voxelize(points, self.voxel_size, slice(self.feat_start, None))
+            inputs['voxels'] = self.voxelize_points(points)
         if 'clip_pix' in data['inputs']:
             inputs.update(self.collate_img_features(data['inputs'], data['data_samples']))
         return dict(inputs=inputs, data_samples=data['data_samples'])
+
+    def voxelize_points(self, points: List[torch.Tensor]) -> dict:
+        """:func:`voxelize` with this preprocessor's ``voxel_size`` and feature columns (also
+        what a streaming session calls for a raw frame)."""
+        return voxelize(points, self.voxel_size, slice(self.feat_start, None))
 
     # ---- 2D features -------------------------------------------------------------------
     def _online(self, img: Optional[torch.Tensor], path: str) -> Optional[torch.Tensor]:
@@ -111,8 +136,10 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
         return self.img_encoder(img[None].to(self.device))['pix'][0].float()
 
     def collate_img_features(self, inputs: dict, samples: list) -> dict:
-        """See the class docstring; fills missing maps and updates the samples' strides."""
+        """See the class docstring; fills missing maps and sets their strides in the camera
+        (and the samples' ``clip_stride``)."""
         pix_out, glob_out = [], []
+        camera = {k: torch.stack(list(v)).to(self.device) for k, v in inputs['camera'].items()}
         for b, sample in enumerate(samples):
             missing = sample.metainfo.get('clip_missing', False)
             multi = isinstance(missing, (list, tuple))
@@ -120,9 +147,11 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
             if not multi:
                 if missing:
                     pix = self._online(inputs['img'][b], sample.metainfo['clip_feat_path'])
-                    h, w = sample.metainfo['img_shape']
-                    sample.set_metainfo(dict(clip_stride=(float('nan'),) * 2 if pix is None
-                                             else (w / pix.shape[-1], h / pix.shape[-2])))
+                    h, w = camera['img_shape'][b].tolist()
+                    stride = ((float('nan'),) * 2 if pix is None
+                              else (w / pix.shape[-1], h / pix.shape[-2]))
+                    camera['stride'][b] = torch.tensor(stride, dtype=camera['stride'].dtype)
+                    sample.set_metainfo(dict(clip_stride=stride))
                 pix_out.append(None if pix is None else pix.float())
                 glob_out.append(None if glob is None else glob.float())
                 continue
@@ -130,9 +159,11 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
             for t, miss in enumerate(missing):
                 if miss:
                     v = self._online(inputs['img'][b][t], sample.metainfo['clip_feat_path'][t])
-                    shape = sample.metainfo['img_shape'][t]
+                    h, w = camera['img_shape'][b, t].tolist()
                     strides[t] = (float('nan'),) * 2 if v is None else (
-                        shape[1] / v.shape[-1], shape[0] / v.shape[-2])
+                        w / v.shape[-1], h / v.shape[-2])
+                    camera['stride'][b, t] = torch.tensor(strides[t],
+                                                          dtype=camera['stride'].dtype)
                 else:
                     v = pix[t]
                 views.append(None if v is None else v.float())
@@ -147,48 +178,11 @@ class Det3DDataPreprocessor(BaseDataPreprocessor):
                              f'({files}); stored features and the online img_encoder must be '
                              f'the same encoder/layer')
         out = dict(clip_pix=_stack_if_same(pix_out), clip_global=_stack_if_same(glob_out),
-                   camera=self._camera(samples), elastic_offset=inputs.get('elastic_offset'),
+                   camera=camera, elastic_offset=inputs.get('elastic_offset'),
                    clip_feat_path=[s.metainfo.get('clip_feat_path') for s in samples])
         if self.online_in_model and inputs.get('img') is not None:
             out['img'] = inputs['img']
         return out
-
-    def _camera(self, samples: list) -> dict:
-        """Stack the samples' cameras. SV samples carry ``pose`` (4, 4) and ``intrinsic``;
-        MV samples carry per-frame ``poses`` (T, 4, 4) and one ``intrinsic`` (3, 3) shared
-        by the frames or per-frame ``intrinsics`` (T, 3, 3), with per-frame ``img_shape`` and
-        ``clip_stride`` lists.
-
-        Raises:
-            KeyError: naming the samples and the key when a camera entry is missing.
-        """
-        def need(sample, key):
-            value = sample.metainfo.get(key)
-            if value is None:
-                raise KeyError(f'{key} missing in the metainfo of sample '
-                               f'{sample.metainfo.get("sample_idx")} (needed to project points '
-                               f'into the 2D features)')
-            return np.asarray(value, dtype=np.float64)
-
-        per = []
-        for sample in samples:
-            meta = sample.metainfo
-            if 'pose' in meta:                   # single view
-                pose, intr = need(sample, 'pose'), need(sample, 'intrinsic')[:3, :3]
-            else:                                # multi-view: one camera per frame
-                pose = need(sample, 'poses')
-                intr = (need(sample, 'intrinsics') if 'intrinsics' in meta
-                        else np.broadcast_to(need(sample, 'intrinsic')[:3, :3],
-                                             (len(pose), 3, 3)))[..., :3, :3]
-            per.append(dict(intrinsic=intr, pose=pose,
-                            aug_matrix=np.asarray(meta.get('aug_matrix', np.eye(4)),
-                                                  dtype=np.float64),
-                            img_shape=need(sample, 'img_shape'),
-                            stride=need(sample, 'clip_stride')))
-        cam = {k: torch.as_tensor(np.stack([p[k] for p in per]), device=self.device)
-               for k in per[0]}
-        cam['img_shape'] = cam['img_shape'].long()
-        return cam
 
 
 def _stack_if_same(tensors: list):

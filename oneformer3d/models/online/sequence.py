@@ -18,7 +18,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from oneformer3d.registry import TASK_UTILS
-from ..data_preprocessors import voxelize
+from ..data_preprocessors import collate_voxels
 from ..criteria.instance_criterion import seed_boxes
 from .instance_merger import points_to_voxel_keys
 
@@ -28,18 +28,25 @@ FRAME_CAMERA_KEYS = ('intrinsic', 'pose', 'img_shape', 'stride')
 
 def frame_inputs(model, points: List[torch.Tensor], superpoints: List[torch.Tensor],
                  inputs: Optional[dict] = None, t: Optional[int] = None,
-                 sel: Optional[List[torch.Tensor]] = None) -> dict:
-    """Voxelize one frame per sample; superpoint ids are made contiguous per frame.
+                 sel: Optional[List[torch.Tensor]] = None,
+                 voxels: Optional[dict] = None) -> dict:
+    """One frame per sample as the model's inputs; superpoint ids are made contiguous per
+    frame. The voxels are the data preprocessor's (``inputs['frame_voxels']``, frame ``t`` of
+    each sample batched by :func:`collate_voxels`), or, for a raw frame without them (a
+    streaming session), its :meth:`voxelize_points` of ``points``.
 
     With the batch's ``inputs`` holding 2D features (``clip_pix`` (B, T, C, H_f, W_f) or a
     list of (T, ...), ``camera`` with per-frame entries (B, T, ...)), frame ``t``'s maps,
     global tokens and camera (and the ``elastic_offset`` rows ``sel`` of each sample's
     points) are carried along, so a 2D-fusion part sees exactly that frame's view.
     """
-    pre = model.data_preprocessor
     sps = [torch.unique(sp, return_inverse=True)[1] for sp in superpoints]
-    out = dict(points=points, sp_pts_mask=sps,
-               voxels=voxelize(points, pre.voxel_size, slice(pre.feat_start, None)))
+    if voxels is None and inputs is not None and inputs.get('frame_voxels') is not None \
+            and t is not None:
+        voxels = collate_voxels([fv[t] for fv in inputs['frame_voxels']])
+    elif voxels is None:
+        voxels = model.data_preprocessor.voxelize_points(points)
+    out = dict(points=points, sp_pts_mask=sps, voxels=voxels)
     if inputs is not None and inputs.get('clip_pix') is not None:
         def at_t(x):
             if x is None:
@@ -160,14 +167,16 @@ class OnlineSession:
 
     @torch.no_grad()
     def step(self, points: torch.Tensor, superpoints: torch.Tensor,
-             view: Optional[dict] = None):
+             view: Optional[dict] = None, voxels: Optional[dict] = None):
         """One frame; ``view``: that frame's 2D inputs with a batch of one (``clip_pix``,
-        ``clip_global``, ``camera``, ``elastic_offset`` as :func:`frame_inputs` gives them)."""
+        ``clip_global``, ``camera``, ``elastic_offset`` as :func:`frame_inputs` gives them);
+        ``voxels``: the data preprocessor's voxels of the frame (else voxelized here by the
+        preprocessor's :meth:`voxelize_points`)."""
         model = self.model
         if len(points) == 0:
             return InstanceData(), self.merger.update([], torch.zeros(0, 1), torch.zeros(0),
                                                       torch.zeros(0, dtype=torch.long))
-        fin = frame_inputs(model, [points], [superpoints])
+        fin = frame_inputs(model, [points], [superpoints], voxels=voxels)
         fin.update(view or {})
         sp_feats, point2sp, sp_xyz, pts = model.extract_feat(fin, injector=model.memory)
         out = model.decoder(sp_feats, training=False, sp_xyz=sp_xyz, points=pts,
@@ -206,7 +215,8 @@ def _sample_of(inputs: dict, b: int) -> dict:
     return dict(clip_pix=pick(inputs['clip_pix']), clip_global=pick(inputs.get('clip_global')),
                 clip_feat_path=pick(inputs.get('clip_feat_path')), img=pick(inputs.get('img')),
                 camera={k: v[b:b + 1] for k, v in inputs['camera'].items()},
-                elastic_offset=pick(inputs.get('elastic_offset')))
+                elastic_offset=pick(inputs.get('elastic_offset')),
+                frame_voxels=pick(inputs.get('frame_voxels')))
 
 
 def predict_sequence(model, inputs: dict, data_samples: List) -> List:
@@ -225,7 +235,8 @@ def predict_sequence(model, inputs: dict, data_samples: List) -> List:
                 view = {k: one[k] for k in ('clip_pix', 'clip_global', 'camera',
                                             'elastic_offset', 'clip_feat_path', 'img')
                         if k in one}
-            session.step(inputs['points'][b][sel], ds.gt_pts_seg.sp_pts_mask[sel], view)
+            session.step(inputs['points'][b][sel], ds.gt_pts_seg.sp_pts_mask[sel], view,
+                         voxels=inputs['frame_voxels'][b][t])
         if 'scan_points' in inputs:
             result = session.merger.to_points(inputs['scan_points'][b].cpu().numpy())
         else:   # no scan: the scene instances as their voxel centres
