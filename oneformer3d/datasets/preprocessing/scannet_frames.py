@@ -37,17 +37,37 @@ from oneformer3d.geometry import (backproject_depth, check_pose, render_depth,
                                   scale_intrinsic, transform_points)
 from oneformer3d.metainfo import ClassTable, read_label_map
 from ..infos_io import load_infos
-from .scannet_io import find_scenes, read_bin, read_scene_arrays, read_scene_raw, write_bin
+from .scannet_io import (find_scenes, read_axis_alignment, read_bin, read_scene_arrays,
+                         read_scene_raw, write_bin)
 from .scannet_scans import INFO_VERSION, SUBDIRS
 from .superpoints import compute_superpoints
 
 logger = logging.getLogger('oneformer3d')
 DEPTH_SIZE = (480, 640)  # ScanNet depth (H, W)
+# A frame's back-projected points must lie on the scan: median distance to the nearest scan
+# vertex at most this (metres). On the real scene0000_00 sequence (posed_rgbd, 60 frames of
+# sensor depth) correctly aligned frames measure 2.3-2.9 cm (ScanNet's mesh vertices are ~2 cm
+# apart, sensor noise adds the rest); the same frames in the raw, unaligned frame measure
+# 4.9 cm to 4.6 m. Rendered depth lies on the scan (~0).
+MAX_FRAME_SCAN_DISTANCE = 0.04
+
+
+def scene_meta_alignment(posed_dir: str, scene: str):
+    """The scene's ``axisAlignment`` as ScanNet delivers it: the meta file ``<scene>.txt``
+    beside ``posed_images/`` (``<posed_dir>/<scene>.txt``) or in the scene's image folder.
+    Returns ``(matrix (4, 4), path)`` or ``(None, None)`` when there is none."""
+    for path in (osp.join(posed_dir, f'{scene}.txt'),
+                 osp.join(posed_dir, 'posed_images', scene, f'{scene}.txt')):
+        if osp.isfile(path):
+            return read_axis_alignment(path), path
+    return None, None
 
 
 def list_frames(posed_dir: str) -> List[dict]:
     """Frames as dicts: scene, frame, img_path, depth_path (or None), pose (4, 4) raw,
-    intrinsic (colour 4x4), depth_intrinsic (or None), axis_align_matrix (or None)."""
+    intrinsic (colour 4x4), depth_intrinsic (or None), axis_align_matrix (or None: the scan's
+    is used) and axis_align_source (where the matrix comes from: mmdetection3d's posed infos,
+    the scene's meta file, or None)."""
     frames = []
     pkl = osp.join(posed_dir, 'scannet_infos.pkl')
     if osp.isfile(pkl):
@@ -61,7 +81,9 @@ def list_frames(posed_dir: str) -> List[dict]:
                     img_path=osp.join(posed_dir, img), depth_path=None,
                     pose=np.asarray(pose, dtype=np.float64),
                     intrinsic=np.asarray(info['intrinsics'], dtype=np.float64),
-                    depth_intrinsic=None, axis_align_matrix=align))
+                    depth_intrinsic=None, axis_align_matrix=align,
+                    axis_align_source=None if align is None else
+                    f'{pkl} (annos.axis_align_matrix)'))
         return frames
     for scene_dir in sorted(glob.glob(osp.join(posed_dir, 'posed_images', '*'))):
         k_path = osp.join(scene_dir, 'intrinsic.txt')
@@ -70,6 +92,7 @@ def list_frames(posed_dir: str) -> List[dict]:
         k = np.loadtxt(k_path)
         dk_path = osp.join(scene_dir, 'depth_intrinsic.txt')
         dk = np.loadtxt(dk_path) if osp.isfile(dk_path) else None
+        align, align_path = scene_meta_alignment(posed_dir, osp.basename(scene_dir))
         for img in sorted(glob.glob(osp.join(scene_dir, '*.jpg'))):
             stem = osp.splitext(img)[0]
             try:
@@ -79,7 +102,8 @@ def list_frames(posed_dir: str) -> List[dict]:
             frames.append(dict(
                 scene=osp.basename(scene_dir), frame=osp.basename(stem), img_path=img,
                 depth_path=stem + '.png' if osp.isfile(stem + '.png') else None,
-                pose=pose, intrinsic=k, depth_intrinsic=dk, axis_align_matrix=None))
+                pose=pose, intrinsic=k, depth_intrinsic=dk, axis_align_matrix=align,
+                axis_align_source=align_path))
     if not frames:
         raise FileNotFoundError(f'{posed_dir}: no posed frames (expected scannet_infos.pkl or '
                                 f'posed_images/<scene>/*.jpg)')
@@ -127,6 +151,38 @@ def frame_cloud(fr: dict, scan: dict, out_dir: str, max_points: int, rng) -> dic
                 depth_source=source, align=align)
 
 
+def alignment_source(fr: dict, scan: dict) -> str:
+    """Where a frame's axis alignment comes from (recorded in the infos)."""
+    if fr.get('axis_align_source'):
+        return fr['axis_align_source']
+    if scan.get('axis_align_default', False):
+        return 'identity (assumed: no meta file, no <scene>_axis_align_matrix.npy)'
+    return 'the scan (its meta file or <scene>_axis_align_matrix.npy)'
+
+
+def check_on_scan(xyz: np.ndarray, tree: cKDTree, fr: dict, source: str,
+                  max_distance: float = MAX_FRAME_SCAN_DISTANCE) -> float:
+    """The median distance (metres) of a frame's aligned points to the nearest scan vertex.
+
+    Raises:
+        ValueError: above ``max_distance``, naming the frame, the distance, the alignment
+            used and the likely causes — labels would be transferred across a misalignment.
+    """
+    if len(xyz) == 0:
+        return 0.0
+    median = float(np.median(tree.query(xyz)[0]))
+    if median > max_distance:
+        raise ValueError(
+            f'{fr["img_path"]}: its back-projected points lie a median {median * 100:.1f} cm '
+            f'from the scan of {fr["scene"]} (at most {max_distance * 100:.1f} cm expected), so '
+            f'labels would be transferred across a misalignment. Axis alignment used: '
+            f'{source}. Likely causes: poses in the raw ScanNet frame while the scan is '
+            f'axis-aligned (put the scene meta file {fr["scene"]}.txt with its axisAlignment '
+            f'line beside posed_images/, or use the posed infos of mmdetection3d), a wrong depth '
+            f'intrinsic, or a wrong depth scale (ScanNet depth: uint16 millimetres)')
+    return median
+
+
 def transfer_labels(xyz: np.ndarray, scan: dict, tree: cKDTree, label_radius: float):
     """Instance / semantic ids of the nearest scan vertex (0 beyond ``label_radius`` metres);
     returns ``(ins, sem, near)``."""
@@ -138,9 +194,14 @@ def transfer_labels(xyz: np.ndarray, scan: dict, tree: cKDTree, label_radius: fl
 
 def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: ClassTable,
                   max_points: int, label_radius: float, superpoints: str, rng,
-                  min_points: int = 100) -> Optional[dict]:
+                  min_points: int = 100,
+                  max_scan_distance: float = MAX_FRAME_SCAN_DISTANCE) -> Optional[dict]:
     """Convert one frame (see the module docstring); returns its info entry, or None (no
-    file written) when its depth gives fewer than ``min_points`` points."""
+    file written) when its depth gives fewer than ``min_points`` points.
+
+    Raises:
+        ValueError: the frame's points do not lie on the scan (:func:`check_on_scan`).
+    """
     name = f'{fr["scene"]}_{fr["frame"]}'
     cloud = frame_cloud(fr, scan, out_dir, max_points, rng)
     xyz, rgb, align = cloud['xyz'], cloud['rgb'], cloud['align']
@@ -148,6 +209,8 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
         return None
     depth_path, depth_k, source = cloud['depth_path'], cloud['depth_intrinsic'], \
         cloud['depth_source']
+    align_source = alignment_source(fr, scan)
+    distance = check_on_scan(xyz, tree, fr, align_source, max_scan_distance)
     ins, sem, near = transfer_labels(xyz, scan, tree, label_radius)
     centre = xyz.mean(axis=0)
     shift = np.eye(4)
@@ -169,7 +232,8 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
         super_pts_path=f'{name}.bin', img_path=rel(fr['img_path']), depth_path=rel(depth_path),
         intrinsic=np.asarray(fr['intrinsic'], dtype=np.float64)[:3, :3],
         depth_intrinsic=np.asarray(depth_k, dtype=np.float64)[:3, :3],
-        pose=shift @ align @ fr['pose'], axis_align_matrix=align, centre=centre,
+        pose=shift @ align @ fr['pose'], axis_align_matrix=align,
+        axis_align_source=align_source, scan_distance_median=distance, centre=centre,
         depth_source=source, superpoint_source=method, num_points=int(len(points)),
         labelled_ratio=float(near.mean()) if len(near) else 0.0)
 

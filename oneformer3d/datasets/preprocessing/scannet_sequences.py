@@ -30,7 +30,8 @@ from tqdm import tqdm
 from oneformer3d.geometry import backproject_depth, check_pose
 from oneformer3d.metainfo import ClassTable
 from .scannet_io import write_bin
-from .scannet_frames import ScanCache, frame_cloud, list_frames, transfer_labels
+from .scannet_frames import (ScanCache, alignment_source, check_on_scan, frame_cloud,
+                             list_frames, transfer_labels)
 from .scannet_scans import INFO_VERSION, SUBDIRS
 from .superpoints import compute_superpoints
 
@@ -91,6 +92,9 @@ def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str
                 continue
             scan, tree = scans.get(scene, fr['img_path'])
             cloud = frame_cloud(fr, scan, out_dir, max_points, rng)
+            align_source = alignment_source(fr, scan)
+            info.setdefault('scan_distance_median', []).append(
+                check_on_scan(cloud['xyz'], tree, fr, align_source))
             ins, sem, _ = transfer_labels(cloud['xyz'], scan, tree, label_radius)
             name = f'{scene}_{fr["frame"]}'
             meta = _write_frame(out_dir, name, cloud['xyz'], cloud['rgb'],
@@ -106,7 +110,7 @@ def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str
             info['depth_source'].append(cloud['depth_source'])
             info.update(intrinsic=np.asarray(fr['intrinsic'], np.float64)[:3, :3],
                         depth_intrinsic=cloud['depth_intrinsic'],
-                        axis_align_matrix=cloud['align'],
+                        axis_align_matrix=cloud['align'], axis_align_source=align_source,
                         superpoint_source=meta['superpoint_source'])
         if not info['frame_ids']:
             continue
