@@ -4,6 +4,7 @@ the aligned scan, and the labels agree with the raw mesh's; without the meta fil
 naming the frame and the distance, instead of transferring labels across a misalignment."""
 import os
 import os.path as osp
+import pickle
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_
 from oneformer3d.datasets.preprocessing.scannet_io import read_bin
 from oneformer3d.datasets.preprocessing.scannet_sequences import create_scannet_mv_infos
 from oneformer3d.metainfo import SCANNET20
-from tests.conftest import data_path
+from tests.conftest import call_tool, data_path
 
 
 def meta_alignment(path):
@@ -82,3 +83,24 @@ def test_mv_sequence_records_the_alignment_and_refuses_a_misaligned_one(tmp_path
         create_scannet_mv_infos(data_path('scannet'), str(tmp_path / 'mv2'), SCANNET20,
                                 'scannet_mv', posed_dir=posed_without_meta(tmp_path),
                                 frame_interval=20, max_points=2000)
+
+
+def test_an_explicit_alignment_is_used_and_recorded(tmp_path):
+    """--axis-align: the meta file given on the command line (no meta file beside the frames)
+    aligns every frame; a file that is not a 4x4 matrix is named."""
+    meta = data_path('scannet', 'posed_rgbd', 'scene0000_00.txt')
+    posed = posed_without_meta(tmp_path)
+    out = tmp_path / 'sv'
+    rc, log = call_tool('create_data', 'scannet_sv', '--root-path', data_path('scannet'),
+                        '--posed-dir', posed, '--out-dir', out, '--axis-align', meta,
+                        '--frame-interval', '30', '--max-points', '2000')
+    assert rc == 0, log[-2000:]
+    with open(out / 'scannet_sv_oneformer3d_infos_train.pkl', 'rb') as fh:
+        infos = pickle.load(fh)['data_list']
+    assert len(infos) == 2
+    assert all(i['axis_align_source'] == f'--axis-align {meta}' for i in infos)
+    bad = tmp_path / 'bad.txt'
+    bad.write_text('1 0 0\n0 1 0\n')
+    with pytest.raises(ValueError, match=r'--axis-align .*bad\.txt: a \(2, 3\) array'):
+        create_scannet_sv_infos(data_path('scannet'), str(tmp_path / 'sv2'), SCANNET20,
+                                'scannet_sv', posed_dir=posed, axis_align=str(bad))

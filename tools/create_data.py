@@ -45,6 +45,10 @@ def parse_args(argv=None):
     p.add_argument('--scenes', nargs='*', default=None, help='only these scenes')
     p.add_argument('--overwrite', action='store_true', help='redo scenes already converted')
     # single-view options
+    p.add_argument('--axis-align', default=None,
+                   help='SV/MV: the axis alignment of every posed frame (a ScanNet <scene>.txt '
+                        'meta file or a 4x4 matrix, .txt or .npy); default: the posed infos, the '
+                        'meta file beside posed_images/, or the scan')
     p.add_argument('--posed-dir', default=None, help='SV: posed frames folder (see '
                    'oneformer3d/datasets/preprocessing/scannet_frames.py)')
     p.add_argument('--frame-interval', type=int, default=1,
@@ -82,14 +86,14 @@ def main(argv=None):
         result = create_scannet_mv_infos(
             args.root_path, args.out_dir, table, tag, posed_dir=args.posed_dir,
             frame_interval=args.frame_interval, max_points=args.max_points,
-            superpoints=args.superpoints, scenes=args.scenes)
+            superpoints=args.superpoints, scenes=args.scenes, axis_align=args.axis_align)
     elif tag.endswith('_sv'):
         from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
         result = create_scannet_sv_infos(
             args.root_path, args.out_dir, table, tag, posed_dir=args.posed_dir,
             frame_interval=args.frame_interval, max_points=args.max_points,
             superpoints=args.superpoints, overwrite=args.overwrite, scenes=args.scenes,
-            workers=args.workers)
+            workers=args.workers, axis_align=args.axis_align)
     else:
         from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
         result = create_scannet_infos(

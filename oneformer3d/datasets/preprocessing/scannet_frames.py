@@ -63,6 +63,30 @@ def scene_meta_alignment(posed_dir: str, scene: str):
     return None, None
 
 
+def apply_axis_alignment(frames: List[dict], path: Optional[str]) -> List[dict]:
+    """``--axis-align FILE``: every frame takes this alignment (a ScanNet meta file with an
+    ``axisAlignment`` line, or a 4x4 matrix as text or ``.npy``), recorded as its source.
+
+    Raises:
+        FileNotFoundError / ValueError: naming the file (missing, or not a 4x4 matrix).
+    """
+    if not path:
+        return frames
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--axis-align {path}: no such file')
+    if path.endswith('.npy'):
+        matrix = np.load(path, allow_pickle=False)
+    else:
+        with open(path) as fh:
+            text = fh.read()
+        matrix = read_axis_alignment(path) if 'axisAlignment' in text else np.loadtxt(path)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape != (4, 4):
+        raise ValueError(f'--axis-align {path}: a {matrix.shape} array, not a 4x4 matrix')
+    return [dict(fr, axis_align_matrix=matrix, axis_align_source=f'--axis-align {path}')
+            for fr in frames]
+
+
 def list_frames(posed_dir: str) -> List[dict]:
     """Frames as dicts: scene, frame, img_path, depth_path (or None), pose (4, 4) raw,
     intrinsic (colour 4x4), depth_intrinsic (or None), axis_align_matrix (or None: the scan's
@@ -315,7 +339,8 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
                             max_points: int = 20000, superpoints: str = 'auto',
                             overwrite: bool = False, scenes: Optional[List[str]] = None,
                             workers: int = 1, label_radius: float = 0.05,
-                            seed: int = 0, min_points: int = 100) -> dict:
+                            seed: int = 0, min_points: int = 100,
+                            axis_align: Optional[str] = None) -> dict:
     """Convert every kept frame; the scans are read from ``<root>/scans``.
 
     Frames whose pose is unusable, or whose depth gives fewer than ``min_points`` points, are
@@ -336,7 +361,7 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
         raise ValueError(f'--workers {workers}: single-view frames are converted in one '
                          f'process (--workers applies to reconstructed scans)')
     posed_dir = posed_dir or osp.join(root, 'posed')
-    frames = list_frames(posed_dir)
+    frames = apply_axis_alignment(list_frames(posed_dir), axis_align)
     if scenes:
         frames = [f for f in frames if f['scene'] in scenes]
     frames = frames[::max(1, frame_interval)]

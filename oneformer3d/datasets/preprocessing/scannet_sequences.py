@@ -30,8 +30,8 @@ from tqdm import tqdm
 from oneformer3d.geometry import backproject_depth, check_pose
 from oneformer3d.metainfo import ClassTable
 from .scannet_io import write_bin
-from .scannet_frames import (ScanCache, alignment_source, check_on_scan, frame_cloud,
-                             list_frames, transfer_labels)
+from .scannet_frames import (ScanCache, alignment_source, apply_axis_alignment, check_on_scan,
+                             frame_cloud, list_frames, transfer_labels)
 from .scannet_scans import INFO_VERSION, SUBDIRS
 from .superpoints import compute_superpoints
 
@@ -66,9 +66,16 @@ def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str
                             posed_dir: Optional[str] = None, frame_interval: int = 1,
                             max_points: int = 20000, superpoints: str = 'auto',
                             scenes: Optional[List[str]] = None, label_radius: float = 0.05,
-                            seed: int = 0, **_) -> dict:
-    """One sequence info per scene from ``<root>/posed`` frames and ``<root>/scans``."""
-    frames = list_frames(posed_dir or osp.join(root, 'posed'))
+                            seed: int = 0, axis_align: Optional[str] = None, **_) -> dict:
+    """One sequence info per scene from ``<root>/posed`` frames and ``<root>/scans``
+    (``axis_align``: see :func:`~.scannet_frames.apply_axis_alignment`).
+
+    Raises:
+        ValueError: a frame whose points do not land on the scan
+            (:func:`~.scannet_frames.check_on_scan`).
+    """
+    frames = apply_axis_alignment(list_frames(posed_dir or osp.join(root, 'posed')),
+                                  axis_align)
     if scenes:
         frames = [f for f in frames if f['scene'] in scenes]
     by_scene = {}
