@@ -30,8 +30,9 @@ from tqdm import tqdm
 from oneformer3d.geometry import backproject_depth, check_pose
 from oneformer3d.metainfo import ClassTable
 from .scannet_io import write_bin
-from .scannet_frames import (ScanCache, alignment_source, apply_axis_alignment, check_on_scan,
-                             frame_cloud, list_frames, transfer_labels)
+from .posed_frames import apply_axis_alignment, list_frames
+from .scannet_frames import (ScanCache, alignment_source, check_on_scan, frame_cloud,
+                             transfer_labels)
 from .scannet_scans import INFO_VERSION, SUBDIRS
 from .superpoints import compute_superpoints
 
