@@ -38,7 +38,8 @@ def test_outputs_and_infos(prepared):
     sp = read_bin(osp.join(out, 'super_points', 'scene0000_00.bin'), np.int64)
     assert sp.min() == 0 and len(np.unique(sp)) == sp.max() + 1 == info['num_superpoints']
     assert info['superpoint_source'] == 'graph'
-    # over-segmentation quality on the real scenes (measured 0.933 / 0.935; docs/data_preparation.md)
+    # over-segmentation quality on the real scenes (measured 0.933 / 0.935;
+    # docs/data_preparation.md)
     assert info['superpoint_purity'] > 0.92
     assert 3000 < info['num_superpoints'] < 12000
 

@@ -9,5 +9,6 @@ param_scheduler = _base_.sample_long_param_scheduler
 optim_wrapper = dict(optimizer=dict(lr=_base_.recipe_long_lr))
 default_hooks = dict(checkpoint=dict(interval=max_iters))
 load_from_run = 'ESAM_sv_3dtsa_long_scannet_sample'
-partial_load = dict(run='ESAM_online_3dtsa_scannet_sample', prefix_map={'memory.': 'memory.', 'merge_head.': 'merge_head.'},
+partial_load = dict(run='ESAM_online_3dtsa_scannet_sample',
+                    prefix_map={'memory.': 'memory.', 'merge_head.': 'merge_head.'},
                     exclude=['memory.conv_convert.*'])

@@ -95,9 +95,10 @@ def run_checkpoint(run: str, work_root: str, configs_root: str) -> str:
 
 
 def _replace_run_refs(node, resolve) -> int:
-    """Replace every ``'run:<run>'`` string inside ``node`` (dicts and lists) in place."""
+    """Replace every ``'run:<run>'`` string inside ``node`` (a config, dicts, lists) in
+    place."""
     count = 0
-    items = node.items() if isinstance(node, dict) else \
+    items = node.items() if hasattr(node, 'items') else \
         enumerate(node) if isinstance(node, list) else ()
     for key, value in list(items):
         if isinstance(value, str) and value.startswith(RUN_PREFIX):
@@ -129,7 +130,7 @@ def resolve_run_links(cfg: Config, configs_root: Optional[str] = None) -> Config
         if not root:
             root.append(configs_root or configs_root_of(cfg.filename))
         return run_checkpoint(name, work_root, root[0])
-    _replace_run_refs(cfg._cfg_dict, resolve)
+    _replace_run_refs(cfg, resolve)
     if not run and not entries:
         return cfg
     # on resume mmengine reads load_from as the checkpoint to resume (None: the work dir's

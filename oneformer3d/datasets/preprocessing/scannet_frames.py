@@ -105,17 +105,18 @@ def alignment_source(fr: dict, scan: dict) -> str:
     return 'the scan (its meta file or <scene>_axis_align_matrix.npy)'
 
 
-def check_on_scan(xyz: np.ndarray, tree: cKDTree, fr: dict, source: str,
+def check_on_scan(dist: np.ndarray, fr: dict, source: str,
                   max_distance: float = MAX_FRAME_SCAN_DISTANCE) -> float:
-    """The median distance (metres) of a frame's aligned points to the nearest scan vertex.
+    """The median of ``dist`` (M,), the distances (metres) of a frame's aligned points to their
+    nearest scan vertex (the query :func:`transfer_labels` reads too).
 
     Raises:
         ValueError: above ``max_distance``, naming the frame, the distance, the alignment
             used and the likely causes — labels would be transferred across a misalignment.
     """
-    if len(xyz) == 0:
+    if len(dist) == 0:
         return 0.0
-    median = float(np.median(tree.query(xyz)[0]))
+    median = float(np.median(dist))
     if median > max_distance:
         raise ValueError(
             f'{fr["img_path"]}: its back-projected points lie a median {median * 100:.1f} cm '
@@ -128,10 +129,10 @@ def check_on_scan(xyz: np.ndarray, tree: cKDTree, fr: dict, source: str,
     return median
 
 
-def transfer_labels(xyz: np.ndarray, scan: dict, tree: cKDTree, label_radius: float):
-    """Instance / semantic ids of the nearest scan vertex (0 beyond ``label_radius`` metres);
-    returns ``(ins, sem, near)``."""
-    dist, nn = tree.query(xyz)
+def transfer_labels(dist: np.ndarray, nn: np.ndarray, scan: dict, label_radius: float):
+    """Instance / semantic ids of each point's nearest scan vertex ``nn`` (M,) at distance
+    ``dist`` (M,) metres (``cKDTree.query``); 0 beyond ``label_radius``. Returns
+    ``(ins, sem, near)``."""
     near = dist <= label_radius
     return (np.where(near, scan['instance'][nn], 0), np.where(near, scan['semantic'][nn], 0),
             near)
@@ -155,8 +156,9 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
     depth_path, depth_k, source = cloud['depth_path'], cloud['depth_intrinsic'], \
         cloud['depth_source']
     align_source = alignment_source(fr, scan)
-    distance = check_on_scan(xyz, tree, fr, align_source, max_scan_distance)
-    ins, sem, near = transfer_labels(xyz, scan, tree, label_radius)
+    dist, nn = tree.query(xyz)
+    distance = check_on_scan(dist, fr, align_source, max_scan_distance)
+    ins, sem, near = transfer_labels(dist, nn, scan, label_radius)
     centre = xyz.mean(axis=0)
     shift = np.eye(4)
     shift[:3, 3] = -centre

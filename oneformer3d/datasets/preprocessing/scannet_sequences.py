@@ -101,9 +101,10 @@ def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str
             scan, tree = scans.get(scene, fr['img_path'])
             cloud = frame_cloud(fr, scan, out_dir, max_points, rng)
             align_source = alignment_source(fr, scan)
+            dist, nn = tree.query(cloud['xyz'])
             info.setdefault('scan_distance_median', []).append(
-                check_on_scan(cloud['xyz'], tree, fr, align_source))
-            ins, sem, _ = transfer_labels(cloud['xyz'], scan, tree, label_radius)
+                check_on_scan(dist, fr, align_source))
+            ins, sem, _ = transfer_labels(dist, nn, scan, label_radius)
             name = f'{scene}_{fr["frame"]}'
             meta = _write_frame(out_dir, name, cloud['xyz'], cloud['rgb'],
                                 dict(ins=ins, sem=sem), superpoints)

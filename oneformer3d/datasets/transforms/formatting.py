@@ -84,8 +84,8 @@ class Pack3DDetInputs(BaseTransform):
 
     2D features (after :class:`LoadClipFeature`) always travel when present: ``clip_pix``
     (C, H_f, W_f) / ``clip_global`` (C_g,) tensors or None (lists for MV) go to
-    ``inputs``, the camera to ``inputs['camera']`` (:func:`pack_camera`), the image of a frame marked for online computation goes to ``inputs['img']``
-    as uint8 (3, H, W), and ``elastic_offset`` (N, 3) to ``inputs`` (needed to undo
+    ``inputs``, the camera to ``inputs['camera']`` (:func:`pack_camera`), the image of a frame
+    marked for online computation to ``inputs['img']`` as uint8 (3, H, W), and ``elastic_offset`` (N, 3) to ``inputs`` (needed to undo
     augmentations before projecting).
     """
 

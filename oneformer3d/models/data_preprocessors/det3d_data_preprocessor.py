@@ -3,7 +3,6 @@ stack stored 2D features and camera info, computing missing features online."""
 import logging
 from typing import List, Optional
 
-
 import torch
 from mmengine.model import BaseDataPreprocessor
 

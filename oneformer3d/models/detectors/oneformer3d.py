@@ -192,7 +192,7 @@ class OneFormer3D(BaseModel):
 
     @staticmethod
     def sp_targets(point2sp: torch.Tensor, ins: torch.Tensor, labels: torch.Tensor,
-                    num_sp: int) -> torch.Tensor:
+                   num_sp: int) -> torch.Tensor:
         """(G, S) float: superpoint s belongs to instance g when > 50 % of its points do."""
         g = labels.shape[0]
         counts = torch.zeros(g + 1, num_sp, device=point2sp.device)
@@ -202,8 +202,8 @@ class OneFormer3D(BaseModel):
         return (counts[1:] / size > 0.5).float()
 
     def instance_targets(self, point2sp: torch.Tensor, ins: torch.Tensor,
-                          labels: torch.Tensor, num_sp: int, xyz: torch.Tensor,
-                          boxes: Optional[torch.Tensor] = None) -> dict:
+                         labels: torch.Tensor, num_sp: int, xyz: torch.Tensor,
+                         boxes: Optional[torch.Tensor] = None) -> dict:
         """One sample's criterion targets: ``labels`` (G,), ``masks`` (G, S) float
         (:meth:`sp_targets`) and, for a decoder with point-level masks, ``point_masks``
         (G, N) float (ESAM's ``p_masks``); for one with a box head, ``boxes`` (G, 6)
@@ -229,7 +229,7 @@ class OneFormer3D(BaseModel):
 
     @staticmethod
     def add_query_masks(targets: List[dict], query_idx: List[torch.Tensor],
-                         sp_xyz: Optional[List[torch.Tensor]] = None) -> List[dict]:
+                        sp_xyz: Optional[List[torch.Tensor]] = None) -> List[dict]:
         """Each target with ``query_masks`` (G, Q) bool: True where query q's seed superpoint
         (``query_idx[q]``, the decoder's sampled superpoints) lies in GT instance g — what
         ``SparseMatcher`` matches within (OneFormer3D ``_select_queries``:
@@ -298,11 +298,11 @@ class OneFormer3D(BaseModel):
             if self.num_instance_classes == 1:
                 labels = torch.zeros_like(labels)
             targets.append(self.instance_targets(p2s, seg.pts_instance_mask, labels,
-                                                  f.shape[0], p['xyz'],
-                                                  ds.gt_instances_3d.get('bboxes_3d')))
+                                                 f.shape[0], p['xyz'],
+                                                 ds.gt_instances_3d.get('bboxes_3d')))
             if self.sem_criterion is not None:   # the semantic rows' superpoints
                 sp_sem.append(self.sp_semantics(p2s, seg.pts_semantic_mask, f.shape[0],
-                                                 self.sem_criterion.ignore_index)
+                                                self.sem_criterion.ignore_index)
                               [out['sem_idx'][len(sp_sem)]])
         losses = self.criterion(out['layers'],
                                 self.add_query_masks(targets, out['query_idx'], sp_xyz))
@@ -329,7 +329,7 @@ class OneFormer3D(BaseModel):
         return data_samples
 
     def predict_instances(self, cls: torch.Tensor, masks: torch.Tensor,
-                           obj: Optional[torch.Tensor], point2sp: torch.Tensor) -> InstanceData:
+                          obj: Optional[torch.Tensor], point2sp: torch.Tensor) -> InstanceData:
         """Top-k (query, class) pairs -> per-point masks, labels, scores.
 
         OneFormer3D's ``predict_by_feat_instance`` (filaPro/oneformer3d): score = class

@@ -1,7 +1,7 @@
 """Multi-view (online) paths of :class:`OneFormer3D` (its ``loss_sequence`` /
-``predict_sequence``, through the detector's public methods only): frame-by-frame training and
-streaming inference (ESAM). A sample's frames share one world frame; ``inputs['frame_idx']`` tells each
-point's frame. Per frame the backbone runs with the ``memory`` as its decoder injector (reset
+``predict_sequence``, through the detector's public methods only): frame-by-frame training
+and streaming inference (ESAM). A sample's frames share one world frame;
+``inputs['frame_idx']`` tells each point's frame. Per frame the backbone runs with the ``memory`` as its decoder injector (reset
 at the start of each sequence), the decoder predicts the frame's instances, and
 
 * training: the instance (and semantic) criterion on the GT instances visible in that frame,
@@ -183,7 +183,7 @@ class OnlineSession:
                             point2sp=point2sp)
         last = out['layers'][-1]
         inst = model.predict_instances(last['cls'][0], last['masks'][0], last['scores'][0],
-                                        model.mask_columns(last, point2sp[0]))
+                                       model.mask_columns(last, point2sp[0]))
         queries = out['queries'][0][inst.query_index]
         emb = model.merge_head(queries) if model.merge_head is not None else queries
         xyz = points[:, :3].float()
