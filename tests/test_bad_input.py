@@ -170,9 +170,9 @@ def test_missing_infos_name_the_file_and_the_fix(tmp_path):
                           ann_file='scannet_oneformer3d_infos_train.pkl')
 
 
-def test_single_view_frames_resume_and_refuse_workers(tmp_path):
-    """create_data scannet_sv skips frames a previous run finished (their info written last)
-    and refuses --workers > 1 instead of ignoring it."""
+def test_single_view_frames_resume(tmp_path):
+    """create_data scannet_sv skips frames a previous run finished (their info written
+    last)."""
     from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
     out = str(tmp_path / 'sv')
     first = create_scannet_sv_infos(data_path('scannet'), out, SCANNET20, 'scannet_sv',
@@ -186,6 +186,3 @@ def test_single_view_frames_resume_and_refuse_workers(tmp_path):
     assert os.stat(points).st_mtime_ns == stamp          # reused, not rewritten
     assert [i['sample_idx'] for i in again['infos']] == [i['sample_idx']
                                                          for i in first['infos']]
-    with pytest.raises(ValueError, match='--workers 2: single-view frames are converted in '
-                                         'one process'):
-        create_scannet_sv_infos(data_path('scannet'), out, SCANNET20, 'scannet_sv', workers=2)

@@ -32,7 +32,9 @@ def parse_args(argv=None):
                                        'scannet200_mv', 'scannet_mv', 'sevenscenes_mv'])
     p.add_argument('--root-path', required=True)
     p.add_argument('--out-dir', required=True)
-    p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--workers', type=int, default=1,
+                   help='processes: scenes (scans) or chunks of frames (SV/MV); the output is '
+                        'byte-identical to one process')
     p.add_argument('--superpoints', choices=['auto', 'segs', 'graph', 'kmeans'], default='auto',
                    help='auto: ScanNet segs.json / _sp_label.npy when present, else graph '
                         '(Felzenszwalb) segmentation; never built from GT labels')
@@ -72,9 +74,14 @@ def main(argv=None):
     table = get_class_table(tag.replace('_sv', '').replace('_mv', '').replace(
         'sevenscenes', 'scannet200'))
     t0 = time.time()
-    if tag.endswith('_mv') and (args.workers > 1 or args.overwrite):
-        raise SystemExit(f'{tag}: --workers / --overwrite apply to scans and single-view frames; '
-                         f'sequences are converted in one process and always rewritten')
+    if tag.endswith('_mv') and args.overwrite:
+        raise SystemExit(f'{tag}: --overwrite applies to scans and single-view frames; '
+                         f'sequences are always rewritten')
+    if tag == 'sevenscenes_mv' and args.workers > 1:
+        raise SystemExit(f'{tag}: an unlabeled folder is converted in one process '
+                         f'(--workers applies to the ScanNet datasets)')
+    if args.workers < 1:
+        raise SystemExit(f'--workers {args.workers}: at least 1 process is needed')
     if tag == 'sevenscenes_mv':
         from oneformer3d.datasets.preprocessing.scannet_sequences import \
             create_rgbd_sequence_infos
@@ -86,7 +93,8 @@ def main(argv=None):
         result = create_scannet_mv_infos(
             args.root_path, args.out_dir, table, tag, posed_dir=args.posed_dir,
             frame_interval=args.frame_interval, max_points=args.max_points,
-            superpoints=args.superpoints, scenes=args.scenes, axis_align=args.axis_align)
+            superpoints=args.superpoints, scenes=args.scenes, axis_align=args.axis_align,
+            workers=args.workers)
     elif tag.endswith('_sv'):
         from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
         result = create_scannet_sv_infos(

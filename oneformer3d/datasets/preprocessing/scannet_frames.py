@@ -34,12 +34,12 @@ from typing import List, Optional
 import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
-from tqdm import tqdm
 
 from oneformer3d.geometry import (backproject_depth, check_pose, render_depth,
                                   scale_intrinsic, transform_points)
 from oneformer3d.metainfo import ClassTable, read_label_map
 from ..infos_io import load_infos
+from .frame_workers import frame_rng, map_frames
 from .posed_frames import apply_axis_alignment, list_frames
 from .scannet_io import find_scenes, read_bin, read_scene_arrays, read_scene_raw, write_bin
 from .scannet_scans import INFO_VERSION, SUBDIRS
@@ -257,6 +257,28 @@ class ScanCache:
         return self.cache[scene]
 
 
+def sv_frame(fr: dict, scans: ScanCache, out_dir: str, table: ClassTable, max_points: int,
+             label_radius: float, superpoints: str, seed: int, min_points: int,
+             overwrite: bool) -> dict:
+    """One frame of :func:`create_scannet_sv_infos` (run by :func:`.frame_workers.map_frames`,
+    in this process or a worker): ``{'info'}`` (None when skipped), ``'skip'`` (None,
+    ``'bad_pose'`` or ``'few_points'``), ``'why'`` and ``'default_align'``."""
+    why = check_pose(fr['pose'])
+    if why is not None:
+        return dict(info=None, skip='bad_pose', why=why, default_align=False)
+    scan, tree = scans.get(fr['scene'], fr['img_path'])
+    default_align = fr['axis_align_matrix'] is None and scan.get('axis_align_default', False)
+    info = None if overwrite else finished_frame(out_dir, fr, superpoints)
+    if info is None:
+        info = convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
+                             superpoints, frame_rng(seed, fr['scene'], fr['frame']),
+                             min_points)
+        if info is not None:
+            save_frame_info(out_dir, info)
+    return dict(info=info, skip=None if info is not None else 'few_points', why=None,
+                default_align=default_align)
+
+
 def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str,
                             posed_dir: Optional[str] = None, frame_interval: int = 1,
                             max_points: int = 20000, superpoints: str = 'auto',
@@ -269,8 +291,9 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
     Frames whose pose is unusable, or whose depth gives fewer than ``min_points`` points, are
     skipped, warned about (naming the frame) and counted. Without ``overwrite`` a frame
     converted by an earlier run (its ``frame_infos/<frame>.pkl``, written last) is reused
-    after checking that its files agree in length, so a re-run resumes. ``workers`` > 1 is
-    rejected (frames are converted in one process). Poses from ``posed_images/*.txt``
+    after checking that its files agree in length, so a re-run resumes. ``workers`` > 1
+    converts the frames in that many processes (:mod:`.frame_workers`) with byte-identical
+    output. Poses from ``posed_images/*.txt``
     are in the raw ScanNet frame; when the scene's scan arrays carry no axis alignment
     (``<scene>_axis_align_matrix.npy``) identity is assumed, which is right only for scans in
     the raw frame: a warning per scene says so and the frames are counted.
@@ -280,44 +303,36 @@ def create_scannet_sv_infos(root: str, out_dir: str, table: ClassTable, tag: str
         counts frames, skipped bad poses, skipped near-empty frames, frames aligned with the
         default (identity) matrix and rendered depths.
     """
-    if workers > 1:
-        raise ValueError(f'--workers {workers}: single-view frames are converted in one '
-                         f'process (--workers applies to reconstructed scans)')
     posed_dir = posed_dir or osp.join(root, 'posed')
     frames = apply_axis_alignment(list_frames(posed_dir), axis_align)
     if scenes:
         frames = [f for f in frames if f['scene'] in scenes]
     frames = frames[::max(1, frame_interval)]
-    scans = ScanCache(root, table)
-    rng = np.random.default_rng(seed)
+    results = map_frames(sv_frame, frames, root, table, workers, f'create_data {tag}',
+                         out_dir=out_dir, table=table, max_points=max_points,
+                         label_radius=label_radius, superpoints=superpoints, seed=seed,
+                         min_points=min_points, overwrite=overwrite)
     infos, skipped, empty, default_align, warned = [], 0, 0, 0, set()
-    for fr in tqdm(frames, desc=f'create_data {tag}', unit='frame'):
-        why = check_pose(fr['pose'])
-        if why is not None:
+    for fr, res in zip(frames, results):
+        if res['skip'] == 'bad_pose':
             skipped += 1
-            logger.warning(f'{fr["img_path"]}: {why}; frame skipped ({skipped} so far)')
+            logger.warning(f'{fr["img_path"]}: {res["why"]}; frame skipped ({skipped} so far)')
             continue
-        scan, tree = scans.get(fr['scene'], fr['img_path'])
-        if fr['axis_align_matrix'] is None and scan.get('axis_align_default', False):
+        if res['default_align']:
             default_align += 1
             if fr['scene'] not in warned:
                 warned.add(fr['scene'])
                 logger.warning(
-                    f'{scans.scans_dir}/{fr["scene"]}: no axis alignment for the posed frames '
-                    f'(no {fr["scene"]}_axis_align_matrix.npy beside the arrays): identity '
-                    f'assumed, right only if the scan arrays are in the raw ScanNet frame')
-        info = None if overwrite else finished_frame(out_dir, fr, superpoints)
-        if info is None:
-            info = convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
-                                 superpoints, rng, min_points)
-            if info is not None:
-                save_frame_info(out_dir, info)
-        if info is None:
+                    f'{osp.join(root, "scans")}/{fr["scene"]}: no axis alignment for the posed '
+                    f'frames (no {fr["scene"]}_axis_align_matrix.npy beside the arrays): '
+                    f'identity assumed, right only if the scan arrays are in the raw ScanNet '
+                    f'frame')
+        if res['skip'] == 'few_points':
             empty += 1
             logger.warning(f'{fr["img_path"]}: fewer than {min_points} points from its depth; '
                            f'frame skipped ({empty} so far)')
             continue
-        infos.append(info)
+        infos.append(res['info'])
     if not infos:
         raise ValueError(f'{posed_dir}: no usable frame ({skipped} skipped for bad poses, '
                          f'{empty} with fewer than {min_points} points)')

@@ -31,6 +31,7 @@ from oneformer3d.geometry import backproject_depth, check_pose
 from oneformer3d.metainfo import ClassTable
 from .scannet_io import write_bin
 from .posed_frames import apply_axis_alignment, list_frames
+from .frame_workers import frame_rng, map_frames
 from .scannet_frames import (ScanCache, alignment_source, check_on_scan, frame_cloud,
                              transfer_labels)
 from .scannet_scans import INFO_VERSION, SUBDIRS
@@ -63,13 +64,48 @@ def _dump(out_dir, tag, infos, metainfo) -> dict:
     return out
 
 
+def mv_frame(fr: dict, scans: ScanCache, out_dir: str, max_points: int, label_radius: float,
+             superpoints: str, seed: int) -> dict:
+    """One frame of :func:`create_scannet_mv_infos` (run by :func:`.frame_workers.map_frames`):
+    writes its files, and the scene's scan when ``fr['write_scan']``; returns its entries of
+    the sequence info, or ``{'skip': why}`` for an unusable pose.
+
+    Raises:
+        ValueError: its points do not land on the scan (:func:`.scannet_frames.check_on_scan`).
+    """
+    scene = fr['scene']
+    scan, tree = scans.get(scene, fr['img_path'])
+    if fr.get('write_scan'):
+        os.makedirs(osp.join(out_dir, 'scans'), exist_ok=True)
+        write_bin(osp.join(out_dir, 'scans', f'{scene}.bin'), scan['points'], np.float32)
+        write_bin(osp.join(out_dir, 'scans', f'{scene}_ins.bin'), scan['instance'], np.int64)
+        write_bin(osp.join(out_dir, 'scans', f'{scene}_sem.bin'), scan['semantic'], np.int64)
+    why = check_pose(fr['pose'])
+    if why is not None:
+        return dict(skip=why)
+    cloud = frame_cloud(fr, scan, out_dir, max_points, frame_rng(seed, scene, fr['frame']))
+    align_source = alignment_source(fr, scan)
+    dist, nn = tree.query(cloud['xyz'])
+    distance = check_on_scan(dist, fr, align_source)
+    ins, sem, _ = transfer_labels(dist, nn, scan, label_radius)
+    meta = _write_frame(out_dir, f'{scene}_{fr["frame"]}', cloud['xyz'], cloud['rgb'],
+                        dict(ins=ins, sem=sem), superpoints)
+    return dict(skip=None, distance=distance, pose=cloud['align'] @ fr['pose'],
+                depth_path=cloud['depth_path'], depth_source=cloud['depth_source'],
+                depth_intrinsic=cloud['depth_intrinsic'], align=cloud['align'],
+                align_source=align_source, **meta)
+
+
 def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str,
                             posed_dir: Optional[str] = None, frame_interval: int = 1,
                             max_points: int = 20000, superpoints: str = 'auto',
                             scenes: Optional[List[str]] = None, label_radius: float = 0.05,
-                            seed: int = 0, axis_align: Optional[str] = None, **_) -> dict:
+                            seed: int = 0, axis_align: Optional[str] = None,
+                            workers: int = 1) -> dict:
     """One sequence info per scene from ``<root>/posed`` frames and ``<root>/scans``
-    (``axis_align``: see :func:`~.scannet_frames.apply_axis_alignment`).
+    (``axis_align``: see :func:`~.posed_frames.apply_axis_alignment`); ``workers`` processes
+    convert the frames (:mod:`.frame_workers`, byte-identical output). Every frame is
+    rewritten (no skip-existing).
 
     Raises:
         ValueError: a frame whose points do not land on the scan
@@ -82,52 +118,43 @@ def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str
     by_scene = {}
     for fr in frames:
         by_scene.setdefault(fr['scene'], []).append(fr)
-    scans = ScanCache(root, table)
-    rng = np.random.default_rng(seed)
+    kept = []
+    for seq in by_scene.values():
+        seq = [dict(fr) for fr in seq[::max(1, frame_interval)]]
+        seq[0]['write_scan'] = True
+        kept += seq
+    results = map_frames(mv_frame, kept, root, table, workers, f'create_data {tag}',
+                         out_dir=out_dir, max_points=max_points, label_radius=label_radius,
+                         superpoints=superpoints, seed=seed)
     rel = lambda p: osp.relpath(osp.abspath(p), osp.abspath(out_dir))  # noqa: E731
-    infos, skipped = [], 0
-    for scene, seq in by_scene.items():
-        seq = seq[::max(1, frame_interval)]
-        info = dict(sample_idx=scene, scene_id=scene, frame_ids=[], lidar_paths=[],
-                    pts_instance_mask_paths=[], pts_semantic_mask_paths=[],
-                    super_pts_paths=[], img_paths=[], depth_paths=[], poses=[],
-                    num_points=[], depth_source=[])
-        for fr in tqdm(seq, desc=f'create_data {tag} {scene}', unit='frame'):
-            why = check_pose(fr['pose'])
-            if why is not None:
-                skipped += 1
-                logger.warning(f'{fr["img_path"]}: {why}; frame skipped ({skipped} so far)')
-                continue
-            scan, tree = scans.get(scene, fr['img_path'])
-            cloud = frame_cloud(fr, scan, out_dir, max_points, rng)
-            align_source = alignment_source(fr, scan)
-            dist, nn = tree.query(cloud['xyz'])
-            info.setdefault('scan_distance_median', []).append(
-                check_on_scan(dist, fr, align_source))
-            ins, sem, _ = transfer_labels(dist, nn, scan, label_radius)
-            name = f'{scene}_{fr["frame"]}'
-            meta = _write_frame(out_dir, name, cloud['xyz'], cloud['rgb'],
-                                dict(ins=ins, sem=sem), superpoints)
-            for key in ('lidar_paths', 'pts_instance_mask_paths', 'pts_semantic_mask_paths',
-                        'super_pts_paths'):
-                info[key].append(f'{name}.bin')
-            info['frame_ids'].append(fr['frame'])
-            info['img_paths'].append(rel(fr['img_path']))
-            info['depth_paths'].append(rel(cloud['depth_path']))
-            info['poses'].append(cloud['align'] @ fr['pose'])
-            info['num_points'].append(meta['num_points'])
-            info['depth_source'].append(cloud['depth_source'])
-            info.update(intrinsic=np.asarray(fr['intrinsic'], np.float64)[:3, :3],
-                        depth_intrinsic=cloud['depth_intrinsic'],
-                        axis_align_matrix=cloud['align'], axis_align_source=align_source,
-                        superpoint_source=meta['superpoint_source'])
-        if not info['frame_ids']:
+    seqs, skipped = {}, 0
+    for fr, res in zip(kept, results):
+        if res['skip'] is not None:
+            skipped += 1
+            logger.warning(f'{fr["img_path"]}: {res["skip"]}; frame skipped ({skipped} so far)')
             continue
-        scan, _ = scans.get(scene, scene)
-        os.makedirs(osp.join(out_dir, 'scans'), exist_ok=True)
-        write_bin(osp.join(out_dir, 'scans', f'{scene}.bin'), scan['points'], np.float32)
-        write_bin(osp.join(out_dir, 'scans', f'{scene}_ins.bin'), scan['instance'], np.int64)
-        write_bin(osp.join(out_dir, 'scans', f'{scene}_sem.bin'), scan['semantic'], np.int64)
+        scene, name = fr['scene'], f'{fr["scene"]}_{fr["frame"]}.bin'
+        info = seqs.setdefault(scene, dict(
+            sample_idx=scene, scene_id=scene, frame_ids=[], lidar_paths=[],
+            pts_instance_mask_paths=[], pts_semantic_mask_paths=[], super_pts_paths=[],
+            img_paths=[], depth_paths=[], poses=[], num_points=[], depth_source=[],
+            scan_distance_median=[]))
+        for key in ('lidar_paths', 'pts_instance_mask_paths', 'pts_semantic_mask_paths',
+                    'super_pts_paths'):
+            info[key].append(name)
+        info['frame_ids'].append(fr['frame'])
+        info['img_paths'].append(rel(fr['img_path']))
+        for key, value in (('depth_paths', rel(res['depth_path'])), ('poses', res['pose']),
+                           ('num_points', res['num_points']),
+                           ('depth_source', res['depth_source']),
+                           ('scan_distance_median', res['distance'])):
+            info[key].append(value)
+        info.update(intrinsic=np.asarray(fr['intrinsic'], np.float64)[:3, :3],
+                    depth_intrinsic=res['depth_intrinsic'], axis_align_matrix=res['align'],
+                    axis_align_source=res['align_source'],
+                    superpoint_source=res['superpoint_source'])
+    infos = []
+    for scene, info in seqs.items():
         info.update(poses=np.stack(info['poses']), scan_path=f'scans/{scene}.bin',
                     scan_instance_mask_path=f'scans/{scene}_ins.bin',
                     scan_semantic_mask_path=f'scans/{scene}_sem.bin')

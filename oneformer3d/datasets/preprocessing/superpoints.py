@@ -20,6 +20,7 @@ GT into training and evaluation). Sources, recorded in the infos as ``superpoint
 from typing import Optional
 
 import numpy as np
+from numba import njit
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -30,13 +31,19 @@ def contiguous(labels: np.ndarray) -> np.ndarray:
     return np.unique(labels, return_inverse=True)[1].astype(np.int64)
 
 
-def estimate_normals(xyz: np.ndarray, k: int = 16, tree: Optional[cKDTree] = None) -> np.ndarray:
-    """(N, 3) unit normals by PCA of the ``k`` nearest neighbours (sign arbitrary)."""
-    tree = tree or cKDTree(xyz)
-    _, idx = tree.query(xyz, k=min(k, len(xyz)))
-    nb = xyz[idx] - xyz[idx].mean(axis=1, keepdims=True)
-    cov = np.einsum('nki,nkj->nij', nb, nb)
-    _, vecs = np.linalg.eigh(cov)
+def estimate_normals(xyz: np.ndarray, k: int = 16, tree: Optional[cKDTree] = None,
+                     neighbours: Optional[np.ndarray] = None) -> np.ndarray:
+    """(N, 3) unit normals by PCA of the ``k`` nearest neighbours (sign arbitrary).
+
+    ``neighbours`` (N, >= k) int: the neighbour indices of a kd-tree query already made
+    (nearest first, the point itself included); otherwise ``tree`` (or a new one) is queried.
+    """
+    if neighbours is None:
+        tree = tree or cKDTree(xyz)
+        _, neighbours = tree.query(xyz, k=min(k, len(xyz)))
+    nb = xyz[neighbours[:, :k]]
+    nb = nb - nb.mean(axis=1, keepdims=True)
+    _, vecs = np.linalg.eigh(np.matmul(nb.transpose(0, 2, 1), nb))
     return vecs[:, :, 0]
 
 
@@ -102,71 +109,100 @@ def superpoint_purity(superpoints: np.ndarray, instance_mask: np.ndarray) -> flo
     return float(counts.max(axis=1).toarray().sum() / max(sp.shape[0], 1))
 
 
+def graph_edges(points: np.ndarray, knn: int = 8, radius: float = 0.06,
+                color_weight: float = 0.1):
+    """The weighted k-nearest-neighbour graph :func:`graph_superpoints` segments.
+
+    Each point is joined to its ``knn`` nearest neighbours closer than ``radius`` metres (one
+    kd-tree query also gives the 16 neighbours of the PCA normals); an edge is kept once, from
+    its lower-index end. Weight ``1 - |n_i . n_j| + color_weight * |rgb_i - rgb_j| / 255``.
+
+    Returns:
+        ``(src, dst, w)``: (E,) int64, int64, float64, sorted by ``(w, src, dst)`` — a total
+        order, so ties (flat, uniformly coloured surfaces have many) never depend on the order
+        in which the kd-tree returns equidistant neighbours.
+    """
+    xyz = points[:, :3].astype(np.float64)
+    n = len(xyz)
+    dist, idx = cKDTree(xyz).query(xyz, k=min(max(16, knn + 1), n))
+    normals = estimate_normals(xyz, neighbours=idx)
+    dist, idx = dist[:, 1:knn + 1], idx[:, 1:knn + 1]
+    src = np.repeat(np.arange(n, dtype=np.int64), idx.shape[1])
+    dst = idx.reshape(-1).astype(np.int64)
+    ok = (dist.reshape(-1) < radius) & (src < dst)
+    src, dst = src[ok], dst[ok]
+    rgb = points[:, 3:6].astype(np.float64) / 255.0
+    w = 1 - np.abs((normals[src] * normals[dst]).sum(1)) \
+        + color_weight * np.linalg.norm(rgb[src] - rgb[dst], axis=1)
+    order = np.lexsort((dst, src, w))
+    return src[order], dst[order], w[order]
+
+
 def graph_superpoints(points: np.ndarray, k_thresh: float = 0.002, knn: int = 8,
                       radius: float = 0.06, color_weight: float = 0.1,
                       min_points: int = 5) -> np.ndarray:
     """Felzenszwalb–Huttenlocher graph segmentation on a k-nearest-neighbour graph.
 
     The algorithm of ScanNet's ``Segmentator`` (which produced ``segs.json`` on the mesh
-    graph; its defaults there are k = 0.01 and 20 vertices on the mesh's edges): edges between each point and its ``knn`` neighbours within ``radius``, weighted by
-    ``1 - |n_i . n_j| + color_weight * |rgb_i - rgb_j| / 255`` (normals by local PCA); edges are
-    processed in increasing weight and components merged while the weight is below
-    ``min(Int(C) + k_thresh / |C|)`` for both sides (Felzenszwalb & Huttenlocher, IJCV 2004);
-    components below ``min_points`` are then merged along their cheapest edges.
+    graph; its defaults there are k = 0.01 and 20 vertices) on the graph of
+    :func:`graph_edges`: edges are processed in increasing weight and components merged while
+    the weight is at most ``min(Int(C) + k_thresh / |C|)`` over both sides (Felzenszwalb &
+    Huttenlocher, IJCV 2004, Alg. 1); components below ``min_points`` are then merged along
+    their cheapest edges. The union-find passes are compiled with numba
+    (:func:`_felzenszwalb_merge`).
 
     Args:
         points: (N, 6) float x y z (metres) r g b (0..255).
 
     Returns:
-        (N,) int64 superpoint ids, contiguous ``0..S-1``.
+        (N,) int64 superpoint ids, contiguous ``0..S-1`` in the order of each component's
+        root point.
     """
-    xyz = points[:, :3].astype(np.float64)
-    n = len(xyz)
+    n = len(points)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    tree = cKDTree(xyz)
-    normals = estimate_normals(xyz, tree=tree)
-    dist, idx = tree.query(xyz, k=min(knn + 1, n), distance_upper_bound=radius)
-    src = np.repeat(np.arange(n), idx.shape[1] - 1)
-    dst = idx[:, 1:].reshape(-1)
-    ok = (dst < n) & (src < dst)
-    src, dst = src[ok], dst[ok]
-    rgb = points[:, 3:6].astype(np.float64) / 255.0
-    w = 1 - np.abs((normals[src] * normals[dst]).sum(1)) \
-        + color_weight * np.linalg.norm(rgb[src] - rgb[dst], axis=1)
-    order = np.argsort(w, kind='stable')
-    src, dst, w = src[order].tolist(), dst[order].tolist(), w[order].tolist()
+    src, dst, w = graph_edges(points, knn, radius, color_weight)
+    return contiguous(_felzenszwalb_merge(n, src, dst, w, float(k_thresh), int(min_points)))
 
-    parent = list(range(n))
-    size = [1] * n
-    internal = [0.0] * n
 
-    def find(a):
-        root = a
-        while parent[root] != root:
-            root = parent[root]
-        while parent[a] != root:
-            parent[a], a = root, parent[a]
-        return root
+@njit(cache=True)
+def _find(parent, a):
+    root = a
+    while parent[root] != root:
+        root = parent[root]
+    while parent[a] != root:  # path compression
+        parent[a], a = root, parent[a]
+    return root
 
-    for a, b, wt in zip(src, dst, w):
-        ra, rb = find(a), find(b)
-        if ra != rb and wt <= min(internal[ra] + k_thresh / size[ra],
-                                  internal[rb] + k_thresh / size[rb]):
+
+@njit(cache=True)
+def _felzenszwalb_merge(n, src, dst, w, k_thresh, min_points):
+    """The union-find passes of :func:`graph_superpoints` over edges sorted by weight
+    (compiled by numba). Union by size, the larger (on a tie, ``src``'s) component's root kept.
+    Returns the (n,) int64 root of every point."""
+    parent = np.arange(n)
+    size = np.ones(n, np.int64)
+    internal = np.zeros(n, np.float64)
+    for e in range(len(src)):
+        ra, rb = _find(parent, src[e]), _find(parent, dst[e])
+        if ra != rb and w[e] <= min(internal[ra] + k_thresh / size[ra],
+                                    internal[rb] + k_thresh / size[rb]):
             if size[ra] < size[rb]:
                 ra, rb = rb, ra
             parent[rb] = ra
             size[ra] += size[rb]
-            internal[ra] = wt
-    for a, b in zip(src, dst):  # absorb small components along the cheapest edges
-        ra, rb = find(a), find(b)
+            internal[ra] = w[e]
+    for e in range(len(src)):  # absorb small components along the cheapest edges
+        ra, rb = _find(parent, src[e]), _find(parent, dst[e])
         if ra != rb and (size[ra] < min_points or size[rb] < min_points):
             if size[ra] < size[rb]:
                 ra, rb = rb, ra
             parent[rb] = ra
             size[ra] += size[rb]
-    return contiguous(np.array([find(i) for i in range(n)]))
-
+    roots = np.empty(n, np.int64)
+    for i in range(n):
+        roots[i] = _find(parent, i)
+    return roots
 
 SUPERPOINT_METHODS = {'graph': graph_superpoints, 'kmeans': kmeans_superpoints}
 
