@@ -2,8 +2,9 @@
 
     python benchmarks/bench_online_stream.py --frames 200 [--config C] [--checkpoint CKPT]
 
-Streams the real 7-Scenes redkitchen sequence (50 frames, looped to ``--frames``; prepared
-with create_data's sevenscenes_mv into a temporary folder unless ``--infos`` is given)
+Streams the real sensor-depth sequence of ScanNet scene0000_00 (60 frames, looped to
+``--frames``; ``--sequence sevenscenes``: 7-Scenes redkitchen, 50 frames; prepared with
+create_data into a temporary folder unless ``--infos`` is given)
 through the online model (memory + merge head + the config's merger). Prints, at frames 5,
 50 and 200, the mean time per frame over the 5 frames ending there, the process's resident
 memory and the online state size (memory + scene instances), and ends with
@@ -24,9 +25,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import oneformer3d  # noqa: F401
-from oneformer3d.datasets.preprocessing.scannet_sequences import create_rgbd_sequence_infos
+from oneformer3d.datasets.preprocessing.scannet_sequences import (create_rgbd_sequence_infos,
+                                                                  create_scannet_mv_infos)
 from oneformer3d.datasets.sequence_stream import SequenceStream
-from oneformer3d.metainfo import SCANNET200
+from oneformer3d.metainfo import SCANNET20, SCANNET200
 from oneformer3d.models.online.sequence import OnlineSession
 from oneformer3d.registry import MODELS
 
@@ -39,6 +41,22 @@ def rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 1e6
 
 
+def default_sequence(name: str, out_dir: str, max_points: int) -> str:
+    """Prepare a shared real sequence into ``out_dir``; returns its infos path."""
+    if name == 'scannet':
+        root = osp.join(DATA, 'scannet')
+        if not osp.isdir(osp.join(root, 'posed_rgbd')):
+            raise SystemExit(f'{root}/posed_rgbd: shared data not found (set ONEFORMER3D_DATA)')
+        return create_scannet_mv_infos(root, out_dir, SCANNET20, 'scannet_mv',
+                                       posed_dir=osp.join(root, 'posed_rgbd'),
+                                       max_points=max_points, workers=2)['val']
+    root = osp.join(DATA, 'sevenscenes', 'redkitchen')
+    if not osp.isdir(root):
+        raise SystemExit(f'{root}: shared data not found (set ONEFORMER3D_DATA)')
+    return create_rgbd_sequence_infos(root, out_dir, SCANNET200, 'sevenscenes_mv',
+                                      max_points=max_points)['val']
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,19 +64,18 @@ def main(argv=None):
     p.add_argument('--config', default=osp.join(REPO, 'configs/esam/'
                                                 'ESAM_online_3d_scannet_sample.py'))
     p.add_argument('--checkpoint', default=None)
-    p.add_argument('--infos', default=None, help='MV infos to stream (default: 7-Scenes)')
+    p.add_argument('--infos', default=None, help='MV infos to stream (default: --sequence)')
+    p.add_argument('--sequence', choices=['scannet', 'sevenscenes'], default='scannet',
+                   help='without --infos: the real ScanNet scene0000_00 sequence (60 frames, '
+                        'sensor depth) or 7-Scenes redkitchen (50 frames, unlabeled)')
     p.add_argument('--max-points', type=int, default=20000)
     args = p.parse_args(argv)
     torch.manual_seed(0)
     init_default_scope('oneformer3d')
     tmp = None
     if args.infos is None:
-        root = osp.join(DATA, 'sevenscenes', 'redkitchen')
-        if not osp.isdir(root):
-            raise SystemExit(f'{root}: shared data not found (set ONEFORMER3D_DATA)')
         tmp = tempfile.TemporaryDirectory()
-        args.infos = create_rgbd_sequence_infos(root, tmp.name, SCANNET200, 'sevenscenes_mv',
-                                                max_points=args.max_points)['val']
+        args.infos = default_sequence(args.sequence, tmp.name, args.max_points)
     cfg = Config.fromfile(args.config)
     model = MODELS.build(cfg.model)
     if args.checkpoint:

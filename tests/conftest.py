@@ -137,13 +137,34 @@ def sv_frames(tmp_path_factory):
     return out
 
 
+MV_FRAMES = ('00000', '00002', '00004')  # consecutive frames of the real sequence
+
+
+def posed_subset(out_dir, frames=MV_FRAMES, meta=True):
+    """The real sensor-depth sequence of scene0000_00 (``scannet/posed_rgbd``) reduced to
+    ``frames`` (symlinks: colour, depth, pose; the intrinsic; the scene meta file with its
+    axis alignment unless ``meta=False``); returns the posed folder."""
+    src = data_path('scannet', 'posed_rgbd')
+    scene = osp.join(out_dir, 'posed_images', 'scene0000_00')
+    os.makedirs(scene)
+    names = ['intrinsic.txt'] + [f'{f}.{ext}' for f in frames for ext in ('jpg', 'png', 'txt')]
+    for name in names:
+        os.symlink(osp.join(src, 'posed_images', 'scene0000_00', name), osp.join(scene, name))
+    if meta:
+        os.symlink(osp.join(src, 'scene0000_00.txt'), osp.join(out_dir, 'scene0000_00.txt'))
+    return out_dir
+
+
 @pytest.fixture(scope='session')
 def mv_frames(tmp_path_factory):
-    """``create_data.py scannet_mv --pack-clip --max-points 5000`` on the real scene0000_00
-    sequence, prepared once per session (read only, as :func:`sv_frames`)."""
+    """``create_data.py scannet_mv --pack-clip --max-points 5000`` on three consecutive frames
+    of the real sensor-depth sequence of scene0000_00 (:data:`MV_FRAMES`, ~37 raw frames
+    apart: ESAM's ScanNet-MV density), prepared once per session (read only, as
+    :func:`sv_frames`)."""
+    posed = posed_subset(str(tmp_path_factory.mktemp('mv_posed')))
     out = str(tmp_path_factory.mktemp('mv_frames'))
-    tool_ok('create_data', 'scannet_mv', '--root-path', data_path('scannet'), '--out-dir', out,
-            '--pack-clip', '--max-points', '5000')
+    tool_ok('create_data', 'scannet_mv', '--root-path', data_path('scannet'), '--posed-dir',
+            posed, '--out-dir', out, '--pack-clip', '--max-points', '5000')
     return out
 
 

@@ -319,12 +319,14 @@ def plot(rows: list, path: str) -> None:
 
 def prepare(args) -> None:
     py = sys.executable
-    for kind, out in (('scannet_sv', 'data/scannet_sample_sv'),
-                      ('scannet_mv', 'data/scannet_sample_mv')):
+    # SV: the three posed frames; MV: the real sensor-depth sequence (60 frames)
+    mv_posed = ['--posed-dir', osp.join(args.data, 'scannet', 'posed_rgbd'), '--workers', '2']
+    for kind, out, extra in (('scannet_sv', 'data/scannet_sample_sv', []),
+                             ('scannet_mv', 'data/scannet_sample_mv', mv_posed)):
         infos = osp.join(out, f'{kind}_oneformer3d_infos_train_clip.pkl')
         if not osp.isfile(osp.join(REPO, infos)) or args.force:
             run([py, 'tools/create_data.py', kind, '--root-path',
-                 osp.join(args.data, 'scannet'), '--out-dir', out, '--pack-clip'],
+                 osp.join(args.data, 'scannet'), '--out-dir', out, '--pack-clip', *extra],
                 osp.join(args.work_root, f'prepare_{kind}.log'), args.dry_run)
         run([py, 'tools/extract_2d_features.py', '--infos', infos, '--encoder',
              'RGBPatchEncoder'], osp.join(args.work_root, f'extract_{kind}.log'), args.dry_run)

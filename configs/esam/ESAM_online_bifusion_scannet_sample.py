@@ -2,7 +2,8 @@
 # plus the BiFusion encoder with the weight-free RGB-patch store of
 # ESAM_sv_bifusion_scannet_sample.py, from the BiFusion SV sample checkpoint whole. Prepare:
 #   python tools/create_data.py scannet_mv --root-path ../shared/data/scannet \
-#       --out-dir data/scannet_sample_mv --pack-clip
+#       --posed-dir ../shared/data/scannet/posed_rgbd --out-dir data/scannet_sample_mv \
+#       --workers 2 --pack-clip
 #   python tools/extract_2d_features.py \
 #       --infos data/scannet_sample_mv/scannet_mv_oneformer3d_infos_train_clip.pkl \
 #       --encoder RGBPatchEncoder
