@@ -10,13 +10,13 @@ scikit-learn's PCA and t-SNE. Points no view sees are left out.
 """
 import argparse
 import os.path as osp
-import pickle
 import sys
 
 import oneformer3d  # noqa: F401
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
+from oneformer3d.datasets.infos_io import load_infos
 from oneformer3d.metainfo import get_class_table
 from oneformer3d.models import Det3DDataPreprocessor
 from oneformer3d.models.layers import sample_points_img_feat
@@ -34,8 +34,7 @@ def main(argv=None):
     p.add_argument('--out', default=None, help='PNG path (default: beside the infos)')
     args = p.parse_args(argv)
     init_default_scope('oneformer3d')
-    with open(args.infos, 'rb') as fh:
-        table = get_class_table(pickle.load(fh)['metainfo']['dataset'])
+    table = get_class_table(load_infos(args.infos)['metainfo']['dataset'])
     pipeline = [dict(type='LoadPointsFromFile'),
                 dict(type='LoadAnnotations3D', with_mask_3d=False, with_sp_mask_3d=False),
                 dict(type='PointSegClassMapping'),

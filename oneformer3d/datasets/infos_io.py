@@ -1,10 +1,12 @@
-"""Reading infos ``.pkl`` files without trusting them.
+"""Reading pickles without trusting them: every ``.pkl`` the project reads goes through here.
 
 Infos are pickles (mmdetection3d's format), and unpickling runs whatever a file names: an infos
-file from an untrusted source could execute code. :func:`load_infos` unpickles with an
-allow-list: Python's plain containers and numbers, ``collections.OrderedDict`` and numpy
-arrays / dtypes / scalars — everything ``create_data`` writes. Anything else stops with an
-error naming the file and the refused global.
+file from an untrusted source could execute code. :func:`load_pickle` (and :func:`load_infos`,
+:func:`loads_pickle` for bytes) unpickle with an allow-list: Python's plain containers and
+numbers, ``collections.OrderedDict`` and numpy arrays / dtypes / scalars — everything
+``create_data`` writes, and RLBench's ``variation_number.pkl``. Anything else stops with an
+error naming the file and the refused global. (Checkpoints are read by ``torch.load``'s own
+weights-only unpickler: :func:`oneformer3d.utils.compat.load_local_checkpoint`.)
 """
 import io
 import pickle
@@ -20,35 +22,50 @@ _ALLOWED = {
 _NUMPY_DTYPE_CLASSES = ('numpy.dtypes', 'numpy')   # e.g. numpy.dtypes.Float64DType
 
 
-class _InfosUnpickler(pickle.Unpickler):
+class _SafeUnpickler(pickle.Unpickler):
 
-    def __init__(self, fh, source: str):
+    def __init__(self, fh, source: str, what: str):
         super().__init__(fh)
-        self.source = source
+        self.source, self.what = source, what
 
     def find_class(self, module, name):
         if (module, name) in _ALLOWED or (module in _NUMPY_DTYPE_CLASSES
                                           and name.endswith('DType')):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(
-            f'{self.source}: refusing to unpickle {module}.{name} (infos hold only containers, '
-            f'numbers, strings and numpy arrays; this file is not one create_data wrote)')
+            f'{self.source}: refusing to unpickle {module}.{name} ({self.what} hold only '
+            f'containers, numbers, strings and numpy arrays; this file is not one of them)')
 
 
-def load_infos(path: str):
-    """Unpickle an infos file with the allow-list of the module docstring.
+def loads_pickle(data: bytes, source: str, what: str = 'infos'):
+    """Unpickle ``data`` with the allow-list of the module docstring; ``source`` (a path or a
+    description) and ``what`` (the kind of content expected) name it in errors.
+
+    Raises:
+        ValueError: naming ``source`` when ``data`` is not a readable pickle or names a global
+            outside the allow-list.
+    """
+    try:
+        return _SafeUnpickler(io.BytesIO(data), source, what).load()
+    except pickle.UnpicklingError as err:
+        raise ValueError(str(err) if str(err).startswith(source) else
+                         f'{source}: unreadable {what} ({err})') from None
+    except (EOFError, AttributeError, ImportError, IndexError, TypeError) as err:
+        raise ValueError(f'{source}: unreadable {what} ({type(err).__name__}: {err})') from None
+
+
+def load_pickle(path: str, what: str = 'infos'):
+    """:func:`loads_pickle` of the file ``path``.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: naming the file when it is not a readable pickle or names a global
-            outside the allow-list.
+        ValueError: as :func:`loads_pickle`, naming the file.
     """
     with open(path, 'rb') as fh:
         data = fh.read()
-    try:
-        return _InfosUnpickler(io.BytesIO(data), path).load()
-    except pickle.UnpicklingError as err:
-        raise ValueError(str(err) if str(err).startswith(path) else
-                         f'{path}: unreadable infos ({err})') from None
-    except (EOFError, AttributeError, ImportError, IndexError, TypeError) as err:
-        raise ValueError(f'{path}: unreadable infos ({type(err).__name__}: {err})') from None
+    return loads_pickle(data, path, what)
+
+
+def load_infos(path: str):
+    """An infos file (:func:`load_pickle`); errors name the file."""
+    return load_pickle(path, 'infos')

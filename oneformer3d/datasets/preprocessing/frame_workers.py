@@ -20,6 +20,8 @@ from typing import Callable, Iterator, List
 import numpy as np
 from tqdm import tqdm
 
+from ..infos_io import loads_pickle
+
 _SCANS = {}  # this process's ScanCache per (root, class table): one scan kept at a time
 
 
@@ -84,8 +86,8 @@ def map_frames(convert: Callable, frames: List[dict], scan_root: str, scan_table
             _SCANS.clear()
             # the chunks cross a pickle as a pool's tasks do: the frames' arrays then carry
             # the same (unpickled) objects in either case
-            results = (fn(chunk) for fn, chunk in
-                       (pickle.loads(pickle.dumps((run, c))) for c in chunks))
+            results = (run(loads_pickle(pickle.dumps(c), 'create_data frames', 'frames'))
+                       for c in chunks)
         else:
             pool = stack.enter_context(get_context('fork').Pool(
                 min(workers, len(chunks)), initializer=_worker_init))
@@ -93,5 +95,5 @@ def map_frames(convert: Callable, frames: List[dict], scan_root: str, scan_table
         for chunk_results in results:
             for res in chunk_results:
                 bar.update(1)
-                yield pickle.loads(res)
+                yield loads_pickle(res, 'a converted frame', 'frame results')
     _SCANS.clear()

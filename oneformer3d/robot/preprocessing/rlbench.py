@@ -173,8 +173,10 @@ def write_episode_actions(root: str, out_dir: str, task: str, episode: str) -> d
     Raises:
         FileNotFoundError: no ``cameras_and_state.npz`` in ``root``.
         KeyError: the npz lacks a state array (named).
+        ValueError: ``variation_number.pkl`` is not one integer, or names a global outside
+            the safe unpickler's allow-list (:mod:`oneformer3d.datasets.infos_io`).
     """
-    import pickle
+    from oneformer3d.datasets.infos_io import load_pickle
     from .keyframes import find_keyframes, next_keyframe_targets
     npz = osp.join(root, 'cameras_and_state.npz')
     if not osp.isfile(npz):
@@ -189,8 +191,11 @@ def write_episode_actions(root: str, out_dir: str, task: str, episode: str) -> d
     variation = -1
     var_file = osp.join(root, 'variation_number.pkl')
     if osp.isfile(var_file):
-        with open(var_file, 'rb') as fh:
-            variation = int(pickle.load(fh))
+        variation = load_pickle(var_file, 'RLBench variation numbers')
+        if not isinstance(variation, (int, np.integer)):
+            raise ValueError(f'{var_file}: expected one integer (the episode\'s variation), '
+                             f'got {type(variation).__name__}')
+        variation = int(variation)
     path = actions_path(out_dir, task, episode)
     os.makedirs(osp.dirname(path), exist_ok=True)
     tmp = path[:-4] + '.tmp.npz'
