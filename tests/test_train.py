@@ -1,12 +1,15 @@
-"""tools/train.py: 2-process torchrun on CPU (gloo), and exact resume on the cropped real scene."""
+"""tools/train.py: 2-process torchrun on CPU (gloo), exact resume, and a diverging run stopped,
+on the cropped real scene."""
+import os
 import os.path as osp
+import re
 
 import pytest
 import torch
 
 from oneformer3d.datasets.preprocessing.scannet_scans import create_scannet_infos
 from oneformer3d.metainfo import SCANNET20
-from tests.conftest import REPO, load_tool, run_script
+from tests.conftest import REPO, call_tool, load_tool, run_script
 from tests.helpers.builders import train
 
 CONFIG = osp.join(REPO, 'configs/oneformer3d/overfit_scene.py')
@@ -166,3 +169,55 @@ def test_test_tool_loads_strictly(prepared_crop, tmp_path):
         assert [r['load'] for r in csv.DictReader(fh)] == ['partial', 'full']
 
 
+
+
+def test_a_diverging_run_stops_naming_the_iteration_and_its_checkpoint_is_refused(
+        prepared_crop, tmp_path):
+    """lr 1e30: iteration 1 is finite (iter_1.pth written), iteration 2's loss is NaN and the
+    run stops with an error naming it, before a checkpoint of the broken weights. A
+    checkpoint with a NaN weight is refused by tools/test.py naming the file and the key, and
+    no metrics.csv row is written."""
+    import subprocess
+    import sys
+    work = tmp_path / 'diverged'
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    res = subprocess.run([sys.executable, osp.join(REPO, 'tools/train.py'), CONFIG,
+                          '--work-dir', str(work), '--cfg-options',
+                          *options(prepared_crop, 3, 1), 'optim_wrapper.optimizer.lr=1e30'],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0
+    assert re.search(r'FloatingPointError: iteration 2: the loss is (nan|inf)', res.stderr), \
+        res.stderr[-2000:]
+    assert (work / 'iter_1.pth').is_file() and not (work / 'iter_2.pth').exists()
+
+    ckpt = torch.load(work / 'iter_1.pth', map_location='cpu', weights_only=True)
+    key = sorted(k for k, v in ckpt['state_dict'].items() if v.is_floating_point())[3]
+    ckpt['state_dict'][key].view(-1)[:2] = float('nan')
+    bad = tmp_path / 'nan.pth'
+    torch.save(ckpt, bad)
+    with pytest.raises(ValueError, match=re.escape(f'{bad}: non-finite weights: {key} holds '
+                                                   f'2 NaN/Inf')):
+        call_tool('test', CONFIG, bad, '--work-dir', tmp_path / 'test',
+                  '--cfg-options', *options(prepared_crop, 3, 1))
+    assert not (tmp_path / 'test' / 'metrics.csv').exists()
+
+
+def test_amp_skips_and_counts_instead_of_stopping():
+    """With --amp (MixedPrecisionOptimWrapper) a NaN loss's step is skipped and counted by
+    the wrapper (its gradients are not finite) and the hook lets the run go on; with a plain
+    OptimWrapper the same iteration stops it."""
+    from types import SimpleNamespace
+    from mmengine.optim import OptimWrapper
+    from oneformer3d.engine import CheckInvalidLossHook, MixedPrecisionOptimWrapper
+    param = torch.nn.Parameter(torch.ones(3))
+    amp = MixedPrecisionOptimWrapper(optimizer=torch.optim.SGD([param], lr=0.1),
+                                     dtype='bfloat16', device_type='cpu')
+    loss = (param * float('nan')).sum()
+    amp.update_params(loss)
+    assert amp.skipped_steps == 1 and torch.equal(param.detach(), torch.ones(3))
+    hook, out = CheckInvalidLossHook(), dict(loss=loss.detach(), loss_cls=loss.detach())
+    hook.after_train_iter(SimpleNamespace(optim_wrapper=amp, iter=6, work_dir='w'), 0, None, out)
+    plain = OptimWrapper(optimizer=torch.optim.SGD([param], lr=0.1))
+    with pytest.raises(FloatingPointError, match=r'iteration 7: the loss is nan \(loss_cls=nan'):
+        hook.after_train_iter(SimpleNamespace(optim_wrapper=plain, iter=6, work_dir='w'), 0,
+                              None, out)

@@ -1,7 +1,7 @@
-from .hooks import (DataFallbackHook, MetricRunInfoHook, PartialLoadHook, SafeCheckpointHook,
+from .hooks import (CheckInvalidLossHook, DataFallbackHook, MetricRunInfoHook, PartialLoadHook, SafeCheckpointHook,
                     TrainingCurvesHook)
 from .optim_wrapper import MixedPrecisionOptimWrapper
 from .runner import Runner
 
-__all__ = ['DataFallbackHook', 'MetricRunInfoHook', 'MixedPrecisionOptimWrapper',
+__all__ = ['CheckInvalidLossHook', 'DataFallbackHook', 'MetricRunInfoHook', 'MixedPrecisionOptimWrapper',
            'PartialLoadHook', 'Runner', 'SafeCheckpointHook', 'TrainingCurvesHook']

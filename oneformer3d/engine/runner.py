@@ -20,7 +20,9 @@ row whose model is its parent's plus a module, :func:`load_into_model`):
   in some dimensions is copied into the leading slice and the rest set to zero (a stem with
   new input channels starts as the parent's: the new channels contribute nothing).
 
-The report of the last load is kept as ``runner.load_report`` (``MetricRunInfoHook`` marks
+Every run gets a :class:`~oneformer3d.engine.hooks.CheckInvalidLossHook` (a non-finite loss
+stops training naming the iteration), listed in the config or not. The report of the last
+load is kept as ``runner.load_report`` (``MetricRunInfoHook`` marks
 metrics rows of partial loads). Checkpoints are written to ``<name>.tmp`` and renamed, so a run
 killed during a save never leaves a truncated ``iter_N.pth``.
 """
@@ -105,6 +107,8 @@ class Runner(MMEngineRunner):
         resolve_run_links(cfg)
         runner = super().from_cfg(cfg)
         runner.load_policy = dict(DEFAULT_LOAD_POLICY, **(cfg.get('load_policy') or {}))
+        if not any(type(h).__name__ == 'CheckInvalidLossHook' for h in runner.hooks):
+            runner.register_hook(dict(type='CheckInvalidLossHook'))   # in every run
         return runner
 
     def save_checkpoint(self, out_dir, filename, *args, **kwargs):

@@ -99,19 +99,22 @@ def load_local_checkpoint(filename: str, map_location=None):
         FileNotFoundError: ``filename`` does not exist.
         RuntimeError: the file needs unpickling and the opt-in is off (the message names the
             file and how to opt in), or the file is not a torch checkpoint at all.
+        ValueError: a weight holds NaN/Inf (:func:`check_finite_checkpoint`).
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename}: checkpoint file does not exist')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        return check_finite_checkpoint(
+            torch.load(filename, map_location=map_location, weights_only=True), filename)
     except pickle.UnpicklingError as err:
         reason = str(err).strip().splitlines()[0][:300]
         if _ALLOW_UNSAFE:
             logging.getLogger('oneformer3d').warning(
                 f'{filename}: not weights-only safe ({reason}); unpickling it because '
                 f'allow_unsafe_checkpoint=True')
-            return torch.load(filename, map_location=map_location, weights_only=False)
+            return check_finite_checkpoint(
+                torch.load(filename, map_location=map_location, weights_only=False), filename)
         raise RuntimeError(
             f'{filename}: refusing to unpickle a checkpoint that is not weights-only safe '
             f'({reason}). If you trust where this file came from, opt in with '
@@ -119,6 +122,35 @@ def load_local_checkpoint(filename: str, map_location=None):
             f'`--cfg-options allow_unsafe_checkpoint=True`.') from None
     except (RuntimeError, EOFError) as err:
         raise RuntimeError(f'{filename}: not a readable torch checkpoint ({err})') from None
+
+
+def check_finite_checkpoint(ckpt, filename: str):
+    """``ckpt`` unchanged when every floating-point tensor of its weights (``state_dict``,
+    ``model``, or the dict itself when it holds only tensors) is finite.
+
+    Raises:
+        ValueError: naming ``filename``, the first tensor with NaN/Inf values, how many it
+            holds and how many such tensors there are — a checkpoint of a diverged run must
+            not be evaluated or fine-tuned as if it were a model.
+    """
+    state = ckpt
+    if isinstance(ckpt, dict):
+        for key in ('state_dict', 'model'):
+            if isinstance(ckpt.get(key), dict):
+                state = ckpt[key]
+                break
+    if not isinstance(state, dict):
+        return ckpt
+    bad = [(k, v) for k, v in state.items() if isinstance(v, torch.Tensor)
+           and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        key, value = bad[0]
+        count = int((~torch.isfinite(value)).sum())
+        raise ValueError(
+            f'{filename}: non-finite weights: {key} holds {count} NaN/Inf of {value.numel()} '
+            f'values ({len(bad)} of {len(state)} tensors are affected). The run that wrote it '
+            f'diverged; use an earlier checkpoint of that run')
+    return ckpt
 
 
 def register_checkpoint_loader() -> bool:
