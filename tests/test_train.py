@@ -221,3 +221,33 @@ def test_amp_skips_and_counts_instead_of_stopping():
     with pytest.raises(FloatingPointError, match=r'iteration 7: the loss is nan \(loss_cls=nan'):
         hook.after_train_iter(SimpleNamespace(optim_wrapper=plain, iter=6, work_dir='w'), 0,
                               None, out)
+
+
+def test_one_run_per_work_dir(prepared_crop, tmp_path, caplog):
+    """A live run's lock stops a second train.py in the same work dir (naming the pid and
+    the lock file) before it builds anything; a lock left by a process that no longer exists
+    is reported and taken over, and released when the run ends."""
+    import json
+    import subprocess
+    import sys
+    from oneformer3d.engine.work_dir_lock import WorkDirLock
+    work = tmp_path / 'run'
+    with WorkDirLock(str(work)) as held:      # this process: a live run
+        rc, log = call_tool('train', CONFIG, '--work-dir', work, '--cfg-options',
+                            *options(prepared_crop, 1, 1))
+        assert rc != 0
+        assert f'{held.path}: another run uses this work dir (pid {os.getpid()} on this host' \
+            in log, log[-2000:]
+        assert not (work / 'iter_1.pth').exists()
+        with pytest.raises(RuntimeError, match='another run uses this work dir'):
+            WorkDirLock(str(work)).acquire()
+    assert not (work / 'run.lock').exists()
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()                                    # a pid that no longer exists
+    with open(work / 'run.lock', 'w') as fh:
+        json.dump(dict(pid=dead.pid, host=__import__('socket').gethostname(),
+                       start='2026-12-06 00:00:00', command='tools/train.py (killed)'), fh)
+    with WorkDirLock(str(work)) as taken:
+        assert taken.held and json.load(open(work / 'run.lock'))['pid'] == os.getpid()
+    assert f'stale lock of a run that no longer exists (pid {dead.pid}' in caplog.text
+    assert not (work / 'run.lock').exists()

@@ -16,6 +16,7 @@ import oneformer3d  # noqa: F401  (compat fixes, registries)
 from mmengine.config import Config, DictAction
 from mmengine.runner import find_latest_checkpoint
 from oneformer3d.engine import Runner
+from oneformer3d.engine.work_dir_lock import WorkDirLock
 
 from oneformer3d.utils import allow_unsafe_checkpoint
 from oneformer3d.utils.compat import close_distributed, init_cpu_distributed
@@ -74,14 +75,23 @@ def main(argv=None):
     cfg = build_cfg(args)
     if cfg.get('allow_unsafe_checkpoint'):
         allow_unsafe_checkpoint(True)
-    init_cpu_distributed(cfg.launcher)
-    runner = Runner.from_cfg(cfg)
-    if cfg.get('allow_unsafe_checkpoint'):
-        runner.logger.warning('allow_unsafe_checkpoint=True: untrusted checkpoints may be '
-                              'unpickled')
+    # one run per work dir (rank 0 holds the lock for all ranks)
+    lock = WorkDirLock(cfg.work_dir) if os.environ.get('RANK', '0') == '0' else None
+    if lock is not None:
+        try:
+            lock.acquire()
+        except RuntimeError as err:
+            raise SystemExit(f'error: {err}') from None
     try:
+        init_cpu_distributed(cfg.launcher)
+        runner = Runner.from_cfg(cfg)
+        if cfg.get('allow_unsafe_checkpoint'):
+            runner.logger.warning('allow_unsafe_checkpoint=True: untrusted checkpoints may be '
+                                  'unpickled')
         runner.train()
     finally:
+        if lock is not None:
+            lock.release()
         close_distributed()
     return 0
 
