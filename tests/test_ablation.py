@@ -205,3 +205,22 @@ def test_check_init_helper_reports_every_checked_row(sv_root, tmp_path, monkeypa
                      log=lambda m: None)
     assert list(res) == ['sv_3dtsa'] and res['sv_3dtsa'][0] == 0.0
     assert set(PRESETS['all']) == set(ROUTES)
+
+
+def test_the_full_scale_plan_gives_runnable_commands(tmp_path, capsys):
+    """The README's ``--scale full`` commands (no iteration options): every train.py command
+    parses with train.py's own parser (a bare ``--cfg-options`` did not); negative
+    iterations are refused with the option named."""
+    ablation.main(['--preset', 'all', '--scale', 'full', '--dry-run', '--work-root',
+                   str(tmp_path)])
+    train_tool = load_tool('train')
+    trains = [line[2:].split() for line in capsys.readouterr().out.splitlines()
+              if 'tools/train.py' in line]
+    assert len(trains) == 12
+    for cmd in trains:
+        args = train_tool.parse_args(cmd[cmd.index('tools/train.py') + 1:])
+        assert args.config.endswith('_scannet200.py')
+    assert '--cfg-options' not in trains[0]
+    with pytest.raises(SystemExit):
+        ablation.main(['--mv-iters', '-3', '--dry-run', '--work-root', str(tmp_path)])
+    assert '--mv-iters -3: at least 1 iteration' in capsys.readouterr().err

@@ -91,7 +91,12 @@ def parse_args(argv=None):
     p.add_argument('--deterministic', action='store_true')
     p.add_argument('--force', action='store_true', help='re-run finished rows')
     p.add_argument('--dry-run', action='store_true', help='print the commands only')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name in ('sv_iters', 'mv_iters', 'long_iters', 'long_mv_iters', 'ft_iters'):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f'--{name.replace("_", "-")} {value}: at least 1 iteration')
+    return args
 
 
 def plan(preset: str, rows=None) -> list:
@@ -130,7 +135,7 @@ def run(cmd, log, dry_run):
 def last_checkpoint(work_dir: str, dry_run: bool) -> str:
     path = osp.join(REPO, work_dir, 'last_checkpoint')
     if dry_run and not osp.isfile(path):
-        return osp.join(work_dir, '<last checkpoint>')
+        return osp.join(work_dir, '<last_checkpoint>')
     with open(path) as fh:
         return fh.read().strip()
 
@@ -205,7 +210,8 @@ def run_row(key, args, suffix, dirs, commit, seed) -> dict:
     common = ['--seed', str(seed)] + (['--deterministic'] if args.deterministic else [])
     py = sys.executable
     before = set(glob.glob(osp.join(REPO, work_dir, '2*')))
-    run([py, 'tools/train.py', config, '--work-dir', work_dir, *common, '--cfg-options', *opts],
+    run([py, 'tools/train.py', config, '--work-dir', work_dir, *common] +
+        (['--cfg-options', *opts] if opts else []),       # a full-scale first row has none
         osp.join(work_dir, 'ablation_train.log'), args.dry_run)
     train_runs = sorted(set(glob.glob(osp.join(REPO, work_dir, '2*'))) - before)
     test_opts = list(args.cfg_options)
