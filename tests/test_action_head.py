@@ -245,6 +245,20 @@ def test_student_distillation_and_export(prepared, tmp_path):
     res = subprocess.run([sys.executable, '-I', '-c', code, out], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == '(2, 16, 128)', res.stderr[-2000:]
+    # the export is for a trained student: none given is an error; a checkpoint whose student
+    # has another shape is refused naming the file and the key
+    rc, log = call_tool('robot/export_student', tmp_path / 'student.py', '--out', out)
+    assert rc != 0 and 'give its distiller checkpoint (or --random-init' in log
+    ckpt = torch.load(tmp_path / 'student' / 'iter_8.pth', map_location='cpu',
+                      weights_only=True)
+    key = next(k for k, v in ckpt['state_dict'].items()
+               if k.startswith('student.') and v.dim() == 2)
+    ckpt['state_dict'][key] = ckpt['state_dict'][key][:, :1].clone()
+    torch.save(ckpt, tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match=rf'other.pth \(student.\*\): loaded \d+ tensors.*\n'
+                                         rf'(.*\n)*  shape-mismatched: {key[8:]}'):
+        call_tool('robot/export_student', tmp_path / 'student.py', tmp_path / 'other.pth',
+                  '--out', out)
 
 
 def test_compare_tool_prints_one_line_per_input_and_the_table(prepared, tmp_path):

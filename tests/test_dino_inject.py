@@ -2,6 +2,7 @@
 maps, zero-initialised identity from a 3D checkpoint (both injection points), voxels without
 a valid projection."""
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -132,15 +133,29 @@ def test_forward_check_reports_and_exits_1_on_a_nan(sv_root, tmp_path):
     assert rc == 0, out
     assert 'in_image 1.000' in out and 'pyramid s1:' in out
     assert '@8' in out and 'problems=0' in out
-    # a diverged checkpoint: NaN in one projection of the injector
     model = MODELS.build(dino_cfg().model)
     state = model.state_dict()
-    state['injector.proj.8.weight'][0, 0] = float('nan')
-    ckpt = str(tmp_path / 'nan.pth')
+    # a checkpoint whose weights overflow in the forward: the non-finite module is named
+    state['injector.proj.8.weight'][:] = 3e38
+    ckpt = str(tmp_path / 'overflow.pth')
     torch.save(dict(state_dict=state), ckpt)
     rc, out = check('--checkpoint', ckpt)
     assert rc == 1, out
     assert 'NON-FINITE at injector' in out and 'problems=1' in out
+    # a diverged checkpoint (NaN weight) is refused at load, naming it
+    state['injector.proj.8.weight'][0, 0] = float('nan')
+    torch.save(dict(state_dict=state), ckpt)
+    with pytest.raises(ValueError, match='overflow.pth: non-finite weights: '
+                                         'injector.proj.8.weight holds 1 NaN/Inf'):
+        check('--checkpoint', ckpt)
+    # another config's checkpoint (no injector): strict like tools/test.py, partial on a flag
+    partial = str(tmp_path / 'no_injector.pth')
+    torch.save(dict(state_dict={k: v for k, v in model.state_dict().items()
+                                if not k.startswith('injector.')}), partial)
+    with pytest.raises(ValueError, match=r'strict loading needs every key to match'):
+        check('--checkpoint', partial)
+    rc, out = check('--checkpoint', partial, '--allow-partial-load')
+    assert rc == 0 and re.search(r'partial load: \d+% of the weights keep their random', out)
 
 
 def test_dino_early_concatenates_reduced_features_at_the_input(sv_root):

@@ -9,11 +9,14 @@ from mmengine.config import Config
 from PIL import Image
 
 from oneformer3d.datasets.preprocessing.scannet_io import read_bin
-from oneformer3d.registry import TASK_UTILS
+import torch
+
+from oneformer3d.registry import MODELS, TASK_UTILS
 from oneformer3d.visualization import save_animation, save_stream_png
 from tests.conftest import REPO, call_tool
 
 CONFIG = osp.join(REPO, 'configs/esam/ESAM_online_3d_scannet_sample.py')
+SV_CONFIG = osp.join(REPO, 'configs/esam/ESAM_sv_3d_scannet_sample.py')
 
 
 def coloured_pixels(path):
@@ -48,10 +51,21 @@ def test_stream_demo_writes_a_picture_per_frame_and_the_gif(mv_frames, tmp_path)
     out = tmp_path / 'stream'
     rc, log = call_tool('stream_demo', CONFIG, '--infos',
                         osp.join(mv_frames, 'scannet_mv_oneformer3d_infos_val.pkl'),
-                        '--out', out)
+                        '--out', out, '--random-init')
     assert rc == 0, log
     pngs = sorted(p.name for p in out.glob('frame_*.png'))
     assert pngs == ['frame_0000.png', 'frame_0001.png', 'frame_0002.png']
     gif = Image.open(out / 'stream.gif')
     assert gif.n_frames == 3 and gif.width <= 960
     assert 'frames=3 ' in log and f'animation: {out / "stream.gif"}' in log
+    # it exists for a trained model: without one it says so, and it loads strictly
+    rc, log = call_tool('stream_demo', CONFIG, '--infos', 'x.pkl')
+    assert rc != 0 and 'give --checkpoint (or --random-init' in log
+    other = tmp_path / 'sv.pth'
+    torch.manual_seed(0)
+    torch.save(dict(state_dict=MODELS.build(Config.fromfile(SV_CONFIG).model).state_dict()),
+               other)
+    with pytest.raises(ValueError, match=r'sv.pth: loaded \d+ tensors, missing \d+'):
+        call_tool('stream_demo', CONFIG, '--infos',
+                  osp.join(mv_frames, 'scannet_mv_oneformer3d_infos_val.pkl'),
+                  '--checkpoint', other, '--out', out)

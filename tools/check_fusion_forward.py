@@ -42,11 +42,18 @@ from oneformer3d.utils.config import load_config
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
-    p.add_argument('--checkpoint')
+    p.add_argument('--checkpoint', help='the trained model to check (strict: every key must '
+                                        'fit; none: random initialisation, said so)')
+    p.add_argument('--allow-partial-load', action='store_true',
+                   help='check a checkpoint that fits only partly (the load report is '
+                        'printed; the missing weights stay random)')
     p.add_argument('--num-samples', type=int, default=10)
     p.add_argument('--split', choices=['val', 'train'], default='val')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.num_samples < 1:
+        p.error(f'--num-samples {args.num_samples}: at least one sample (0 checks nothing)')
+    return args
 
 
 def non_finite_watch(model):
@@ -122,7 +129,16 @@ def main(argv=None):
                                                    load_state_dict_checked)
         state = checkpoint_state_dict(load_local_checkpoint(args.checkpoint, map_location='cpu'),
                                       args.checkpoint)
-        print(load_state_dict_checked(model, state, args.checkpoint).summary())
+        report = load_state_dict_checked(model, state, args.checkpoint)
+        print(report.summary())
+        report.check(strict=not args.allow_partial_load, hint=(
+            'the checkpoint does not fit this config; check it with its own config, or '
+            'opt in with --allow-partial-load'))
+        if report.missing or report.mismatched:
+            print(f'partial load: {report.missing_fraction:.0%} of the weights keep their '
+                  f'random initialisation (--allow-partial-load)')
+    else:
+        print('no --checkpoint: random initialisation (plumbing and projection only)')
     found = non_finite_watch(model)
     print(f'widths: {widths(model)}')
     rows, problems = [], []

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from PIL import Image
 from tqdm import tqdm
 
@@ -29,6 +28,8 @@ import oneformer3d  # noqa: F401
 from oneformer3d.datasets.sequence_stream import SequenceStream
 from oneformer3d.models.online.sequence import OnlineSession
 from oneformer3d.registry import MODELS
+from oneformer3d.utils import load_local_checkpoint
+from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
 from oneformer3d.visualization import save_animation, save_stream_png
 
 
@@ -38,19 +39,34 @@ def main(argv=None):
     p.add_argument('config')
     p.add_argument('--infos', required=True, help='MV infos (create_data.py *_mv)')
     p.add_argument('--sample', type=int, default=0)
-    p.add_argument('--checkpoint', default=None, help='default: random init (plumbing only)')
+    p.add_argument('--checkpoint', default=None,
+                   help='the trained online model (strict: every key must fit)')
+    p.add_argument('--allow-partial-load', action='store_true',
+                   help='a checkpoint that fits only partly (report printed)')
+    p.add_argument('--random-init', action='store_true',
+                   help='no checkpoint: random weights (plumbing only; said on every picture)')
     p.add_argument('--frames', type=int, default=None, help='default: the sequence once')
     p.add_argument('--every', type=int, default=1, help='a picture every k-th frame')
     p.add_argument('--animation', choices=['gif', 'mp4', 'none'], default='gif',
                    help='the pictures as one animation (mp4 needs imageio)')
     p.add_argument('--out', default=None, help='default: work_dirs/stream_demo/<scene>')
     args = p.parse_args(argv)
+    if not args.checkpoint and not args.random_init:
+        p.error('the stream demo shows a trained model: give --checkpoint (or --random-init '
+                'to check the plumbing with random weights)')
     init_default_scope('oneformer3d')
     cfg = Config.fromfile(args.config)
     model = MODELS.build(cfg.model)
     if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+        state = checkpoint_state_dict(load_local_checkpoint(args.checkpoint, map_location='cpu'),
+                                      args.checkpoint)
+        report = load_state_dict_checked(model, state, args.checkpoint)
+        print(report.summary())
+        report.check(strict=not args.allow_partial_load, hint=(
+            'the checkpoint does not fit this config; use its own config, or opt in with '
+            '--allow-partial-load'))
     model.eval()
+    weights = 'random weights' if not args.checkpoint else osp.basename(args.checkpoint)
     stream = SequenceStream(args.infos, args.sample, args.frames)
     out = args.out or osp.join('work_dirs', 'stream_demo', stream.info['scene_id'])
     session = OnlineSession(model)
@@ -66,7 +82,8 @@ def main(argv=None):
             path = save_stream_png(
                 osp.join(out, f'frame_{fr["index"]:04d}.png'), session.merger, image,
                 fr['intrinsic'], fr['pose'], np.concatenate(background)[::3],
-                f'{stream.info["scene_id"]} frame {fr["index"] + 1}: +{counts["new"]} new, '
+                f'{stream.info["scene_id"]} frame {fr["index"] + 1} ({weights}): '
+                f'+{counts["new"]} new, '
                 f'{counts["merged"]} merged, {counts["kept"]} kept', frame_xyz=xyz,
                 frame_masks=masks_of(inst, len(xyz)))
             pictures.append(path)

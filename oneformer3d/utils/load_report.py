@@ -26,17 +26,22 @@ class LoadReport:
         unexpected: state-dict keys the module has no place for (ignored).
         mismatched: ``(key, checkpoint shape, module shape)`` of keys present on both sides
             with different shapes (not loaded; also counted as missing).
+        numel: element count of each module key; :attr:`missing_fraction` weighs keys by it.
     """
     source: str
     loaded: List[str] = field(default_factory=list)
     missing: List[str] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
     mismatched: List[Tuple[str, tuple, tuple]] = field(default_factory=list)
+    numel: Dict[str, int] = field(default_factory=dict)
 
     @property
     def missing_fraction(self) -> float:
-        total = len(self.loaded) + len(self.missing)
-        return len(self.missing) / total if total else 1.0
+        """Share of the targeted weights (elements, not tensors: 55 missing kernels can be
+        most of a U-Net) left at their initialisation; 1.0 when nothing is targeted."""
+        size = lambda keys: sum(self.numel.get(k, 1) for k in keys)  # noqa: E731
+        total = size(self.loaded) + size(self.missing)
+        return size(self.missing) / total if total else 1.0
 
     def summary(self, max_keys: int = 8) -> str:
         def short(keys):
@@ -44,7 +49,7 @@ class LoadReport:
             more = f' ... (+{len(keys) - max_keys})' if len(keys) > max_keys else ''
             return ', '.join(map(str, keys[:max_keys])) + more
         lines = [f'{self.source}: loaded {len(self.loaded)} tensors, missing '
-                 f'{len(self.missing)} ({self.missing_fraction:.0%}), unexpected '
+                 f'{len(self.missing)} ({self.missing_fraction:.0%} of the weights), unexpected '
                  f'{len(self.unexpected)}, shape-mismatched {len(self.mismatched)}']
         if self.missing:
             lines.append(f'  missing: {short(self.missing)}')
@@ -68,7 +73,7 @@ class LoadReport:
         if strict and (self.missing or self.unexpected or self.mismatched):
             problems.append('strict loading needs every key to match')
         if self.missing_fraction > max_missing_fraction:
-            problems.append(f'{self.missing_fraction:.0%} of the model is missing (allowed: '
+            problems.append(f'{self.missing_fraction:.0%} of the weights are missing (allowed: '
                             f'{max_missing_fraction:.0%})')
         if self.unexpected and not allow_unexpected:
             problems.append('the checkpoint has keys the model does not')
@@ -92,7 +97,7 @@ def load_state_dict_checked(module: nn.Module, state_dict: Dict[str, torch.Tenso
         :class:`LoadReport`; call :meth:`LoadReport.check` to enforce a policy.
     """
     own = module.state_dict()
-    report = LoadReport(source=source)
+    report = LoadReport(source=source, numel={k: v.numel() for k, v in own.items()})
     usable = {}
     for key, value in state_dict.items():
         if key not in own:

@@ -32,11 +32,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
-    p.add_argument('checkpoint', nargs='?', help='distiller checkpoint (none: random init)')
+    p.add_argument('checkpoint', nargs='?', help='the trained distiller checkpoint')
+    p.add_argument('--random-init', action='store_true',
+                   help='no checkpoint: export a random student (plumbing only, said so)')
     p.add_argument('--out', required=True)
     p.add_argument('--frames', help='folder of step_XXXX.png frames for the check')
     p.add_argument('--atol', type=float, default=1e-4)
     args = p.parse_args(argv)
+    if not args.checkpoint and not args.random_init:
+        p.error('the export is for a trained student: give its distiller checkpoint (or '
+                '--random-init to check the export with random weights)')
     import oneformer3d.robot  # noqa: F401  (registers the robot stack)
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -46,14 +51,19 @@ def main(argv=None):
     student = MODELS.build(cfg.model.student)
     if args.checkpoint:
         from oneformer3d.utils import load_local_checkpoint
-        from oneformer3d.utils.load_report import checkpoint_state_dict
+        from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
         state = checkpoint_state_dict(load_local_checkpoint(args.checkpoint,
                                                             map_location='cpu'),
                                       args.checkpoint)
         part = {k[len('student.'):]: v for k, v in state.items() if k.startswith('student.')}
         if not part:
             raise SystemExit(f'{args.checkpoint}: no student.* tensors')
-        student.load_state_dict(part)
+        report = load_state_dict_checked(student, part, f'{args.checkpoint} (student.*)')
+        print(report.summary())
+        report.check(strict=True, hint='the checkpoint was written by another student config: '
+                                       'export it with its own config')
+    else:
+        print('--random-init: exporting a random student (plumbing only)')
     student.eval()
     ds = cfg.test_dataloader.dataset
     folder = args.frames or osp.join(ds.data_root, 'rgb_dataset', 'RGB', ds.task,

@@ -10,6 +10,7 @@ MixedPrecisionOptimWrapper`) a step with non-finite gradients is skipped and cou
 """
 import math
 
+import torch
 from mmengine.hooks import Hook
 
 from oneformer3d.registry import HOOKS
@@ -25,14 +26,17 @@ class CheckInvalidLossHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         loss = (outputs or {}).get('loss')
-        if loss is None or math.isfinite(float(loss)):
+        if loss is None:
+            return
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        if math.isfinite(value):
             return
         if isinstance(runner.optim_wrapper, MixedPrecisionOptimWrapper):
             return          # skipped and counted by the wrapper (skipped_steps)
-        terms = ', '.join(f'{k}={float(v):.4g}' for k, v in outputs.items()
-                          if k != 'loss' and k.startswith('loss'))
+        terms = ', '.join(f'{k}={float(v.detach() if isinstance(v, torch.Tensor) else v):.4g}'
+                          for k, v in outputs.items() if k != 'loss' and k.startswith('loss'))
         raise FloatingPointError(
-            f'iteration {runner.iter + 1}: the loss is {float(loss)} ({terms}); training '
+            f'iteration {runner.iter + 1}: the loss is {value} ({terms}); training '
             f'stopped before a checkpoint stores the broken weights (work dir '
             f'{runner.work_dir}). Lower the learning rate or check this batch\'s data; '
             f'--amp skips and counts non-finite steps instead of stopping')
