@@ -278,3 +278,26 @@ def test_compare_tool_prints_one_line_per_input_and_the_table(prepared, tmp_path
     rc, log = call_tool('robot/compare_action_inputs', '--data-root', prepared, '--train-episodes',
                         EPISODES[0], '--test-episodes', EPISODES[0])
     assert rc == 1 and 'episodes in both splits' in log
+
+
+def test_splits_never_leak_wherever_they_come_from(prepared, tmp_path):
+    """The README's way to set a split (train.py --cfg-options ...episodes=[...]): a training
+    episode in the held-out list, a constant baseline on other episodes than the training
+    ones, a duplicated or an empty list — each stops before training, naming it."""
+    import copy
+    from oneformer3d.engine import Runner
+    cfg = action_cfg('pc', prepared, EPISODES[:2], EPISODES[2:3], 1, str(tmp_path / 'w'))
+    leak = copy.deepcopy(cfg)
+    leak.val_dataloader.dataset.episodes = [EPISODES[2], EPISODES[0]]
+    with pytest.raises(ValueError, match=rf"val_dataloader.dataset.episodes shares "
+                                         rf"\['{EPISODES[0]}'\] with train_dataloader"):
+        Runner.from_cfg(leak)
+    const = copy.deepcopy(cfg)
+    const.train_dataloader.dataset.episodes = EPISODES[:1]
+    with pytest.raises(ValueError, match='const_episodes .* are not the training episodes'):
+        Runner.from_cfg(const)
+    with pytest.raises(ValueError, match=rf"episodes=...\): \['{EPISODES[0]}'\] listed more "
+                                         rf"than once"):
+        RLBenchActionDataset(prepared, [EPISODES[0], EPISODES[1], EPISODES[0]])
+    with pytest.raises(ValueError, match=r'episodes=...\): the split is empty'):
+        RLBenchActionDataset(prepared, [])

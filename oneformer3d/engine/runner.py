@@ -41,6 +41,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from oneformer3d.registry import RUNNERS
 from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
 from .run_links import resolve_run_links
+from .split_check import check_config_splits
 
 DEFAULT_LOAD_POLICY = dict(strict=False, max_missing_fraction=0.5)
 KEY_RULES = ('prefix_map', 'zero_pad_keys')     # load_policy entries that are not check()'s
@@ -105,6 +106,7 @@ class Runner(MMEngineRunner):
         # checkpoints named by run (load_from_run, partial_load) become load_from and
         # PartialLoadHooks before mmengine reads them (run_links.py)
         resolve_run_links(cfg)
+        check_config_splits(cfg)      # train vs held-out lists (split_check.py)
         runner = super().from_cfg(cfg)
         runner.load_policy = dict(DEFAULT_LOAD_POLICY, **(cfg.get('load_policy') or {}))
         if not any(type(h).__name__ == 'CheckInvalidLossHook' for h in runner.hooks):

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from oneformer3d.engine.split_check import check_split
 from oneformer3d.registry import DATASETS
 from .feature_packs import open_packs
 from ..preprocessing.rlbench import actions_path, step_name
@@ -70,7 +71,7 @@ class RLBenchActionDataset(Dataset):
         if input not in INPUTS:
             raise ValueError(f'input must be one of {INPUTS}, got {input!r}')
         self.data_root, self.task, self.input = data_root, task, input
-        self.episodes = list(episodes)
+        self.episodes = check_split(episodes, f'{type(self).__name__}(episodes=...)')
         self.encoders = list(encoders)
         self.encoder_channels = dict(encoders) if isinstance(encoders, dict) else None
         self.pack_root, self.pack_store = osp.join(data_root, pack_root), pack_store

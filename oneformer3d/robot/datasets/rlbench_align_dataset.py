@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from oneformer3d.engine.split_check import check_split
 from oneformer3d.geometry import sample_img_feat
 from oneformer3d.registry import DATASETS
 from .feature_packs import open_packs
@@ -69,7 +70,8 @@ class RLBenchAlignDataset(Dataset):
         if sample_unit not in ('step', 'window'):
             raise ValueError(f"sample_unit must be 'step' or 'window', got {sample_unit!r}")
         self.data_root, self.task, self.mode = data_root, task, mode
-        self.encoders, self.episodes = list(encoders), list(episodes)
+        self.encoders = list(encoders)
+        self.episodes = check_split(episodes, f'{type(self).__name__}(episodes=...)')
         # {name: channels} (the model's adapter widths) is checked against the packs
         self.encoder_channels = dict(encoders) if isinstance(encoders, dict) else None
         self.pack_root, self.pack_store = osp.join(data_root, pack_root), pack_store
