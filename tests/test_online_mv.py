@@ -353,3 +353,57 @@ def test_the_preprocessor_voxelizes_each_frame_and_a_frame_batch_equals_one_voxe
         assert all(torch.equal(a, b) for a, b in zip(batch['point2voxel'],
                                                      whole['point2voxel']))
         assert len(fv[0][t]['point2voxel'][0]) == len(pts[0]) == 5000
+
+
+def test_bad_sequences_are_refused_naming_the_frame(mv_root, tmp_path):
+    """MV infos with a NaN pose, a scaled (non-rigid) pose, frames out of order, or a frame
+    without points: each is refused naming the infos, the sample and the frame (before, a NaN
+    pose ended in an index error naming nothing, a scaled one was accepted, an empty frame
+    crashed the process and frames out of order were used as given)."""
+    import os
+    from oneformer3d.datasets.infos_io import load_infos
+    from tests.conftest import derive_data_dir
+    cfg = Config.fromfile(CONFIG)
+    good = load_infos(osp.join(mv_root, 'scannet_mv_oneformer3d_infos_train.pkl'))
+
+    def infos_with(change, name):
+        data = {**good, 'data_list': [dict(good['data_list'][0])]}
+        change(data['data_list'][0])
+        root = derive_data_dir(mv_root, str(tmp_path / name))
+        path = osp.join(root, 'bad.pkl')
+        with open(path, 'wb') as fh:
+            pickle.dump(data, fh)
+        return root, path
+
+    def nan_pose(info):
+        info['poses'] = info['poses'].copy()
+        info['poses'][1, 0, 3] = np.nan
+
+    def scaled_pose(info):
+        info['poses'] = info['poses'].copy()
+        info['poses'][2, :3, :3] *= 1.1
+
+    def swapped(info):
+        info['frame_ids'] = [info['frame_ids'][i] for i in (0, 2, 1)]
+    f = MV_FRAMES
+    for change, name, msg in (
+            (nan_pose, 'nan', f'sample scene0000_00: frame {f[1]}: pose has NaN/Inf values'),
+            (scaled_pose, 'scaled', f'frame {f[2]}: pose rotation is not orthonormal'),
+            (swapped, 'order', f'frame {f[1]} follows {f[2]}: frames must be in increasing')):
+        root, path = infos_with(change, name)
+        with pytest.raises(ValueError, match=re.escape(f'{path}: ') + '.*' + re.escape(msg)):
+            DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=root, ann_file=path))
+    root, path = infos_with(lambda info: None, 'empty')
+    os.unlink(osp.join(root, 'points'))    # the derived folder links 'points': own one
+    os.makedirs(osp.join(root, 'points'))
+    for name in good['data_list'][0]['lidar_paths']:
+        src = osp.join(mv_root, 'points', name)
+        dst = osp.join(root, 'points', name)
+        if name == good['data_list'][0]['lidar_paths'][1]:
+            open(dst, 'wb').close()
+        else:
+            os.symlink(src, dst)
+    ds = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=root, ann_file=path))
+    with pytest.raises(ValueError, match=rf'_{f[1]}.bin: frame {f[1]} of scene0000_00 has no '
+                                         rf'point'):
+        ds[0]

@@ -4,6 +4,7 @@ import os.path as osp
 
 from mmengine.dataset import BaseDataset
 
+from oneformer3d.geometry import check_pose
 from oneformer3d.metainfo import get_class_table
 from .infos_io import load_infos
 from oneformer3d.registry import DATASETS
@@ -56,6 +57,11 @@ class ScanNetSegDataset(BaseDataset):
         return [self.parse_data_info(info) for info in data['data_list']]
 
     def parse_data_info(self, info: dict) -> dict:
+        if info.get('pose') is not None:              # a single posed frame
+            why = check_pose(info['pose'])
+            if why is not None:
+                raise ValueError(f'{self.ann_file}: sample {info.get("sample_idx")}: {why} '
+                                 f'(re-create the infos: create_data skips such frames)')
         p = self.data_prefix
         info = dict(info)
         info['lidar_points'] = dict(info['lidar_points'], lidar_path=osp.join(
@@ -84,6 +90,31 @@ class ScanNet200SegDataset(ScanNetSegDataset):
     CLASS_TABLE = 'scannet200'
 
 
+def check_sequence(info: dict, source: str) -> None:
+    """A sequence info's frames are in order and their poses rigid (:func:`~oneformer3d.
+    geometry.check_pose`).
+
+    Raises:
+        ValueError: naming ``source``, the sample and the frame: a bad pose, or frame ids that
+            are not increasing (an online model must see the frames in capture order; the
+            infos are refused rather than silently re-sorted).
+    """
+    name = info.get('sample_idx')
+    frames = list(info.get('frame_ids') or [])
+    keys = [int(f) if str(f).isdigit() else str(f) for f in frames]
+    for a, b, fa, fb in zip(keys, keys[1:], frames, frames[1:]):
+        if not type(a) is type(b) or not a < b:
+            raise ValueError(f'{source}: sample {name}: frame {fb} follows {fa}: frames must be '
+                             f'in increasing capture order (re-create the infos with '
+                             f'create_data)')
+    for t, pose in enumerate(info.get('poses', [])):
+        why = check_pose(pose)
+        if why is not None:
+            fid = frames[t] if t < len(frames) else t
+            raise ValueError(f'{source}: sample {name}: frame {fid}: {why} (re-create the '
+                             f'infos: create_data skips such frames)')
+
+
 @DATASETS.register_module()
 class ScanNetSegMVDataset(ScanNetSegDataset):
     """Posed sequences (``create_data.py scannet_mv``): one sample per scene with per-frame
@@ -96,6 +127,7 @@ class ScanNetSegMVDataset(ScanNetSegDataset):
                  ('super_pts_paths', 'sp_pts_mask'))
 
     def parse_data_info(self, info: dict) -> dict:
+        check_sequence(info, self.ann_file)
         p = self.data_prefix
         info = dict(info)
         for key, pre in self.LIST_KEYS:

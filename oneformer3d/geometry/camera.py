@@ -30,15 +30,29 @@ def as_intrinsic3x3(intrinsic: np.ndarray) -> np.ndarray:
     return k
 
 
+# A pose's rotation must be orthonormal within this (max |R^T R - I|): real poses written
+# as text measure 1e-6 (ScanNet), 4e-4 (7-Scenes); a rotation scaled by 1 % measures 0.02.
+RIGID_TOLERANCE = 1e-2
+
+
 def check_pose(pose: np.ndarray) -> Optional[str]:
-    """Why ``pose`` cannot be used (non-finite values, wrong shape, non-invertible), or None."""
+    """Why ``pose`` (4, 4) is not a usable rigid camera-to-world transform, or None: wrong
+    shape, NaN/Inf, a last row other than ``0 0 0 1``, a rotation that is not orthonormal
+    (``RIGID_TOLERANCE``; e.g. scaled) or a reflection (det -1)."""
     p = np.asarray(pose, dtype=np.float64)
     if p.shape != (4, 4):
         return f'pose shape {p.shape} is not (4, 4)'
     if not np.isfinite(p).all():
         return 'pose has NaN/Inf values'
-    if abs(np.linalg.det(p[:3, :3])) < 1e-6:
-        return 'pose rotation is not invertible'
+    if np.abs(p[3] - [0, 0, 0, 1]).max() > 1e-6:
+        return f'pose last row {p[3].round(6).tolist()} is not [0, 0, 0, 1]'
+    rot = p[:3, :3]
+    err = float(np.abs(rot.T @ rot - np.eye(3)).max())
+    if err > RIGID_TOLERANCE:
+        return (f'pose rotation is not orthonormal (max |R^T R - I| = {err:.3g}; scaled or '
+                f'sheared?)')
+    if np.linalg.det(rot) < 0:
+        return 'pose rotation is a reflection (det -1)'
     return None
 
 

@@ -65,10 +65,11 @@ def _dump(out_dir, tag, infos, metainfo) -> dict:
 
 
 def mv_frame(fr: dict, scans: ScanCache, out_dir: str, max_points: int, label_radius: float,
-             superpoints: str, seed: int) -> dict:
+             superpoints: str, seed: int, min_points: int = 100) -> dict:
     """One frame of :func:`create_scannet_mv_infos` (run by :func:`.frame_workers.map_frames`):
     writes its files, and the scene's scan when ``fr['write_scan']``; returns its entries of
-    the sequence info, or ``{'skip': why}`` for an unusable pose.
+    the sequence info, or ``{'skip': why}`` for an unusable pose or a frame whose depth gives
+    fewer than ``min_points`` points.
 
     Raises:
         ValueError: its points do not land on the scan (:func:`.scannet_frames.check_on_scan`).
@@ -84,6 +85,8 @@ def mv_frame(fr: dict, scans: ScanCache, out_dir: str, max_points: int, label_ra
     if why is not None:
         return dict(skip=why)
     cloud = frame_cloud(fr, scan, out_dir, max_points, frame_rng(seed, scene, fr['frame']))
+    if len(cloud['xyz']) < min_points:
+        return dict(skip=f'fewer than {min_points} points from its depth', few_points=True)
     align_source = alignment_source(fr, scan)
     dist, nn = tree.query(cloud['xyz'])
     distance = check_on_scan(dist, fr, align_source)
@@ -101,7 +104,7 @@ def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str
                             max_points: int = 20000, superpoints: str = 'auto',
                             scenes: Optional[List[str]] = None, label_radius: float = 0.05,
                             seed: int = 0, axis_align: Optional[str] = None,
-                            workers: int = 1) -> dict:
+                            workers: int = 1, min_points: int = 100) -> dict:
     """One sequence info per scene from ``<root>/posed`` frames and ``<root>/scans``
     (``axis_align``: see :func:`~.posed_frames.apply_axis_alignment`); ``workers`` processes
     convert the frames (:mod:`.frame_workers`, byte-identical output). Every frame is
@@ -125,13 +128,15 @@ def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str
         kept += seq
     results = map_frames(mv_frame, kept, root, table, workers, f'create_data {tag}',
                          out_dir=out_dir, max_points=max_points, label_radius=label_radius,
-                         superpoints=superpoints, seed=seed)
+                         superpoints=superpoints, seed=seed, min_points=min_points)
     rel = lambda p: osp.relpath(osp.abspath(p), osp.abspath(out_dir))  # noqa: E731
-    seqs, skipped = {}, 0
+    seqs, skipped, few = {}, 0, 0
     for fr, res in zip(kept, results):
         if res['skip'] is not None:
-            skipped += 1
-            logger.warning(f'{fr["img_path"]}: {res["skip"]}; frame skipped ({skipped} so far)')
+            few += bool(res.get('few_points'))
+            skipped += not res.get('few_points')
+            logger.warning(f'{fr["img_path"]}: {res["skip"]}; frame skipped '
+                           f'({skipped + few} so far)')
             continue
         scene, name = fr['scene'], f'{fr["scene"]}_{fr["frame"]}.bin'
         info = seqs.setdefault(scene, dict(
@@ -160,12 +165,13 @@ def create_scannet_mv_infos(root: str, out_dir: str, table: ClassTable, tag: str
                     scan_semantic_mask_path=f'scans/{scene}_sem.bin')
         infos.append(info)
     if not infos:
-        raise ValueError(f'{root}: no usable sequence ({skipped} frames skipped for bad poses)')
+        raise ValueError(f'{root}: no usable sequence ({skipped} frames skipped for bad poses, '
+                         f'{few} with fewer than {min_points} points)')
     metainfo = dict(table.metainfo(), info_version=INFO_VERSION, data_kind='multi_view',
                     labelled=True)
     out = _dump(out_dir, tag, infos, metainfo)
     out['summary'] = dict(scenes=len(infos), frames=sum(len(i['frame_ids']) for i in infos),
-                          skipped_bad_pose=skipped,
+                          skipped_bad_pose=skipped, skipped_few_points=few,
                           points_mean=float(np.mean(sum((i['num_points'] for i in infos), []))))
     return out
 

@@ -89,6 +89,10 @@ class LoadAdjacentDataFromFile(BaseTransform):
             pts = read_bin(paths[i], np.float32, self.load_dim)
             if not np.isfinite(pts).all():
                 raise ValueError(f'{paths[i]}: points contain NaN/Inf')
+            if len(pts) == 0:
+                fid = (results.get('frame_ids') or [i] * len(paths))[i]
+                raise ValueError(f'{paths[i]}: frame {fid} of {results.get("scene_id")} has no '
+                                 f'point; re-create the infos (create_data drops such frames)')
             points.append(pts[:, self.use_dim])
             frame_idx.append(np.full(len(pts), t, dtype=np.int64))
             for key in self.masks:
