@@ -178,3 +178,40 @@ def test_bad_arguments_raise():
         build_uv_index(np.zeros((3, 3)), np.eye(3), np.eye(4), (4, 4), occlusion_mode='x')
     with pytest.raises(ValueError, match='intrinsic'):
         build_uv_index(np.zeros((2, 3, 3)), np.stack([np.eye(3)] * 3), np.eye(4), (4, 4))
+
+
+def test_a_map_smaller_than_its_stride_says_reads_no_border_and_is_refused_on_load(tmp_path):
+    """A (4, 10, 10) map whose metadata claims stride 16 on a 320 x 320 image (it would need
+    20 x 20 cells): the points beyond its 160 covered pixels are invalid (they used to read the
+    clamped border and count as valid); a stored file with that metadata is refused when
+    loaded, naming the three sizes; the real colour frame with a consistent map loads."""
+    from oneformer3d.datasets.preprocessing.feature_io import load_feature_file
+    from oneformer3d.geometry import check_pose
+    fmap = torch.arange(400, dtype=torch.float32).reshape(4, 10, 10) + 1
+    uv = torch.tensor([[10.0, 10.0], [150.0, 40.0], [170.0, 40.0], [300.0, 300.0]])
+    feats, valid = sample_img_feat(fmap, uv, (320, 320), stride=16)
+    assert valid.tolist() == [True, True, False, False]
+    assert (feats[2:] == 0).all() and (feats[:2] != 0).all()
+    img = Image.open(data_path('scannet', 'posed_rgbd', 'posed_images', 'scene0000_00',
+                               '00000.jpg'))
+    w, h = img.size
+    good = dict(pix=torch.zeros(3, 60, 80), meta=dict(image_size=[h, w], stride=[w / 80, h / 60],
+                                                      feat_size=[60, 80], channels=3))
+    torch.save(good, tmp_path / 'good.pt')
+    assert load_feature_file(str(tmp_path / 'good.pt'))[0].shape == (3, 60, 80)
+    bad = dict(good, pix=torch.zeros(3, 30, 40), meta=dict(good['meta'], feat_size=[30, 40]))
+    torch.save(bad, tmp_path / 'bad.pt')
+    with pytest.raises(ValueError, match=r'bad.pt: a \(30, 40\) map at stride \(16.2, 16.13\d*\) '
+                                         r'covers .* its meta says the image is 968 x 1296'):
+        load_feature_file(str(tmp_path / 'bad.pt'))
+    # camera poses must be rigid: the real one is, scaled / reflected / bad last row are not
+    pose = np.loadtxt(data_path('scannet', 'posed_rgbd', 'posed_images', 'scene0000_00',
+                                '00000.txt'))
+    assert check_pose(pose) is None
+    scaled, mirrored, row = pose.copy(), pose.copy(), pose.copy()
+    scaled[:3, :3] *= 1.05
+    mirrored[:3, 0] *= -1
+    row[3, 0] = 0.1
+    assert 'not orthonormal' in check_pose(scaled)
+    assert 'reflection' in check_pose(mirrored)
+    assert 'last row' in check_pose(row)

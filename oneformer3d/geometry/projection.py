@@ -173,7 +173,8 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
 
     Returns:
         ``feats`` (…, N, C) in the map's dtype (zeros where not valid) and ``valid`` (…, N):
-        the given mask and the point lies inside the image.
+        the given mask and the point lies inside the image and inside the map (its cells
+        times ``stride``).
 
     Raises:
         ValueError: a batch mismatch between ``uv`` and the map, or an unknown ``mode``.
@@ -195,6 +196,10 @@ def sample_img_feat(feat_map: torch.Tensor, uv: torch.Tensor, image_size: Sequen
     pts = pts.to(torch.float32)
     inside = ((pts[..., 0] >= -0.5) & (pts[..., 0] < w - 0.5)
               & (pts[..., 1] >= -0.5) & (pts[..., 1] < h - 0.5))
+    # and inside the map, whatever the metadata says: a point beyond the map's last cell
+    # would otherwise read the clamped border and count as valid
+    cu, cv = (pts[..., 0] + 0.5) / sx, (pts[..., 1] + 0.5) / sy
+    inside &= (cu >= 0) & (cu <= wf + 1e-4) & (cv >= 0) & (cv <= hf + 1e-4)
     ok = inside if valid is None else inside & (valid if valid.dim() == inside.dim()
                                                  else valid.unsqueeze(0))
     # border padding = the cell coordinate clamped to the outermost centres

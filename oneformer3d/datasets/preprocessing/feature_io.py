@@ -55,7 +55,8 @@ def load_feature_file(path: str) -> Tuple[torch.Tensor, Optional[torch.Tensor], 
     Raises:
         ValueError: naming the file when it cannot be read, holds neither a feature dict nor
         a (C, H_f, W_f) tensor, has NaN/Inf values, or its map disagrees with its own meta
-        (``channels``, ``feat_size``).
+        (``channels``, ``feat_size``; ``stride`` x map size must cover ``image_size`` to
+        within one cell).
     """
     try:
         obj = torch.load(path, map_location='cpu', weights_only=True)
@@ -80,6 +81,14 @@ def load_feature_file(path: str) -> Tuple[torch.Tensor, Optional[torch.Tensor], 
     if 'feat_size' in meta and list(meta['feat_size']) != list(pix.shape[1:]):
         raise ValueError(f'{path}: "pix" is {tuple(pix.shape[1:])} (H_f, W_f) but its meta says '
                          f'{tuple(meta["feat_size"])}: the stored stride would be wrong')
+    if meta.get('stride') is not None and meta.get('image_size') is not None:
+        sx, sy = (float(v) for v in meta['stride'])
+        h, w = (int(v) for v in meta['image_size'])
+        hf, wf = pix.shape[1:]
+        if abs(sx * wf - w) >= sx or abs(sy * hf - h) >= sy:
+            raise ValueError(f'{path}: a ({hf}, {wf}) map at stride ({sx:g}, {sy:g}) covers '
+                             f'{sy * hf:g} x {sx * wf:g} pixels, its meta says the image is '
+                             f'{h} x {w}: map size, stride and image size disagree')
     return pix, glob, meta
 
 
