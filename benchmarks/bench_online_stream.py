@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
 import oneformer3d  # noqa: F401
 from oneformer3d.datasets.preprocessing.scannet_sequences import (create_rgbd_sequence_infos,
@@ -31,6 +30,8 @@ from oneformer3d.datasets.sequence_stream import SequenceStream
 from oneformer3d.metainfo import SCANNET20, SCANNET200
 from oneformer3d.models.online.sequence import OnlineSession
 from oneformer3d.registry import MODELS
+from oneformer3d.utils import load_local_checkpoint
+from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA = os.environ.get('ONEFORMER3D_DATA', osp.join(REPO, '..', 'shared', 'data'))
@@ -78,8 +79,12 @@ def main(argv=None):
         args.infos = default_sequence(args.sequence, tmp.name, args.max_points)
     cfg = Config.fromfile(args.config)
     model = MODELS.build(cfg.model)
-    if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+    if args.checkpoint:       # strict, as tools/test.py: a benchmark of a model, not a guess
+        state = checkpoint_state_dict(load_local_checkpoint(args.checkpoint, map_location='cpu'),
+                                      args.checkpoint)
+        report = load_state_dict_checked(model, state, args.checkpoint)
+        print(report.summary())
+        report.check(strict=True, hint='the checkpoint does not fit --config')
     model.eval()
     stream = SequenceStream(args.infos, 0, args.frames)
     session = OnlineSession(model)
