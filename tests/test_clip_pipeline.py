@@ -191,8 +191,33 @@ def test_extraction_with_local_weights_files(tmp_path):
         fh.truncate(os.path.getsize(bad) // 2)
     rc, log = call_tool('verify_saved_features', osp.join(out, 'clip_feat'))
     assert rc == 1 and '00011.pt: unreadable feature file' in log, log
+    # a re-run redoes the truncated file instead of counting it as done ...
+    rc, log = extract('--images', scannet, '--out-root', out, '--encoder', 'OpenClipViT',
+                      '--model-name', 'ViT-S-16', '--weights', clip_w, '--short-side', '224',
+                      '--workers', '0')
+    assert rc == 0 and 'written=1 skipped_existing=2 redone_incomplete=1' in log, log
+    assert load_feature_file(bad)[0].shape == (96, 28, 38)
+    # ... and refuses a folder of another encoder's maps (the cache is keyed by its maker)
+    with pytest.raises(ValueError, match=r'00000.pt: stored by OpenClipViT with 96 channels, '
+                                         r'DINOv2 with 384 was asked'):
+        extract('--images', scannet, '--out-root', out, '--encoder', 'DINOv2', '--model-name',
+                'vit_small_patch14_dinov2', '--weights', dino_w, '--short-side', '224',
+                '--workers', '0')
+    rc, log = extract('--images', scannet, '--out-root', out, '--encoder', 'DINO')
+    assert rc != 0 and '--encoder DINO: not a registered 2D encoder; known: DINOv2, DINOv3' in log
     with pytest.raises(FileNotFoundError, match='nothere.bin: weights file'):
         OpenClipViT('ViT-S-16', pretrained=str(tmp_path / 'nothere.bin'))
+    for name, write in (('half.safetensors', dino_w), ('half.bin', clip_w)):
+        data = open(write, 'rb').read()
+        with open(tmp_path / name, 'wb') as fh:
+            fh.write(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=r'half.bin: not a readable weights file for '
+                                         r'open_clip ViT-S-16 .*do not load it with weights_only'):
+        OpenClipViT('ViT-S-16', pretrained=str(tmp_path / 'half.bin'))
+    from oneformer3d.models import DINOv2
+    with pytest.raises(ValueError, match=r'half.safetensors: not a readable weights file for '
+                                         r'timm vit_small_patch14_dinov2'):
+        DINOv2('vit_small_patch14_dinov2', pretrained=str(tmp_path / 'half.safetensors'))
 
 
 def test_dinov3_and_dinov2_route_defaults_on_a_real_frame(tmp_path):

@@ -38,6 +38,7 @@ from oneformer3d.datasets.preprocessing.feature_extraction import (
     DTYPES, format_bytes, frames_from_globs, frames_from_infos, free_bytes, run_on_devices,
     storage_estimate)
 from oneformer3d.datasets.preprocessing.feature_io import load_feature_file, scene_frame_of
+from oneformer3d.models.img_encoders.base import FrozenImageEncoder
 from oneformer3d.registry import MODELS
 
 
@@ -111,6 +112,11 @@ def main(argv=None):
     frames += frames_from_globs(args.images, args.out_root, args.feat_dir)
     frames = frames[:args.limit] if args.limit else frames
     cfg = encoder_config(args)
+    known = sorted(k for k, v in MODELS.module_dict.items()
+                   if isinstance(v, type) and issubclass(v, FrozenImageEncoder))
+    if args.encoder not in known:
+        raise SystemExit(f'--encoder {args.encoder}: not a registered 2D encoder; known: '
+                         f'{", ".join(known)}')
     if 'pretrained' not in cfg and args.encoder != 'RGBPatchEncoder':
         logging.warning('no --weights: the encoder is randomly initialised')
     encoder = MODELS.build(cfg)
@@ -126,8 +132,10 @@ def main(argv=None):
                            encoder=encoder if len(args.device) == 1 else None,
                            batch_size=args.batch_size,
                            workers=args.workers, compute_dtype=args.compute_dtype,
-                           store_dtype=args.store_dtype, overwrite=args.overwrite)
+                           store_dtype=args.store_dtype, overwrite=args.overwrite,
+                           expect=dict(encoder=encoder.name, channels=est['shape'][0]))
     print(f'written={stats["written"]} skipped_existing={stats["skipped"]} '
+          f'redone_incomplete={stats["redone_incomplete"]} '
           f'bytes={stats["bytes"]} time_s={time.time() - t0:.1f}')
     if args.vis:
         root = args.out_root or osp.dirname(osp.abspath(args.infos[0]))

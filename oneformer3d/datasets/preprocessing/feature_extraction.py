@@ -10,7 +10,8 @@ import glob
 import logging
 import os.path as osp
 import shutil
-from typing import List, Optional, Sequence
+import zipfile
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..infos_io import load_infos
-from .feature_io import DEFAULT_FEAT_DIR, feature_relpath, save_feature_file
+from .feature_io import DEFAULT_FEAT_DIR, feature_relpath, load_feature_file, save_feature_file
 
 logger = logging.getLogger('oneformer3d')
 DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
@@ -116,19 +117,49 @@ def format_bytes(n: float) -> str:
         n /= 1024
 
 
+def stored_frames(frames: List[dict], expect: Optional[dict]) -> Tuple[List[dict], int]:
+    """The frames whose stored file is finished and was made by the encoder asked for.
+
+    A file that is not a complete zip archive (torch's format; a truncated copy, a crashed
+    disk) is not finished: it is redone and counted. The first and last stored files are read
+    and their ``meta`` compared with ``expect`` (``{'encoder': name, 'channels': C}``).
+
+    Raises:
+        ValueError: a stored file was made by another encoder or has another channel count —
+            naming the file, what it holds and what was asked (use another ``--feat-dir``, or
+            ``--overwrite`` to replace them).
+    """
+    done = [f for f in frames if osp.isfile(f['out_path'])]
+    whole = [f for f in done if zipfile.is_zipfile(f['out_path'])]
+    for fr in ([whole[0], whole[-1]] if whole and expect else []):
+        meta = load_feature_file(fr['out_path'])[2]
+        found = dict(encoder=meta.get('encoder'), channels=meta.get('channels'))
+        if any(found[k] != expect[k] for k in expect if k in found):
+            raise ValueError(
+                f'{fr["out_path"]}: stored by {found["encoder"]} with {found["channels"]} '
+                f'channels, {expect["encoder"]} with {expect["channels"]} was asked: this '
+                f'folder holds another encoder\'s maps. Use another --feat-dir, or '
+                f'--overwrite to replace them')
+    return whole, len(done) - len(whole)
+
+
 def run_extraction(frames: List[dict], encoder_cfg: dict, device: str = 'cpu',
                    batch_size: int = 4, workers: int = 2, compute_dtype: str = 'fp32',
                    store_dtype: str = 'fp16', overwrite: bool = False, position: int = 0,
-                   encoder=None) -> dict:
+                   encoder=None, expect: Optional[dict] = None) -> dict:
     """Extract and store every frame not yet done (one process, one device); ``encoder``:
-    an already built encoder (else built from ``encoder_cfg``).
+    an already built encoder (else built from ``encoder_cfg``); ``expect``: what the stored
+    files must hold to count as done (:func:`stored_frames`).
 
     Returns:
-        counts ``{'written', 'skipped', 'bytes'}``.
+        counts ``{'written', 'skipped', 'redone_incomplete', 'bytes'}``.
     """
     from oneformer3d.registry import MODELS
-    todo = [f for f in frames if overwrite or not osp.isfile(f['out_path'])]
-    stats = dict(written=0, skipped=len(frames) - len(todo), bytes=0)
+    finished, incomplete = ([], 0) if overwrite else stored_frames(frames, expect)
+    keep = {f['out_path'] for f in finished}
+    todo = [f for f in frames if f['out_path'] not in keep]
+    stats = dict(written=0, skipped=len(frames) - len(todo), redone_incomplete=incomplete,
+                 bytes=0)
     if not todo:
         return stats
     encoder = (encoder or MODELS.build(encoder_cfg)).to(device)
@@ -182,7 +213,7 @@ def run_on_devices(frames: List[dict], encoder_cfg: dict, devices: Sequence[str]
     if any(p.exitcode != 0 for p in procs):
         failed = [d for d, p in zip(devices, procs) if p.exitcode]
         raise RuntimeError(f'extraction failed on {failed}')
-    total = dict(written=0, skipped=0, bytes=0)
+    total = dict(written=0, skipped=0, redone_incomplete=0, bytes=0)
     for _ in procs:
         for k, v in queue.get().items():
             total[k] += v

@@ -8,6 +8,7 @@ Every encoder maps uint8 RGB images ``(B, 3, H, W)`` (one size per batch) to
 """
 import math
 import os.path as osp
+from contextlib import contextmanager
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -30,6 +31,26 @@ def check_weights_file(path: Optional[str], what: str) -> Optional[str]:
         raise FileNotFoundError(f'{path}: weights file for {what} not found (weights are '
                                 f'loaded from local files only)')
     return path
+
+
+@contextmanager
+def reading_weights(path: Optional[str], what: str):
+    """Turn a library's failure to read ``path`` (a truncated or corrupt ``.safetensors`` /
+    ``.bin`` / ``.pth``) into one error naming the file and the encoder; torch's own text
+    suggests ``weights_only=False``, which must not be followed for a file of unknown origin.
+
+    Raises:
+        ValueError: naming ``path``, ``what`` and the library's first line.
+    """
+    try:
+        yield
+    except Exception as err:  # torch, safetensors (SafetensorError), zip and pickle errors
+        if path is None or isinstance(err, (FileNotFoundError, ImportError)):
+            raise
+        first = (str(err).strip().splitlines() or [''])[0][:200]
+        raise ValueError(f'{path}: not a readable weights file for {what} '
+                         f'({type(err).__name__}: {first}); check the download (size, '
+                         f'checksum) — do not load it with weights_only=False') from None
 
 
 def input_size_for(image_size: Sequence[int], short_side: int, multiple: int) -> Tuple[int, int]:

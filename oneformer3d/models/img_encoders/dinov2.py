@@ -4,7 +4,8 @@ from typing import Optional, Tuple
 import torch
 
 from oneformer3d.registry import MODELS
-from .base import IMAGENET_MEAN, IMAGENET_STD, FrozenImageEncoder, check_weights_file
+from .base import (IMAGENET_MEAN, IMAGENET_STD, FrozenImageEncoder, check_weights_file,
+                   reading_weights)
 
 
 def create_timm_vit(model_name: str, pretrained: Optional[str], family: str):
@@ -24,7 +25,8 @@ def create_timm_vit(model_name: str, pretrained: Optional[str], family: str):
     kwargs = dict(pretrained=pretrained is not None, num_classes=0, dynamic_img_size=True)
     if pretrained is not None:
         kwargs['pretrained_cfg_overlay'] = dict(file=pretrained)
-    return timm.create_model(model_name, **kwargs)
+    with reading_weights(pretrained, f'timm {model_name}'):
+        return timm.create_model(model_name, **kwargs)
 
 
 @MODELS.register_module()

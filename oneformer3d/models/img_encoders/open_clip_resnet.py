@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from oneformer3d.registry import MODELS
-from .base import CLIP_MEAN, CLIP_STD, FrozenImageEncoder, check_weights_file
+from .base import (CLIP_MEAN, CLIP_STD, FrozenImageEncoder, check_weights_file,
+                   reading_weights)
 
 STAGE_STRIDE = dict(layer1=4, layer2=8, layer3=16, layer4=32)
 
@@ -34,7 +35,8 @@ class OpenClipResNet(FrozenImageEncoder):
             raise ValueError(f'OpenClipResNet layer must be one of {list(STAGE_STRIDE)}, '
                              f'got {layer!r}')
         check_weights_file(pretrained, f'open_clip {model_name}')
-        visual = open_clip.create_model(model_name, pretrained=pretrained).visual
+        with reading_weights(pretrained, f'open_clip {model_name}'):
+            visual = open_clip.create_model(model_name, pretrained=pretrained).visual
         super().__init__(short_side, 32, CLIP_MEAN, CLIP_STD, pixel_shuffle, layer)
         self.model_name = model_name
         self.visual = visual

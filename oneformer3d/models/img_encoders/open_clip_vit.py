@@ -4,8 +4,8 @@ from typing import Optional, Tuple
 import torch
 
 from oneformer3d.registry import MODELS
-from .base import CLIP_MEAN, CLIP_STD, FrozenImageEncoder, check_weights_file, \
-    interpolate_pos_embed
+from .base import (CLIP_MEAN, CLIP_STD, FrozenImageEncoder, check_weights_file,
+                   interpolate_pos_embed, reading_weights)
 
 
 @MODELS.register_module()
@@ -41,7 +41,8 @@ class OpenClipViT(FrozenImageEncoder):
         if layer not in ('final', 'conv1'):
             raise ValueError(f"OpenClipViT layer must be 'final' or 'conv1', got {layer!r}")
         check_weights_file(pretrained, f'open_clip {model_name}')
-        model = open_clip.create_model(model_name, pretrained=pretrained)
+        with reading_weights(pretrained, f'open_clip {model_name}'):
+            model = open_clip.create_model(model_name, pretrained=pretrained)
         visual = model.visual
         if getattr(visual, 'attn_pool', None) is not None:
             raise NotImplementedError(f'{model_name}: attention-pooled ViT towers are not '
