@@ -7,6 +7,7 @@ import json
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from oneformer3d.engine.ablation import (PRESETS, ROUTES, check_init, config_of,
@@ -151,6 +152,15 @@ def test_two_row_ablation_on_real_frames_resumes_and_aggregates_seeds(sv_root, t
     row = json.loads((seed0 / 'ESAM_sv_dino_fpn_inject_scannet_sample' /
                       'ablation_row.json').read_text())
     assert row['checkpoint'].endswith('iter_1.pth') and row['commit'] and row['seed'] == 0
+    # the parent changed (as after a re-run with --force): its child is not reused
+    parent = seed0 / 'ESAM_sv_3d_scannet_sample' / 'iter_1.pth'
+    ckpt = torch.load(parent, map_location='cpu', weights_only=True)
+    ckpt['meta']['rewritten'] = True
+    torch.save(ckpt, parent)
+    rc, again = call_tool('ablation', *args)
+    assert rc == 0 and again.count('finished, skipped') == 1, again[-3000:]
+    assert ('sv_dino_fpn_inject: the finished row was made with another parents; re-running'
+            in again) and again.count('tools/train.py') == 1
     rc, third = call_tool('ablation', *(args[:2] + ['--rows', 'sv_3d', '--seeds', '0', '1']
                                         + args[4:]))
     assert rc == 0 and third.count('tools/train.py') == 1 and 'row=sv_3d seed=1' in third

@@ -45,6 +45,7 @@ stage's, with its log tail.
 import argparse
 import csv
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -52,11 +53,10 @@ import subprocess
 import sys
 
 from oneformer3d.engine.ablation import PRESETS, ROUTES, SCALES, config_of
+from oneformer3d.engine.ablation_table import AGNOSTIC, AWARE, vs_control, write_outputs
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-AGNOSTIC = ('ca_ap', 'ca_ap50', 'ca_ap25', 'mCov', 'mRec')
-AWARE = ('ap', 'ap50', 'ap25')
 INIT_TOLERANCE = 1e-5
 
 
@@ -183,16 +183,25 @@ def count_parameters(config: str, options: dict) -> tuple:
             sum(p.numel() for p in params))
 
 
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file's bytes (read in 16 MB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as fh:
+        for block in iter(lambda: fh.read(1 << 24), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def run_row(key, args, suffix, dirs, commit, seed) -> dict:
     from mmengine.config import Config, DictAction
     route, config = ROUTES[key], config_of(key, suffix)
     work_dir = dirs[key] = osp.join(args.work_root, f'seed{seed}',
                                     osp.splitext(osp.basename(config))[0])
     row_file = osp.join(REPO, work_dir, 'ablation_row.json')
-    if osp.isfile(row_file) and not args.force and not args.dry_run:
-        print(f'{key}: finished, skipped ({row_file}; --force re-runs)', flush=True)
-        with open(row_file) as fh:
-            return json.load(fh)
     cfg = Config.fromfile(osp.join(REPO, config))
     opts = []
     iters = getattr(args, f'{route.schedule}_iters')
@@ -208,6 +217,22 @@ def run_row(key, args, suffix, dirs, commit, seed) -> dict:
                     f'{last_checkpoint(dirs[route.needs["hook"]], args.dry_run)}')
     opts += args.cfg_options                  # the user's overrides come last: they win
     common = ['--seed', str(seed)] + (['--deterministic'] if args.deterministic else [])
+    # a finished row is reused only when made by the same inputs: config text, options,
+    # seed and the parents' checkpoint bytes (a parent re-run with --force changes them)
+    made_by = dict(config_sha256=text_sha256(cfg.pretty_text), train_options=opts,
+                   test_options=list(args.cfg_options), common=common,
+                   parents={} if args.dry_run else {
+                       o.split('=', 1)[1]: file_sha256(osp.join(REPO, o.split('=', 1)[1]))
+                       for o in opts if o.startswith(('load_from=', '+partial_load.'))})
+    if osp.isfile(row_file) and not args.force and not args.dry_run:
+        with open(row_file) as fh:
+            done = json.load(fh)
+        changed = [k for k in made_by if done.get('made_by', {}).get(k) != made_by[k]]
+        if not changed:
+            print(f'{key}: finished, skipped ({row_file}; --force re-runs)', flush=True)
+            return done
+        print(f'{key}: the finished row was made with another {", ".join(changed)}; '
+              f're-running it', flush=True)
     py = sys.executable
     before = set(glob.glob(osp.join(REPO, work_dir, '2*')))
     run([py, 'tools/train.py', config, '--work-dir', work_dir, *common] +
@@ -231,96 +256,10 @@ def run_row(key, args, suffix, dirs, commit, seed) -> dict:
                **{m: float(metrics[m]) if metrics.get(m) else None for m in AWARE},
                s_per_iter=train_seconds_per_iter(train_runs), params_trainable=trainable,
                params_total=total, config=config, commit=commit,
-               checkpoint=metrics['checkpoint'])
+               checkpoint=metrics['checkpoint'], made_by=made_by)
     with open(row_file, 'w') as fh:
         json.dump(row, fh, indent=1)
     return row
-
-
-def vs_control(key: str) -> str:
-    """The table's text for a row's declared difference from its control."""
-    r = ROUTES[key]
-    if r.control is None:
-        return r.change
-    c = ROUTES[r.control]
-    return f'{c.label} {c.mode} {r.change}'
-
-
-def fmt(v, spec='.3f'):
-    return '-' if v is None else format(v, spec)
-
-
-def aggregate(rows: list) -> list:
-    """One entry per row key: the metrics' mean and (min, max) over its seeds."""
-    out = {}
-    for r in rows:
-        out.setdefault(r['key'], []).append(r)
-    merged = []
-    for runs in out.values():
-        m = dict(runs[0], seeds=[r['seed'] for r in runs])
-        for k in AGNOSTIC + AWARE + ('s_per_iter',):
-            vals = [r[k] for r in runs if r[k] is not None]
-            m[k] = (sum(vals) / len(vals), min(vals), max(vals)) if vals else None
-        merged.append(m)
-    return merged
-
-
-def fmt_stat(v, spec='.3f') -> str:
-    if v is None:
-        return '-'
-    mean, lo, hi = v
-    return fmt(mean, spec) if lo == hi else f'{fmt(mean, spec)} ({fmt(lo, spec)}-{fmt(hi, spec)})'
-
-
-def write_outputs(rows: list, work_root: str) -> str:
-    """``ablation.md`` (mean and range over seeds) / ``ablation.csv`` (one line per seed and
-    row) / ``ablation.png`` under ``work_root``; returns the markdown table."""
-    root = osp.join(REPO, work_root)
-    os.makedirs(root, exist_ok=True)
-    merged = aggregate(rows)
-    head = ('| route | SV/MV | vs control | AP | AP50 | AP25 | mCov | mRec | AP (cls) | '
-            'AP50 (cls) | AP25 (cls) | s/iter | params trainable / total | seeds | config | '
-            'commit |')
-    lines = [head, '|' + '---|' * 16]
-    for r in merged:
-        lines.append(
-            f"| {r['route']} | {r['mode']} | {r['vs_control']} | "
-            + ' | '.join(fmt_stat(r[m]) for m in AGNOSTIC + AWARE)
-            + f" | {fmt_stat(r['s_per_iter'], '.2f')} | {r['params_trainable']:,} / "
-            f"{r['params_total']:,} | {' '.join(map(str, r['seeds']))} | "
-            f"{osp.basename(r['config'])} | {r['commit']} |")
-    table = '\n'.join(lines)
-    with open(osp.join(root, 'ablation.md'), 'w') as fh:
-        fh.write(table + '\n')
-    fields = list(rows[0])
-    with open(osp.join(root, 'ablation.csv'), 'w', newline='') as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    plot(merged, osp.join(root, 'ablation.png'))
-    return table
-
-
-def plot(rows: list, path: str) -> None:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    import numpy as np
-    names = [f"{r['route']} ({r['mode']})" for r in rows]
-    x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4))
-    for i, (m, label) in enumerate(zip(AGNOSTIC[:3], ('AP', 'AP50', 'AP25'))):
-        mean = np.array([r[m][0] for r in rows])
-        err = np.array([[r[m][0] - r[m][1], r[m][2] - r[m][0]] for r in rows]).T
-        ax.bar(x + (i - 1) * 0.27, mean, 0.27, yerr=err, capsize=2, label=label)
-    ax.set_xticks(x, names, rotation=30, ha='right')
-    ax.set_ylim(0, 1)
-    ax.set_ylabel('class-agnostic instance AP')
-    ax.legend()
-    ax.set_title(f"ablation ({rows[0]['commit']})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def prepare(args) -> None:
@@ -405,7 +344,7 @@ def main(argv=None):
                       f"ap50={row['ca_ap50']:.4f} ap25={row['ca_ap25']:.4f} "
                       f"s_per_iter={row['s_per_iter']:.3f}", flush=True)
     if rows:
-        print(write_outputs(rows, args.work_root))
+        print(write_outputs(rows, osp.join(REPO, args.work_root)))
         print(f'written: {osp.join(args.work_root, "ablation")}.{{md,csv,png}}')
     return 0
 
