@@ -75,6 +75,43 @@ def test_prepare_many_episodes_skips_finished_ones(prepared, capsys):
         assert int(act['variation']) in (0, 1, 2)
 
 
+def test_prepare_keys_packs_by_encoder_and_checks_episodes(prepared, tmp_path, capsys):
+    """A finished episode still gets a pack asked for under a new name; a pack name reused
+    for another encoder is refused naming both; an episode folder whose images and steps
+    disagree, or that lacks cameras_and_state.npz, is named (not an IndexError, not dropped
+    silently)."""
+    import shutil
+    tool = load_tool('robot/prepare_rlbench')
+    ep = EPISODES[0]
+    tool.main([data_path('rlbench', 'open_drawer'), '--episodes', ep, '--out-dir', prepared,
+               '--pack-encoders', 'rgb_b=RGBPatchEncoder', '--short-side', '128'])
+    assert 'prepared=0 skipped_existing=1' in capsys.readouterr().out
+    assert osp.isdir(osp.join(prepared, 'packs', 'rgb_b', 'open_drawer', f'{ep}.zarr'))
+    with pytest.raises(SystemExit, match=rf'rgb/open_drawer/{ep}.zarr: made by RGBPatchEncoder '
+                                         rf'with 3 channels, .* DINOv2 with 384'):
+        tool.main([data_path('rlbench', 'open_drawer'), '--episodes', ep, '--out-dir',
+                   prepared, '--pack-encoders', 'rgb=DINOv2:vit_small_patch14_dinov2',
+                   '--short-side', '56'])
+    # a folder of episodes: one copy with an extra image, one without its state file
+    src = data_path('rlbench', 'open_drawer', ep)
+    eps = tmp_path / 'eps'
+    for name, drop_state in (('episode1', False), ('episode2', True)):
+        (eps / name).mkdir(parents=True)
+        for entry in os.listdir(src):
+            if entry == 'front_rgb':
+                shutil.copytree(osp.join(src, entry), eps / name / entry)
+            elif not (drop_state and entry == 'cameras_and_state.npz'):
+                os.symlink(osp.join(src, entry), eps / name / entry)
+    n = len(os.listdir(eps / 'episode1' / 'front_rgb'))
+    shutil.copy(eps / 'episode1' / 'front_rgb' / '0.png', eps / 'episode1' / 'front_rgb' /
+                f'{n}.png')
+    with pytest.raises(ValueError, match=rf'episode1: front_rgb holds {n + 1} images, .* {n} '
+                                         rf'steps; images without a step: \[{n}\]'):
+        tool.main([str(eps), '--out-dir', str(tmp_path / 'out')])
+    assert 'episode2: camera images but no cameras_and_state.npz: episode skipped' in \
+        capsys.readouterr().err
+
+
 def dataset(root, input='pc', episodes=EPISODES[:1], **kw):
     return RLBenchActionDataset(root, episodes, input=input, encoders=dict(rgb=3),
                                 num_points=64, token_grid=4, **kw)

@@ -29,7 +29,7 @@ import oneformer3d.robot  # noqa: F401  (registers the robot stack)
 from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
-from oneformer3d.robot.datasets.feature_packs import pack_path
+from oneformer3d.robot.datasets.feature_packs import FeaturePack, pack_path
 from oneformer3d.robot.preprocessing.pack_builder import build_pack, episode_frames
 from oneformer3d.robot.preprocessing.rlbench import (CAMERAS, actions_path, prepare_episode,
                                                         write_episode_actions)
@@ -44,6 +44,23 @@ def parse_spec(spec: str):
     if model_name:
         cfg['model_name'] = model_name
     return name, cfg
+
+
+INCOMPLETE = []   # episode folders skipped for lack of cameras_and_state.npz (reported)
+
+
+def check_pack_maker(path: str, encoder, frame: str) -> None:
+    """Raises ``SystemExit`` naming the pack when it was made by another encoder type or
+    holds another channel count than ``encoder`` gives (the same pack name reused)."""
+    from PIL import Image
+    pack = FeaturePack(path)
+    w, h = Image.open(frame).size
+    want = (encoder.name, encoder.feat_shape((h, w))[0])
+    have = (pack.meta.get('encoder_type'), pack.shape[-1])
+    if have != want:
+        raise SystemExit(f'{path}: made by {have[0]} with {have[1]} channels, the pack encoder '
+                         f'asked for under this name is {want[0]} with {want[1]}: use another '
+                         f'pack name, or --overwrite')
 
 
 def find_episodes(paths, names=None) -> list:
@@ -61,6 +78,13 @@ def find_episodes(paths, names=None) -> list:
         subs = sorted((d for d in os.listdir(path) if osp.isfile(
             osp.join(path, d, 'cameras_and_state.npz'))) if osp.isdir(path) else [],
             key=lambda d: (len(d), d))
+        for d in sorted(os.listdir(path)) if subs else []:   # episodes without their state
+            sub = osp.join(path, d)
+            if d not in subs and osp.isdir(sub) and any(
+                    x.endswith('_rgb') for x in os.listdir(sub)):
+                INCOMPLETE.append(sub)
+                print(f'{sub}: camera images but no cameras_and_state.npz: episode skipped',
+                      file=sys.stderr)
         if not subs:
             raise SystemExit(f'{path}: neither an episode folder (cameras_and_state.npz) nor '
                              f'a folder of episodes')
@@ -104,6 +128,7 @@ def main(argv=None):
     init_default_scope('oneformer3d')
     t0 = time.time()
     import torch
+    INCOMPLETE.clear()
     episodes = find_episodes(args.paths, args.episodes)
     teacher = MODELS.build(dict(type=args.teacher)).eval()
     if args.teacher_weights:
@@ -120,27 +145,39 @@ def main(argv=None):
         encoders[name] = MODELS.build(cfg)
     done = 0
     for episode, root in tqdm(episodes, desc='episodes', unit='ep'):
-        if osp.isfile(actions_path(args.out_dir, args.task, episode)) and not args.overwrite:
-            done += 1
-            continue
-        stats = prepare_episode(root, args.out_dir, args.task, episode, teacher, args.teacher,
-                                anchor=args.anchor, cameras=args.cameras,
-                                fused=not args.per_camera, num_points=args.num_points,
-                                feat_root=args.feat_root, tag=args.tag)
+        finished = (osp.isfile(actions_path(args.out_dir, args.task, episode))
+                    and not args.overwrite)
+        if not finished:
+            stats = prepare_episode(root, args.out_dir, args.task, episode, teacher,
+                                    args.teacher, anchor=args.anchor, cameras=args.cameras,
+                                    fused=not args.per_camera, num_points=args.num_points,
+                                    feat_root=args.feat_root, tag=args.tag)
         frames = episode_frames(osp.join(args.out_dir, 'rgb_dataset', 'RGB', args.task,
                                          episode))
         for name, encoder in encoders.items():
+            # a finished episode still gets the packs it lacks; an existing pack must have
+            # been made by the encoder asked for under that name
             outs = [pack_path(osp.join(args.out_dir, 'packs'), name, args.task, episode, s)
                     for s in args.stores]
+            if finished:
+                for out in (o for o in outs if osp.exists(o)):
+                    check_pack_maker(out, encoder, frames[0])
+                outs = [o for o in outs if not osp.exists(o)]
+            if not outs:
+                continue
             res = build_pack(encoder, name, frames, outs, args.window, args.window_stride)
             for path, size in res['bytes'].items():
                 tqdm.write(f'{episode}: pack {name} {res["shape"]} -> {path} '
                            f'({size / 1e6:.1f} MB)')
+        if finished:
+            done += 1
+            continue
         act = write_episode_actions(root, args.out_dir, args.task, episode)
         tqdm.write(f'{episode}: steps={stats["steps"]} points={stats["points_mean"]:.0f} '
                    f'visible_in_anchor={stats["visible_in_anchor"]:.2f} '
                    f'keyframes={act["keyframes"]} variation={act["variation"]}')
     print(f'episodes={len(episodes)} prepared={len(episodes) - done} skipped_existing={done} '
+          f'skipped_no_state={len(INCOMPLETE)} '
           f'time_s={time.time() - t0:.1f}')
     return 0
 

@@ -43,6 +43,8 @@ class RLBenchEpisode:
 
     Raises:
         FileNotFoundError: naming the missing file (calibration npz, an image).
+        ValueError: the front camera's images are not exactly the npz's steps ``0..n-1``
+            (naming the folder, both counts and the first unmatched steps).
     """
 
     def __init__(self, root: str):
@@ -54,6 +56,15 @@ class RLBenchEpisode:
         steps = [int(osp.splitext(f)[0]) for f in os.listdir(osp.join(root, 'front_rgb'))
                  if f.endswith('.png')]
         self.steps = sorted(steps)
+        n = len(self.calib.get('gripper_pose', self.calib.get('front_extrinsics', [])))
+        if self.steps != list(range(n)):
+            extra = sorted(set(self.steps) - set(range(n)))
+            lacking = sorted(set(range(n)) - set(self.steps))
+            raise ValueError(
+                f'{root}: front_rgb holds {len(self.steps)} images, {npz} {n} steps'
+                + (f'; images without a step: {extra[:5]}' if extra else '')
+                + (f'; steps without an image: {lacking[:5]}' if lacking else '')
+                + ' (an incomplete copy of the episode?)')
 
     def __len__(self):
         return len(self.steps)
