@@ -13,8 +13,8 @@ from oneformer3d.engine import PartialLoadHook
 from oneformer3d.engine.start_state import perturb_zero_parameters
 from oneformer3d.models.layers import voxel_ball_query
 from oneformer3d.registry import DATASETS, MODELS
-from tests.conftest import REPO
-from tests.helpers.builders import LIGHT, batch_of, sample_cfg
+from tests.conftest import REPO, call_tool
+from tests.helpers.builders import ESAM_CFG, LIGHT, batch_of, sample_cfg
 
 init_default_scope('oneformer3d')
 CFG = osp.join(REPO, 'configs', 'esam')
@@ -400,3 +400,19 @@ def test_identity_init_carries_the_unet_features_and_load_rules(sv_root):
         load_into_model(MODELS.build(sample_cfg('3d', **LIGHT).model),
                         {'backbone.conv0p1s1.kernel': stem}, 'parent.pth',
                         zero_pad_keys=['backbone.conv0p1s1.kernel'])
+
+
+def test_forward_check_on_an_online_config(mv_clip_root):
+    """tools/check_fusion_forward.py on the online BiFusion sample config (it crashed on the
+    per-frame camera tensors): each frame's points project with their own camera and pass the
+    depth test against their own sensor depth; --num-samples 0 is refused."""
+    config = osp.join(ESAM_CFG, 'ESAM_online_bifusion_scannet_sample.py')
+    opts = ['--cfg-options', f'val_dataloader.dataset.data_root={mv_clip_root}/',
+            'model.bi_encoder.backbone3d.layers=[1,1,1,1,1,1,1,1]']
+    rc, log = call_tool('check_fusion_forward', config, '--num-samples', '1', *opts)
+    assert rc == 0 and 'problems=0' in log, log[-3000:]
+    line = next(x for x in log.splitlines() if x.startswith('sample 0:'))
+    in_image, depth_ok = (float(line.split(k)[1].split()[0]) for k in ('in_image', 'depth_ok'))
+    assert in_image > 0.99 and depth_ok > 0.9, line
+    rc, log = call_tool('check_fusion_forward', config, '--num-samples', '0', *opts)
+    assert rc != 0 and '--num-samples 0: at least one sample' in log

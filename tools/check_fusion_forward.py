@@ -85,23 +85,40 @@ def non_finite_watch(model):
 
 
 def projection_rates(inputs: dict, sample, b: int = 0):
-    """(in_image, depth_ok or None) shares of the sample's points."""
+    """(in_image, depth_ok or None) shares of the sample's points; a multi-view sample
+    (camera tensors with a frame axis, ``frame_idx`` per point) projects each frame's points
+    with that frame's camera and depth map."""
     cam = inputs.get('camera')
     if cam is None:
         return None, None
-    pts = inputs['points'][b]
-    shape = tuple(int(v) for v in cam['img_shape'][b])
+    pts = inputs['points'][b][:, :3]
     off = inputs.get('elastic_offset')
-    kw = dict(aug_matrix=cam['aug_matrix'][b], elastic_offset=None if off is None else off[b])
-    _, ok = build_uv_index(pts[:, :3], cam['intrinsic'][b], cam['pose'][b], shape, **kw)
-    depth_path = sample.metainfo.get('depth_path')
-    if not depth_path or not osp.isfile(depth_path):
-        return float(ok.float().mean()), None
-    depth = np.asarray(Image.open(depth_path), dtype=np.float32) / 1000.0
-    _, ok_d = build_uv_index(pts[:, :3], cam['intrinsic'][b], cam['pose'][b], shape,
-                             depth=depth, depth_intrinsic=sample.metainfo.get('depth_intrinsic'),
-                             **kw)
-    return float(ok.float().mean()), float(ok_d.float().sum() / ok.float().sum().clamp(min=1))
+    off = None if off is None else off[b]
+    meta = sample.metainfo
+    if cam['pose'][b].dim() == 2:                         # one view
+        frames = [(torch.ones(len(pts), dtype=torch.bool), cam['intrinsic'][b],
+                   cam['pose'][b], cam['img_shape'][b], meta.get('depth_path'),
+                   meta.get('depth_intrinsic'))]
+    else:                                                 # (T, ...) per frame
+        fidx = inputs['frame_idx'][b]
+        paths = meta.get('depth_paths') or [None] * len(cam['pose'][b])
+        frames = [(fidx == t, cam['intrinsic'][b][t], cam['pose'][b][t], cam['img_shape'][b][t],
+                   paths[t], meta.get('depth_intrinsic')) for t in range(len(cam['pose'][b]))]
+    seen = valid = depth_ok = 0.0
+    with_depth = True
+    for sel, k, pose, img_shape, depth_path, depth_k in frames:
+        shape = tuple(int(v) for v in img_shape)
+        kw = dict(aug_matrix=cam['aug_matrix'][b], elastic_offset=None if off is None else off[sel])
+        _, ok = build_uv_index(pts[sel], k, pose, shape, **kw)
+        seen, valid = seen + float(ok.float().sum()), valid + int(sel.sum())
+        if not depth_path or not osp.isfile(depth_path):
+            with_depth = False
+            continue
+        depth = np.asarray(Image.open(depth_path), dtype=np.float32) / 1000.0
+        _, ok_d = build_uv_index(pts[sel], k, pose, shape, depth=depth, depth_intrinsic=depth_k,
+                                 **kw)
+        depth_ok += float(ok_d.float().sum())
+    return seen / max(valid, 1), (depth_ok / max(seen, 1) if with_depth else None)
 
 
 def widths(model) -> str:

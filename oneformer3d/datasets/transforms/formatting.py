@@ -95,7 +95,7 @@ class Pack3DDetInputs(BaseTransform):
                             'axis_align_matrix', 'img_shape', 'clip_stride', 'clip_missing',
                             'clip_feat_path', 'depth_intrinsic', 'scene_id', 'frame_id',
                             'poses', 'frame_ids', 'frame_sel', 'num_frames', 'img_paths',
-                            'scan_observed_fraction', 'frame_padded')):
+                            'scan_observed_fraction', 'frame_padded', 'depth_paths')):
         self.keys = tuple(keys)
         self.meta_keys = tuple(meta_keys)
 
