@@ -41,10 +41,12 @@ def main(argv=None):
         allow_unsafe_checkpoint(True)
     init_cpu_distributed(cfg.launcher)
     runner = Runner.from_cfg(cfg)
+    done = False
     try:
         metrics = runner.test()
+        done = True
     finally:
-        close_distributed()
+        close_distributed(sync=done)
     for k, v in metrics.items():
         print(f'{k}: {v:.4f}')
     return 0

@@ -82,6 +82,7 @@ def main(argv=None):
             lock.acquire()
         except RuntimeError as err:
             raise SystemExit(f'error: {err}') from None
+    done = False
     try:
         init_cpu_distributed(cfg.launcher)
         runner = Runner.from_cfg(cfg)
@@ -89,10 +90,11 @@ def main(argv=None):
             runner.logger.warning('allow_unsafe_checkpoint=True: untrusted checkpoints may be '
                                   'unpickled')
         runner.train()
+        done = True
     finally:
         if lock is not None:
             lock.release()
-        close_distributed()
+        close_distributed(sync=done)
     return 0
 
 
