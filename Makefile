@@ -20,7 +20,7 @@ demo: env
 	OMP_NUM_THREADS=$(THREADS) $(PY) tools/demo.py --seed 0 --deterministic
 
 test: env
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 # sanity check: train and evaluate on one scene; last line "class-agnostic AP50: <value>"
 overfit: env

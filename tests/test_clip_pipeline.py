@@ -212,7 +212,7 @@ def test_extraction_with_local_weights_files(tmp_path):
         with open(tmp_path / name, 'wb') as fh:
             fh.write(data[:len(data) // 2])
     with pytest.raises(ValueError, match=r'half.bin: not a readable weights file for '
-                                         r'open_clip ViT-S-16 .*do not load it with weights_only'):
+                                         r'open_clip ViT-S-16 .*do not turn weights-only loading off'):
         OpenClipViT('ViT-S-16', pretrained=str(tmp_path / 'half.bin'))
     from oneformer3d.models import DINOv2
     with pytest.raises(ValueError, match=r'half.safetensors: not a readable weights file for '

@@ -37,7 +37,8 @@ def check_weights_file(path: Optional[str], what: str) -> Optional[str]:
 def reading_weights(path: Optional[str], what: str):
     """Turn a library's failure to read ``path`` (a truncated or corrupt ``.safetensors`` /
     ``.bin`` / ``.pth``) into one error naming the file and the encoder; torch's own text
-    suggests ``weights_only=False``, which must not be followed for a file of unknown origin.
+    suggests turning weights-only loading off, which must not be followed for a file of
+    unknown origin.
 
     Raises:
         ValueError: naming ``path``, ``what`` and the library's first line.
@@ -50,7 +51,7 @@ def reading_weights(path: Optional[str], what: str):
         first = (str(err).strip().splitlines() or [''])[0][:200]
         raise ValueError(f'{path}: not a readable weights file for {what} '
                          f'({type(err).__name__}: {first}); check the download (size, '
-                         f'checksum) — do not load it with weights_only=False') from None
+                         f'checksum); do not turn weights-only loading off for it') from None
 
 
 def input_size_for(image_size: Sequence[int], short_side: int, multiple: int) -> Tuple[int, int]:
