@@ -19,6 +19,7 @@ from tests.conftest import REPO, call_tool, data_path, load_tool
 init_default_scope('oneformer3d')
 EPISODES = ['episode1', 'episode2', 'episode5']
 CFG = osp.join(REPO, 'configs', 'robot', 'action_head_rlbench_{}.py')
+PREP = ['--num-points', '256', '--cameras', 'front', 'overhead']   # the fixture's settings
 
 
 def test_keyframes_and_targets_on_the_eight_episodes():
@@ -55,8 +56,7 @@ def prepared(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('rlbench_actions'))
     tool = load_tool('robot/prepare_rlbench')
     tool.main([data_path('rlbench', 'open_drawer'), '--episodes', *EPISODES, '--out-dir', out,
-               '--num-points', '256', '--cameras', 'front', 'overhead', '--pack-encoders',
-               'rgb=RGBPatchEncoder', '--short-side', '128'])
+               *PREP, '--pack-encoders', 'rgb=RGBPatchEncoder', '--short-side', '128'])
     return out
 
 
@@ -66,8 +66,13 @@ def test_prepare_many_episodes_skips_finished_ones(prepared, capsys):
         tool.main([data_path('rlbench', 'open_drawer'), '--episodes', 'episode9', '--out-dir',
                    prepared])
     tool.main([data_path('rlbench', 'open_drawer'), '--episodes', *EPISODES, '--out-dir',
-               prepared, '--pack-encoders', 'rgb=RGBPatchEncoder'])
+               prepared, *PREP, '--pack-encoders', 'rgb=RGBPatchEncoder'])
     assert 'episodes=3 prepared=0 skipped_existing=3' in capsys.readouterr().out
+    # a finished episode is reused only for the settings that made it
+    with pytest.raises(SystemExit, match=r"prepared with other settings \(stored vs asked: "
+                                         r"\{'num_points': \(256, 4096\)"):
+        tool.main([data_path('rlbench', 'open_drawer'), '--episodes', *EPISODES, '--out-dir',
+                   prepared, '--cameras', 'front', 'overhead'])
     for ep in EPISODES:
         act = np.load(actions_path(prepared, 'open_drawer', ep))
         n = len(os.listdir(osp.join(prepared, 'pc_dataset/PC/teacher/open_drawer', ep)))
@@ -84,13 +89,13 @@ def test_prepare_keys_packs_by_encoder_and_checks_episodes(prepared, tmp_path, c
     tool = load_tool('robot/prepare_rlbench')
     ep = EPISODES[0]
     tool.main([data_path('rlbench', 'open_drawer'), '--episodes', ep, '--out-dir', prepared,
-               '--pack-encoders', 'rgb_b=RGBPatchEncoder', '--short-side', '128'])
+               *PREP, '--pack-encoders', 'rgb_b=RGBPatchEncoder', '--short-side', '128'])
     assert 'prepared=0 skipped_existing=1' in capsys.readouterr().out
     assert osp.isdir(osp.join(prepared, 'packs', 'rgb_b', 'open_drawer', f'{ep}.zarr'))
     with pytest.raises(SystemExit, match=rf'rgb/open_drawer/{ep}.zarr: made by RGBPatchEncoder '
                                          rf'with 3 channels, .* DINOv2 with 384'):
         tool.main([data_path('rlbench', 'open_drawer'), '--episodes', ep, '--out-dir',
-                   prepared, '--pack-encoders', 'rgb=DINOv2:vit_small_patch14_dinov2',
+                   prepared, *PREP, '--pack-encoders', 'rgb=DINOv2:vit_small_patch14_dinov2',
                    '--short-side', '56'])
     # a folder of episodes: one copy with an extra image, one without its state file
     src = data_path('rlbench', 'open_drawer', ep)

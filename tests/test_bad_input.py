@@ -172,7 +172,7 @@ def test_missing_infos_name_the_file_and_the_fix(tmp_path):
 
 def test_single_view_frames_resume(tmp_path):
     """create_data scannet_sv skips frames a previous run finished (their info written
-    last)."""
+    last) with the same settings, and refuses to mix frames made with other settings."""
     from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_infos
     out = str(tmp_path / 'sv')
     first = create_scannet_sv_infos(data_path('scannet'), out, SCANNET20, 'scannet_sv',
@@ -186,3 +186,8 @@ def test_single_view_frames_resume(tmp_path):
     assert os.stat(points).st_mtime_ns == stamp          # reused, not rewritten
     assert [i['sample_idx'] for i in again['infos']] == [i['sample_idx']
                                                          for i in first['infos']]
+    # finished frames are reused only for the settings that made them
+    with pytest.raises(ValueError, match=r"scene0000_00_00000 was converted with other settings "
+                                         r"\(stored vs asked: \{'max_points': \(2000, 3000\)\}"):
+        create_scannet_sv_infos(data_path('scannet'), out, SCANNET20, 'scannet_sv',
+                                max_points=3000)

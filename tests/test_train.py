@@ -251,3 +251,22 @@ def test_one_run_per_work_dir(prepared_crop, tmp_path, caplog):
         assert taken.held and json.load(open(work / 'run.lock'))['pid'] == os.getpid()
     assert f'stale lock of a run that no longer exists (pid {dead.pid}' in caplog.text
     assert not (work / 'run.lock').exists()
+
+
+def test_the_runner_itself_holds_the_lock_while_training(prepared_crop, tmp_path):
+    """Tools that train through the Runner in-process (ablation, compare_action_inputs, the
+    demo) get the same lock: a run lock held by a live process stops Runner.train()."""
+    from oneformer3d.engine import Runner
+    from oneformer3d.engine.work_dir_lock import WorkDirLock
+    from oneformer3d.utils.config import load_config
+    from mmengine.config import DictAction
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--o', nargs='+', action=DictAction)
+    opts = parser.parse_args(['--o', *options(prepared_crop, 1, 1)]).o
+    cfg = load_config(CONFIG, opts, str(tmp_path / 'run'), 'none', 0, False)
+    runner = Runner.from_cfg(cfg)
+    with WorkDirLock(str(tmp_path / 'run')):
+        with pytest.raises(RuntimeError, match='another run uses this work dir'):
+            runner.train()
+    assert not (tmp_path / 'run' / 'iter_1.pth').exists()

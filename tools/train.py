@@ -75,11 +75,11 @@ def main(argv=None):
     cfg = build_cfg(args)
     if cfg.get('allow_unsafe_checkpoint'):
         allow_unsafe_checkpoint(True)
-    # one run per work dir (rank 0 holds the lock for all ranks)
-    lock = WorkDirLock(cfg.work_dir) if os.environ.get('RANK', '0') == '0' else None
-    if lock is not None:
+    # one run per work dir: checked before anything is built (the Runner holds the lock
+    # while it trains, whichever tool starts it)
+    if os.environ.get('RANK', '0') == '0':
         try:
-            lock.acquire()
+            WorkDirLock(cfg.work_dir).acquire().release()
         except RuntimeError as err:
             raise SystemExit(f'error: {err}') from None
     done = False
@@ -92,8 +92,6 @@ def main(argv=None):
         runner.train()
         done = True
     finally:
-        if lock is not None:
-            lock.release()
         close_distributed(sync=done)
     return 0
 

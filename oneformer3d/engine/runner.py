@@ -21,7 +21,8 @@ row whose model is its parent's plus a module, :func:`load_into_model`):
   new input channels starts as the parent's: the new channels contribute nothing).
 
 Every run gets a :class:`~oneformer3d.engine.hooks.CheckInvalidLossHook` (a non-finite loss
-stops training naming the iteration), listed in the config or not. The report of the last
+stops training naming the iteration), listed in the config or not, and ``train()`` holds the
+work dir's run lock. The report of the last
 load is kept as ``runner.load_report`` (``MetricRunInfoHook`` marks
 metrics rows of partial loads). Checkpoints are written to ``<name>.tmp`` and renamed, so a run
 killed during a save never leaves a truncated ``iter_N.pth``.
@@ -42,6 +43,7 @@ from oneformer3d.registry import RUNNERS
 from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
 from .run_links import resolve_run_links
 from .split_check import check_config_splits
+from .work_dir_lock import WorkDirLock
 
 DEFAULT_LOAD_POLICY = dict(strict=False, max_missing_fraction=0.5)
 KEY_RULES = ('prefix_map', 'zero_pad_keys')     # load_policy entries that are not check()'s
@@ -112,6 +114,19 @@ class Runner(MMEngineRunner):
         if not any(type(h).__name__ == 'CheckInvalidLossHook' for h in runner.hooks):
             runner.register_hook(dict(type='CheckInvalidLossHook'))   # in every run
         return runner
+
+    def train(self):
+        """mmengine's training loop holding ``<work_dir>/run.lock`` (rank 0, for all ranks):
+        one training run per work dir, whichever tool starts it (:mod:`.work_dir_lock`)."""
+        from mmengine.dist import get_rank
+        lock = WorkDirLock(self.work_dir) if get_rank() == 0 else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            return super().train()
+        finally:
+            if lock is not None:
+                lock.release()
 
     def save_checkpoint(self, out_dir, filename, *args, **kwargs):
         """mmengine's save, written to ``filename + '.tmp'`` and renamed (atomic on POSIX)."""

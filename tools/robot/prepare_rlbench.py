@@ -20,6 +20,7 @@ next-keyframe targets; written last, so its presence marks a finished episode: s
 beside them under their own name (pack schema: docs/robot.md).
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -47,6 +48,22 @@ def parse_spec(spec: str):
 
 
 INCOMPLETE = []   # episode folders skipped for lack of cameras_and_state.npz (reported)
+
+
+def check_made_by(path: str, made_by: dict) -> None:
+    """Raises ``SystemExit`` when a finished episode's point files were made with other
+    settings than ``made_by`` (its ``.made_by.json``), naming the differences."""
+    try:
+        with open(path) as fh:
+            stored = json.load(fh)
+    except (OSError, ValueError):
+        stored = {}
+    diff = {k: (stored.get(k, 'unrecorded'), v) for k, v in made_by.items()
+            if stored.get(k, 'unrecorded') != v}
+    if diff:
+        raise SystemExit(f'{path}: the finished episode was prepared with other settings '
+                         f'(stored vs asked: {diff}); re-run with --overwrite, or prepare into '
+                         f'another --out-dir')
 
 
 def check_pack_maker(path: str, encoder, frame: str) -> None:
@@ -143,10 +160,17 @@ def main(argv=None):
         cfg['short_side'] = args.short_side
         torch.manual_seed(args.seed)
         encoders[name] = MODELS.build(cfg)
+    # what an episode's point files depend on: a finished one is reused only for the same
+    made_by = dict(teacher=args.teacher, teacher_weights=args.teacher_weights,
+                   anchor=args.anchor, cameras=list(args.cameras), fused=not args.per_camera,
+                   num_points=args.num_points, feat_root=args.feat_root, tag=args.tag)
     done = 0
     for episode, root in tqdm(episodes, desc='episodes', unit='ep'):
+        sidecar = actions_path(args.out_dir, args.task, episode)[:-len('.npz')] + '.made_by.json'
         finished = (osp.isfile(actions_path(args.out_dir, args.task, episode))
                     and not args.overwrite)
+        if finished:
+            check_made_by(sidecar, made_by)
         if not finished:
             stats = prepare_episode(root, args.out_dir, args.task, episode, teacher,
                                     args.teacher, anchor=args.anchor, cameras=args.cameras,
@@ -172,7 +196,10 @@ def main(argv=None):
         if finished:
             done += 1
             continue
-        act = write_episode_actions(root, args.out_dir, args.task, episode)
+        os.makedirs(osp.dirname(sidecar), exist_ok=True)
+        with open(sidecar, 'w') as fh:
+            json.dump(made_by, fh)
+        act = write_episode_actions(root, args.out_dir, args.task, episode)   # last: finished
         tqdm.write(f'{episode}: steps={stats["steps"]} points={stats["points_mean"]:.0f} '
                    f'visible_in_anchor={stats["visible_in_anchor"]:.2f} '
                    f'keyframes={act["keyframes"]} variation={act["variation"]}')

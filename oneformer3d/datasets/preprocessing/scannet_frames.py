@@ -138,6 +138,15 @@ def transfer_labels(dist: np.ndarray, nn: np.ndarray, scan: dict, label_radius: 
             near)
 
 
+def frame_settings(max_points: int, label_radius: float, superpoints: str,
+                   min_points: int) -> dict:
+    """What a converted frame depends on besides its inputs (stored as its ``made_by``; the
+    per-frame seed is its name)."""
+    return dict(max_points=int(max_points), label_radius=float(label_radius),
+                superpoints='kmeans' if superpoints == 'kmeans' else 'graph',
+                min_points=int(min_points), sampling='frame_rng')
+
+
 def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: ClassTable,
                   max_points: int, label_radius: float, superpoints: str, rng,
                   min_points: int = 100,
@@ -182,7 +191,8 @@ def convert_frame(fr: dict, scan: dict, tree: cKDTree, out_dir: str, table: Clas
         pose=shift @ align @ fr['pose'], axis_align_matrix=align,
         axis_align_source=align_source, scan_distance_median=distance, centre=centre,
         depth_source=source, superpoint_source=method, num_points=int(len(points)),
-        labelled_ratio=float(near.mean()) if len(near) else 0.0)
+        labelled_ratio=float(near.mean()) if len(near) else 0.0,
+        made_by=frame_settings(max_points, label_radius, method, min_points))
 
 
 def _frame_info_path(out_dir: str, name: str) -> str:
@@ -200,12 +210,15 @@ def save_frame_info(out_dir: str, info: dict) -> None:
     os.replace(tmp, path)
 
 
-def finished_frame(out_dir: str, fr: dict, superpoints: str = 'auto') -> Optional[dict]:
+def finished_frame(out_dir: str, fr: dict, superpoints: str = 'auto',
+                   made_by: Optional[dict] = None) -> Optional[dict]:
     """The stored info of a frame converted before (skip-existing), or None.
 
     Raises:
-        ValueError: its files disagree in length (an interrupted run), or they were written
-            with another superpoint method than ``superpoints`` asks for; names them.
+        ValueError: its files disagree in length (an interrupted run), they were written
+            with another superpoint method than ``superpoints`` asks for, or with other
+            settings than ``made_by`` (:func:`frame_settings`: max points, label radius, ...);
+            names them.
     """
     name = f'{fr["scene"]}_{fr["frame"]}'
     path = _frame_info_path(out_dir, name)
@@ -223,6 +236,14 @@ def finished_frame(out_dir: str, fr: dict, superpoints: str = 'auto') -> Optiona
         raise ValueError(f'{path}: frame {name} was written with '
                          f'{info["superpoint_source"]!r} superpoints, --superpoints '
                          f'{superpoints} was asked; re-run with --overwrite')
+    if made_by is not None and superpoints == 'auto':
+        made_by = dict(made_by, superpoints=info['superpoint_source'])
+    if made_by is not None and info.get('made_by') != made_by:
+        old = info.get('made_by') or {}
+        diff = {k: (old.get(k), v) for k, v in made_by.items() if old.get(k) != v}
+        raise ValueError(f'{path}: frame {name} was converted with other settings '
+                         f'(stored vs asked: {diff}); re-run with --overwrite, or convert '
+                         f'into another --out-dir')
     return info
 
 
@@ -268,7 +289,9 @@ def sv_frame(fr: dict, scans: ScanCache, out_dir: str, table: ClassTable, max_po
         return dict(info=None, skip='bad_pose', why=why, default_align=False)
     scan, tree = scans.get(fr['scene'], fr['img_path'])
     default_align = fr['axis_align_matrix'] is None and scan.get('axis_align_default', False)
-    info = None if overwrite else finished_frame(out_dir, fr, superpoints)
+    info = None if overwrite else finished_frame(
+        out_dir, fr, superpoints, frame_settings(max_points, label_radius, superpoints,
+                                                 min_points))
     if info is None:
         info = convert_frame(fr, scan, tree, out_dir, table, max_points, label_radius,
                              superpoints, frame_rng(seed, fr['scene'], fr['frame']),
