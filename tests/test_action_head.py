@@ -115,6 +115,17 @@ def test_prepare_keys_packs_by_encoder_and_checks_episodes(prepared, tmp_path, c
         tool.main([str(eps), '--out-dir', str(tmp_path / 'out')])
     assert 'episode2: camera images but no cameras_and_state.npz: episode skipped' in \
         capsys.readouterr().err
+    # a camera pose that is not rigid (a scaled rotation) is named with its camera and step
+    from oneformer3d.robot.preprocessing.rlbench import RLBenchEpisode
+    state = dict(np.load(osp.join(src, 'cameras_and_state.npz')))
+    state['overhead_extrinsics'] = state['overhead_extrinsics'].copy()
+    state['overhead_extrinsics'][5, :3, :3] *= 1.1
+    os.remove(eps / 'episode1' / 'front_rgb' / f'{n}.png')
+    os.unlink(eps / 'episode1' / 'cameras_and_state.npz')
+    np.savez(eps / 'episode1' / 'cameras_and_state.npz', **state)
+    with pytest.raises(ValueError, match=r'overhead_extrinsics\[5\]: pose rotation is not '
+                                         r'orthonormal'):
+        RLBenchEpisode(str(eps / 'episode1'))
 
 
 def dataset(root, input='pc', episodes=EPISODES[:1], **kw):

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from oneformer3d.geometry import backproject_depth, build_uv_index
+from oneformer3d.geometry import backproject_depth, build_uv_index, check_pose
 
 CAMERAS = ('front', 'left_shoulder', 'right_shoulder', 'overhead', 'wrist')
 
@@ -44,7 +44,9 @@ class RLBenchEpisode:
     Raises:
         FileNotFoundError: naming the missing file (calibration npz, an image).
         ValueError: the front camera's images are not exactly the npz's steps ``0..n-1``
-            (naming the folder, both counts and the first unmatched steps).
+            (naming the folder, both counts and the first unmatched steps), or a camera pose
+            is not a rigid transform (:func:`~oneformer3d.geometry.check_pose`; naming the
+            camera and the step).
     """
 
     def __init__(self, root: str):
@@ -65,6 +67,11 @@ class RLBenchEpisode:
                 + (f'; images without a step: {extra[:5]}' if extra else '')
                 + (f'; steps without an image: {lacking[:5]}' if lacking else '')
                 + ' (an incomplete copy of the episode?)')
+        for key in (k for k in self.calib if k.endswith('_extrinsics')):
+            for step, pose in enumerate(self.calib[key]):
+                why = check_pose(pose)
+                if why is not None:
+                    raise ValueError(f'{npz}: {key}[{step}]: {why}')
 
     def __len__(self):
         return len(self.steps)
