@@ -157,7 +157,7 @@ def test_two_row_ablation_on_real_frames_resumes_and_aggregates_seeds(sv_root, t
     ckpt = torch.load(parent, map_location='cpu', weights_only=True)
     ckpt['meta']['rewritten'] = True
     torch.save(ckpt, parent)
-    rc, again = call_tool('ablation', *args)
+    rc, again = call_tool('ablation', *args, '--dry-run')     # the plan, not the training
     assert rc == 0 and again.count('finished, skipped') == 1, again[-3000:]
     assert ('sv_dino_fpn_inject: the finished row was made with another parents; re-running'
             in again) and again.count('tools/train.py') == 1

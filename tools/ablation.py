@@ -219,12 +219,12 @@ def run_row(key, args, suffix, dirs, commit, seed) -> dict:
     common = ['--seed', str(seed)] + (['--deterministic'] if args.deterministic else [])
     # a finished row is reused only when made by the same inputs: config text, options,
     # seed and the parents' checkpoint bytes (a parent re-run with --force changes them)
+    parents = [o.split('=', 1)[1] for o in opts if o.startswith(('load_from=', '+partial_load.'))]
     made_by = dict(config_sha256=text_sha256(cfg.pretty_text), train_options=opts,
                    test_options=list(args.cfg_options), common=common,
-                   parents={} if args.dry_run else {
-                       o.split('=', 1)[1]: file_sha256(osp.join(REPO, o.split('=', 1)[1]))
-                       for o in opts if o.startswith(('load_from=', '+partial_load.'))})
-    if osp.isfile(row_file) and not args.force and not args.dry_run:
+                   parents={p: file_sha256(osp.join(REPO, p)) if osp.isfile(osp.join(REPO, p))
+                            else 'not trained yet' for p in parents})
+    if osp.isfile(row_file) and not args.force:       # a dry run says what would run, too
         with open(row_file) as fh:
             done = json.load(fh)
         changed = [k for k in made_by if done.get('made_by', {}).get(k) != made_by[k]]

@@ -4,7 +4,7 @@ Datasets that name their split as a list (``episodes``, ``scenes``) check that l
 (:func:`check_split`: no duplicate, not empty); :func:`check_config_splits`, called by the
 Runner on every config, checks that ``train_dataloader``'s list and ``val_dataloader`` /
 ``test_dataloader``'s lists are disjoint (or the shared episodes split by disjoint
-``step_range``\ s) and that a held-out dataset's constant baseline
+``step_range`` values) and that a held-out dataset's constant baseline
 (``const_episodes``) is computed on the training episodes — whether the lists come from the
 config file or from ``--cfg-options``.
 """
