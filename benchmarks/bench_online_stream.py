@@ -30,8 +30,7 @@ from oneformer3d.datasets.sequence_stream import SequenceStream
 from oneformer3d.metainfo import SCANNET20, SCANNET200
 from oneformer3d.models.online.sequence import OnlineSession
 from oneformer3d.registry import MODELS
-from oneformer3d.utils import load_local_checkpoint
-from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
+from oneformer3d.utils.load_report import load_file_checked
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA = os.environ.get('ONEFORMER3D_DATA', osp.join(REPO, '..', 'shared', 'data'))
@@ -80,11 +79,8 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     model = MODELS.build(cfg.model)
     if args.checkpoint:       # strict, as tools/test.py: a benchmark of a model, not a guess
-        state = checkpoint_state_dict(load_local_checkpoint(args.checkpoint, map_location='cpu'),
-                                      args.checkpoint)
-        report = load_state_dict_checked(model, state, args.checkpoint)
-        print(report.summary())
-        report.check(strict=True, hint='the checkpoint does not fit --config')
+        print(load_file_checked(model, args.checkpoint,
+                                hint='the checkpoint does not fit --config').summary())
     model.eval()
     stream = SequenceStream(args.infos, 0, args.frames)
     session = OnlineSession(model)

@@ -142,14 +142,19 @@ MV_FRAMES = ('00000', '00002', '00004')  # consecutive frames of the real sequen
 
 def posed_subset(out_dir, frames=MV_FRAMES, meta=True):
     """The real sensor-depth sequence of scene0000_00 (``scannet/posed_rgbd``) reduced to
-    ``frames`` (symlinks: colour, depth, pose; the intrinsic; the scene meta file with its
-    axis alignment unless ``meta=False``); returns the posed folder."""
+    ``frames`` (None: all; symlinks: colour, depth, pose; the intrinsic) with the scene meta
+    file and its axis alignment unless ``meta=False``; returns the posed folder."""
     src = data_path('scannet', 'posed_rgbd')
-    scene = osp.join(out_dir, 'posed_images', 'scene0000_00')
-    os.makedirs(scene)
-    names = ['intrinsic.txt'] + [f'{f}.{ext}' for f in frames for ext in ('jpg', 'png', 'txt')]
-    for name in names:
-        os.symlink(osp.join(src, 'posed_images', 'scene0000_00', name), osp.join(scene, name))
+    os.makedirs(out_dir, exist_ok=True)
+    if frames is None:
+        os.symlink(osp.join(src, 'posed_images'), osp.join(out_dir, 'posed_images'))
+    else:
+        scene = osp.join(out_dir, 'posed_images', 'scene0000_00')
+        os.makedirs(scene)
+        names = ['intrinsic.txt'] + [f'{f}.{e}' for f in frames for e in ('jpg', 'png', 'txt')]
+        for name in names:
+            os.symlink(osp.join(src, 'posed_images', 'scene0000_00', name),
+                       osp.join(scene, name))
     if meta:
         os.symlink(osp.join(src, 'scene0000_00.txt'), osp.join(out_dir, 'scene0000_00.txt'))
     return out_dir

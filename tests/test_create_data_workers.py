@@ -14,7 +14,7 @@ from oneformer3d.datasets.preprocessing.scannet_sequences import create_scannet_
 from oneformer3d.datasets.preprocessing.superpoints import (_felzenszwalb_merge, graph_edges,
                                                             graph_superpoints)
 from oneformer3d.metainfo import SCANNET20
-from tests.conftest import data_path
+from tests.conftest import data_path, posed_subset
 
 
 def tree_files(root):
@@ -59,9 +59,7 @@ def test_two_workers_write_the_same_bytes_and_a_resumed_run_too(tmp_path):
 
 
 def test_an_error_in_a_worker_names_the_frame(tmp_path):
-    posed = tmp_path / 'posed_no_meta'  # the sequence without its axis alignment
-    posed.mkdir()
-    os.symlink(data_path('scannet', 'posed_rgbd', 'posed_images'), posed / 'posed_images')
+    posed = posed_subset(str(tmp_path / 'posed_no_meta'), frames=None, meta=False)
     with pytest.raises(ValueError, match=r'posed_images/scene0000_00/\d+\.jpg: its '
                                          r'back-projected points lie a median'):
         create_scannet_mv_infos(data_path('scannet'), str(tmp_path / 'mv'), SCANNET20,

@@ -2,7 +2,6 @@
 create_data reads the axis alignment from the scene's meta file, every frame's points land on
 the aligned scan, and the labels agree with the raw mesh's; without the meta file it stops,
 naming the frame and the distance, instead of transferring labels across a misalignment."""
-import os
 import os.path as osp
 import pickle
 
@@ -14,7 +13,7 @@ from oneformer3d.datasets.preprocessing.scannet_frames import create_scannet_sv_
 from oneformer3d.datasets.preprocessing.scannet_io import read_bin
 from oneformer3d.datasets.preprocessing.scannet_sequences import create_scannet_mv_infos
 from oneformer3d.metainfo import SCANNET20
-from tests.conftest import call_tool, data_path
+from tests.conftest import call_tool, data_path, posed_subset
 
 
 def meta_alignment(path):
@@ -27,11 +26,7 @@ def meta_alignment(path):
 
 def posed_without_meta(tmp_path):
     """The sequence's posed_images/ without the scene meta file beside it."""
-    src = data_path('scannet', 'posed_rgbd')
-    out = tmp_path / 'posed_no_meta'
-    out.mkdir()
-    os.symlink(osp.join(src, 'posed_images'), out / 'posed_images')
-    return str(out)
+    return posed_subset(str(tmp_path / 'posed_no_meta'), frames=None, meta=False)
 
 
 def test_sv_frames_land_on_the_scan_and_agree_with_the_raw_mesh(tmp_path):

@@ -141,16 +141,11 @@ def main(argv=None):
     dataset = DATASETS.build(cfg[f'{args.split}_dataloader'].dataset)
     model = MODELS.build(cfg.model).eval()
     if args.checkpoint:
-        from oneformer3d.utils import load_local_checkpoint
-        from oneformer3d.utils.load_report import (checkpoint_state_dict,
-                                                   load_state_dict_checked)
-        state = checkpoint_state_dict(load_local_checkpoint(args.checkpoint, map_location='cpu'),
-                                      args.checkpoint)
-        report = load_state_dict_checked(model, state, args.checkpoint)
+        from oneformer3d.utils.load_report import load_file_checked
+        report = load_file_checked(model, args.checkpoint, strict=not args.allow_partial_load,
+                                   hint='the checkpoint does not fit this config; check it with '
+                                        'its own config, or opt in with --allow-partial-load')
         print(report.summary())
-        report.check(strict=not args.allow_partial_load, hint=(
-            'the checkpoint does not fit this config; check it with its own config, or '
-            'opt in with --allow-partial-load'))
         if report.missing or report.mismatched:
             print(f'partial load: {report.missing_fraction:.0%} of the weights keep their '
                   f'random initialisation (--allow-partial-load)')

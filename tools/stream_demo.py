@@ -28,8 +28,7 @@ import oneformer3d  # noqa: F401
 from oneformer3d.datasets.sequence_stream import SequenceStream
 from oneformer3d.models.online.sequence import OnlineSession
 from oneformer3d.registry import MODELS
-from oneformer3d.utils import load_local_checkpoint
-from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
+from oneformer3d.utils.load_report import load_file_checked
 from oneformer3d.visualization import save_animation, save_stream_png
 
 
@@ -58,13 +57,9 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     model = MODELS.build(cfg.model)
     if args.checkpoint:
-        state = checkpoint_state_dict(load_local_checkpoint(args.checkpoint, map_location='cpu'),
-                                      args.checkpoint)
-        report = load_state_dict_checked(model, state, args.checkpoint)
-        print(report.summary())
-        report.check(strict=not args.allow_partial_load, hint=(
-            'the checkpoint does not fit this config; use its own config, or opt in with '
-            '--allow-partial-load'))
+        print(load_file_checked(model, args.checkpoint, strict=not args.allow_partial_load,
+                                hint='the checkpoint does not fit this config; use its own '
+                                     'config, or opt in with --allow-partial-load').summary())
     model.eval()
     weights = 'random weights' if not args.checkpoint else osp.basename(args.checkpoint)
     stream = SequenceStream(args.infos, args.sample, args.frames)

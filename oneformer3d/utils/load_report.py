@@ -137,3 +137,27 @@ def strip_prefix(state_dict: Dict[str, torch.Tensor],
     if not prefix:
         return dict(state_dict)
     return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def load_file_checked(module: nn.Module, path: str, strict: bool = True, hint: str = '',
+                      prefix: Optional[str] = None) -> LoadReport:
+    """A checkpoint file into ``module`` through the one policy of this module: read with
+    :func:`oneformer3d.utils.load_local_checkpoint` (weights-only, finite), the weights
+    (:func:`checkpoint_state_dict`) below ``prefix`` (stripped; e.g. ``'student.'``),
+    :func:`load_state_dict_checked`, then :meth:`LoadReport.check` (``strict``, ``hint``).
+    The tools that exist for a trained model use it (stream demo, forward check, student
+    export, streaming benchmark).
+
+    Raises:
+        ValueError: the report (naming ``path``) when the policy is not met, or no tensor
+            lies below ``prefix``.
+    """
+    from .compat import load_local_checkpoint
+    state = checkpoint_state_dict(load_local_checkpoint(path, map_location='cpu'), path)
+    source = path
+    if prefix:
+        state, source = strip_prefix(state, prefix), f'{path} ({prefix}*)'
+        if not state:
+            raise ValueError(f'{path}: no {prefix}* tensors')
+    report = load_state_dict_checked(module, state, source)
+    return report.check(strict=strict, hint=hint)

@@ -50,18 +50,10 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     student = MODELS.build(cfg.model.student)
     if args.checkpoint:
-        from oneformer3d.utils import load_local_checkpoint
-        from oneformer3d.utils.load_report import checkpoint_state_dict, load_state_dict_checked
-        state = checkpoint_state_dict(load_local_checkpoint(args.checkpoint,
-                                                            map_location='cpu'),
-                                      args.checkpoint)
-        part = {k[len('student.'):]: v for k, v in state.items() if k.startswith('student.')}
-        if not part:
-            raise SystemExit(f'{args.checkpoint}: no student.* tensors')
-        report = load_state_dict_checked(student, part, f'{args.checkpoint} (student.*)')
-        print(report.summary())
-        report.check(strict=True, hint='the checkpoint was written by another student config: '
-                                       'export it with its own config')
+        from oneformer3d.utils.load_report import load_file_checked
+        print(load_file_checked(student, args.checkpoint, prefix='student.', hint=(
+            'the checkpoint was written by another student config: export it with its own '
+            'config')).summary())
     else:
         print('--random-init: exporting a random student (plumbing only)')
     student.eval()
