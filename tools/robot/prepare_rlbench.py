@@ -121,11 +121,16 @@ def main(argv=None):
     p.add_argument('--episodes', nargs='+', help='only these episode names')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--task', default='open_drawer')
-    p.add_argument('--anchor', default='front', choices=CAMERAS)
+    p.add_argument('--anchor', default='front',
+                   help=f'camera of the RGB frames (RLBench: {", ".join(CAMERAS)}; simulated '
+                        f'episodes: their own camera names)')
     p.add_argument('--cameras', nargs='+', default=list(CAMERAS[:4]),
                    help='cameras fused into the point cloud (the moving wrist is left out)')
     p.add_argument('--per-camera', action='store_true', help='the anchor camera only')
     p.add_argument('--num-points', type=int, default=4096)
+    p.add_argument('--workspace', type=float, nargs=6, default=None,
+                   metavar=('X0', 'X1', 'Y0', 'Y1', 'Z0', 'Z1'),
+                   help='crop of the fused cloud (m, world; PerAct scene bounds)')
     p.add_argument('--teacher', default='PointMLPEncoder', help='registered point encoder')
     p.add_argument('--teacher-weights', default=None, help='local state dict for the teacher')
     p.add_argument('--feat-root', default='teacher')
@@ -164,6 +169,8 @@ def main(argv=None):
     made_by = dict(teacher=args.teacher, teacher_weights=args.teacher_weights,
                    anchor=args.anchor, cameras=list(args.cameras), fused=not args.per_camera,
                    num_points=args.num_points, feat_root=args.feat_root, tag=args.tag)
+    if args.workspace is not None:        # recorded only when used: older sidecars stay valid
+        made_by['workspace'] = list(args.workspace)
     done = 0
     for episode, root in tqdm(episodes, desc='episodes', unit='ep'):
         sidecar = actions_path(args.out_dir, args.task, episode)[:-len('.npz')] + '.made_by.json'
@@ -175,7 +182,8 @@ def main(argv=None):
             stats = prepare_episode(root, args.out_dir, args.task, episode, teacher,
                                     args.teacher, anchor=args.anchor, cameras=args.cameras,
                                     fused=not args.per_camera, num_points=args.num_points,
-                                    feat_root=args.feat_root, tag=args.tag)
+                                    feat_root=args.feat_root, tag=args.tag,
+                                    workspace=args.workspace)
         frames = episode_frames(osp.join(args.out_dir, 'rgb_dataset', 'RGB', args.task,
                                          episode))
         for name, encoder in encoders.items():

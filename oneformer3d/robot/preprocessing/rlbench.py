@@ -42,8 +42,9 @@ class RLBenchEpisode:
     """Random access to one episode's steps and cameras.
 
     Raises:
-        FileNotFoundError: naming the missing file (calibration npz, an image).
-        ValueError: the front camera's images are not exactly the npz's steps ``0..n-1``
+        FileNotFoundError: naming the missing file (calibration npz, an image), or no
+            camera of the npz has an image folder.
+        ValueError: a camera's images are not exactly the npz's steps ``0..n-1``
             (naming the folder, both counts and the first unmatched steps), or a camera pose
             is not a rigid transform (:func:`~oneformer3d.geometry.check_pose`; naming the
             camera and the step).
@@ -55,18 +56,28 @@ class RLBenchEpisode:
         if not osp.isfile(npz):
             raise FileNotFoundError(f'{npz}: missing camera calibration')
         self.calib = dict(np.load(npz))
-        steps = [int(osp.splitext(f)[0]) for f in os.listdir(osp.join(root, 'front_rgb'))
-                 if f.endswith('.png')]
-        self.steps = sorted(steps)
-        n = len(self.calib.get('gripper_pose', self.calib.get('front_extrinsics', [])))
-        if self.steps != list(range(n)):
-            extra = sorted(set(self.steps) - set(range(n)))
-            lacking = sorted(set(range(n)) - set(self.steps))
-            raise ValueError(
-                f'{root}: front_rgb holds {len(self.steps)} images, {npz} {n} steps'
-                + (f'; images without a step: {extra[:5]}' if extra else '')
-                + (f'; steps without an image: {lacking[:5]}' if lacking else '')
-                + ' (an incomplete copy of the episode?)')
+        # the episode's cameras: those with a pose in the npz (RLBench's five, or a
+        # simulator's own names, tools/robot/collect_sim_demos.py)
+        self.cameras = [k[:-len('_extrinsics')] for k in self.calib if k.endswith('_extrinsics')]
+        if not self.cameras:
+            raise ValueError(f'{npz}: no <camera>_extrinsics array')
+        n = len(self.calib.get('gripper_pose', self.calib[f'{self.cameras[0]}_extrinsics']))
+        folders = [c for c in self.cameras if osp.isdir(osp.join(root, f'{c}_rgb'))]
+        if not folders:
+            raise FileNotFoundError(f'{root}: no <camera>_rgb folder of the cameras '
+                                    f'{self.cameras} in {npz}')
+        for cam in folders:       # every camera exported must hold every step
+            steps = sorted(int(osp.splitext(f)[0]) for f in
+                           os.listdir(osp.join(root, f'{cam}_rgb')) if f.endswith('.png'))
+            if steps != list(range(n)):
+                extra = sorted(set(steps) - set(range(n)))
+                lacking = sorted(set(range(n)) - set(steps))
+                raise ValueError(
+                    f'{root}: {cam}_rgb holds {len(steps)} images, {npz} {n} steps'
+                    + (f'; images without a step: {extra[:5]}' if extra else '')
+                    + (f'; steps without an image: {lacking[:5]}' if lacking else '')
+                    + ' (an incomplete copy of the episode?)')
+        self.steps = list(range(n))
         for key in (k for k in self.calib if k.endswith('_extrinsics')):
             for step, pose in enumerate(self.calib[key]):
                 why = check_pose(pose)
@@ -90,6 +101,9 @@ class RLBenchEpisode:
         return osp.join(self.root, f'{cam}_rgb', f'{step}.png')
 
     def camera(self, cam: str, step: int) -> Dict[str, np.ndarray]:
+        """Raises KeyError naming the episode's cameras when ``cam`` is not one."""
+        if cam not in self.cameras:
+            raise KeyError(f'{self.root}: no camera {cam!r}; the episode has {self.cameras}')
         c = self.calib
         return dict(intrinsic=c[f'{cam}_intrinsics'][step], pose=c[f'{cam}_extrinsics'][step],
                     near=float(c[f'{cam}_near'][step]), far=float(c[f'{cam}_far'][step]))
@@ -98,20 +112,56 @@ class RLBenchEpisode:
         cal = self.camera(cam, step)
         return decode_depth(self._png(cam, 'depth', step), cal['near'], cal['far'])
 
-    def point_cloud(self, step: int, cameras: Sequence[str], max_depth: float = 3.0
-                    ) -> np.ndarray:
-        """(N, 6) float32 world xyz + rgb from the given cameras' depth (RLBench's
-        ``pc_world = R·((u−cx)·d/fx, (v−cy)·d/fy, d) + t``); depth beyond ``max_depth`` (the
-        far plane / background) dropped."""
-        clouds = []
-        for cam in cameras:
-            cal = self.camera(cam, step)
-            depth = self.depth(cam, step)
-            xyz, pix = backproject_depth(depth, cal['intrinsic'], cal['pose'], min_depth=0.01,
-                                         max_depth=min(max_depth, cal['far'] - 1e-3))
-            rgb = self.rgb(cam, step)[pix[:, 1], pix[:, 0]].astype(np.float32)
-            clouds.append(np.concatenate([xyz, rgb], axis=1))
-        return np.concatenate(clouds).astype(np.float32)
+    def point_cloud(self, step: int, cameras: Sequence[str], max_depth: float = 3.0,
+                    workspace: Optional[Sequence[float]] = None) -> np.ndarray:
+        """(N, 6) float32 world xyz + rgb of the step from the given cameras
+        (:func:`fuse_views`)."""
+        return fuse_views([dict(self.camera(cam, step), depth=self.depth(cam, step),
+                                rgb=self.rgb(cam, step)) for cam in cameras],
+                          max_depth=max_depth, workspace=workspace)
+
+
+def crop_workspace(points: np.ndarray, workspace: Optional[Sequence[float]]) -> np.ndarray:
+    """Keep the points inside ``workspace`` = ``(x_min, x_max, y_min, y_max, z_min, z_max)``
+    (m, world; PerAct's scene bounds); None keeps all.
+
+    Raises:
+        ValueError: ``workspace`` is not six numbers with min < max per axis.
+    """
+    if workspace is None:
+        return points
+    b = np.asarray(workspace, dtype=np.float64)
+    if b.shape != (6,) or not (b[0::2] < b[1::2]).all():
+        raise ValueError(f'workspace must be (x_min, x_max, y_min, y_max, z_min, z_max) with '
+                         f'min < max, got {list(workspace)}')
+    xyz = points[:, :3]
+    keep = ((xyz >= b[0::2]) & (xyz <= b[1::2])).all(1)
+    return points[keep]
+
+
+def fuse_views(views: Sequence[dict], max_depth: float = 3.0,
+               workspace: Optional[Sequence[float]] = None) -> np.ndarray:
+    """One point cloud from several RGB-D views: RLBench's ``pc_world = R·((u−cx)·d/fx,
+    (v−cy)·d/fy, d) + t`` per view (:func:`~oneformer3d.geometry.backproject_depth`), depth
+    beyond ``max_depth`` or the view's far plane (background) dropped, then the workspace crop
+    (:func:`crop_workspace`). The prepare tool and the closed-loop evaluation
+    (``oneformer3d.robot.sim``) both build their clouds here.
+
+    Args:
+        views: dicts with ``depth`` (H, W) float m, ``rgb`` (H, W, 3) uint8, ``intrinsic``
+            (3, 3), ``pose`` (4, 4) camera-to-world, ``far`` (m).
+
+    Returns:
+        (N, 6) float32 world xyz (m) + rgb (0..255); N may be 0.
+    """
+    clouds = []
+    for view in views:
+        xyz, pix = backproject_depth(view['depth'], view['intrinsic'], view['pose'],
+                                     min_depth=0.01,
+                                     max_depth=min(max_depth, view['far'] - 1e-3))
+        rgb = view['rgb'][pix[:, 1], pix[:, 0]].astype(np.float32)
+        clouds.append(np.concatenate([xyz, rgb], axis=1))
+    return crop_workspace(np.concatenate(clouds).astype(np.float32), workspace)
 
 
 def step_name(step: int) -> str:
@@ -123,7 +173,8 @@ def prepare_episode(root: str, out_dir: str, task: str, episode: str, teacher,
                         'front',), fused: bool = True, num_points: int = 4096,
                     feat_root: str = 'teacher', tag: str = 'teacher',
                     extra_rgb_cameras: Sequence[str] = (), seed: int = 0,
-                    steps: Optional[List[int]] = None, occlusion_thr: float = 0.02) -> dict:
+                    steps: Optional[List[int]] = None, occlusion_thr: float = 0.02,
+                    workspace: Optional[Sequence[float]] = None) -> dict:
     """Write one episode in the study's layout (see the module docstring).
 
     Args:
@@ -132,6 +183,11 @@ def prepare_episode(root: str, out_dir: str, task: str, episode: str, teacher,
         cameras: cameras whose depth builds the cloud (``fused``: one cloud from all; else the
             anchor camera only).
         num_points: points kept per step (random, seeded).
+        workspace: crop of the fused cloud (:func:`crop_workspace`); None keeps all.
+
+    Raises:
+        ValueError: a step whose cloud is empty after the crop (naming the episode, the step
+            and the workspace).
 
     Returns:
         ``{'steps', 'points_mean', 'visible_in_anchor'}``.
@@ -152,7 +208,10 @@ def prepare_episode(root: str, out_dir: str, task: str, episode: str, teacher,
             d = osp.join(out_dir, 'rgb_dataset', f'RGB_{cam}', task, episode)
             os.makedirs(d, exist_ok=True)
             Image.fromarray(ep.rgb(cam, step)).save(osp.join(d, f'{name}.png'))
-        pc = ep.point_cloud(step, use)
+        pc = ep.point_cloud(step, use, workspace=workspace)
+        if len(pc) == 0:
+            raise ValueError(f'{root}: step {step}: no point of cameras {use} inside the '
+                             f'workspace {list(workspace) if workspace is not None else None}')
         if len(pc) > num_points:
             pc = pc[np.sort(rng.choice(len(pc), num_points, replace=False))]
         cal = ep.camera(anchor, step)
@@ -184,14 +243,17 @@ def write_episode_actions(root: str, out_dir: str, task: str, episode: str) -> d
     File (:func:`actions_path`, numpy ``.npz``): ``steps`` (n,) int64 step numbers (the
     ``step_XXXX`` names of the point files and packs), ``gripper_pose`` (n, 7) float32 xyz (m,
     world) + quaternion xyzw, ``gripper_open`` (n,) float32 0/1, ``joint_velocities`` (n, J),
-    ``keyframes`` (k,) int64 (:func:`~.keyframes.find_keyframes`), ``target_index`` /
+    ``keyframes`` (k,) int64 (the npz's own ``keyframes`` array when it has one — simulated
+    episodes, ``tools/robot/collect_sim_demos.py`` — else :func:`~.keyframes.find_keyframes`),
+    ``target_index`` /
     ``target_trans`` / ``target_quat`` / ``target_open`` (:func:`~.keyframes.
     next_keyframe_targets`), ``variation`` () int64 (``variation_number.pkl``; -1 when absent).
 
     Raises:
         FileNotFoundError: no ``cameras_and_state.npz`` in ``root``.
         KeyError: the npz lacks a state array (named).
-        ValueError: ``variation_number.pkl`` is not one integer, or names a global outside
+        ValueError: the npz's ``keyframes`` are not increasing steps ending with the last;
+            ``variation_number.pkl`` is not one integer, or names a global outside
             the safe unpickler's allow-list (:mod:`oneformer3d.datasets.infos_io`).
     """
     from oneformer3d.datasets.infos_io import load_pickle
@@ -204,7 +266,14 @@ def write_episode_actions(root: str, out_dir: str, task: str, episode: str) -> d
         if key not in state:
             raise KeyError(f'{npz}: no {key!r} array')
     pose, go = state['gripper_pose'], state['gripper_open']
-    keyframes = find_keyframes(go, state['joint_velocities'])
+    if 'keyframes' in state:      # given by the episode (a simulator's scripted expert)
+        keyframes = [int(k) for k in state['keyframes']]
+        if (not keyframes or keyframes != sorted(set(keyframes)) or keyframes[0] < 1
+                or keyframes[-1] != len(pose) - 1):
+            raise ValueError(f'{npz}: keyframes must be increasing steps in 1..{len(pose) - 1} '
+                             f'ending with the last step, got {keyframes}')
+    else:
+        keyframes = find_keyframes(go, state['joint_velocities'])
     targets = next_keyframe_targets(pose, go, keyframes)
     variation = -1
     var_file = osp.join(root, 'variation_number.pkl')
