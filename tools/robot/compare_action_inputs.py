@@ -35,6 +35,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data-root', default='data/rlbench')
+    p.add_argument('--task', help='task folder of the data root (default: the config\'s)')
     p.add_argument('--inputs', nargs='+', choices=INPUTS, default=list(INPUTS))
     p.add_argument('--train-episodes', nargs='+')
     p.add_argument('--test-episodes', nargs='+')
@@ -53,6 +54,8 @@ def set_data(cfg, args, train_eps, test_eps, encoders) -> None:
         ds = cfg[key].dataset
         ds.data_root = args.data_root
         ds.episodes = list(eps)
+        if args.task:
+            ds.task = args.task
         ds.encoders = dict(encoders)      # assigned, not merged
         if 'const_episodes' in ds:
             ds.const_episodes = list(train_eps)

@@ -14,7 +14,8 @@ frozen teacher's per-point features, per-encoder feature packs, and per-step act
 Writes per episode ``rgb_dataset/RGB/<task>/<episode>/step_XXXX.png`` (anchor camera), point
 files ``pc_dataset/PC/<feat-root>/<task>/<episode>/step_XXXX.ply.<tag>.pt`` (see
 oneformer3d/datasets/preprocessing/rlbench.py), packs ``packs/<name>/<task>/<episode>.{zarr,pt}``
-(W windows of T frames) and ``actions/<task>/<episode>.npz`` (proprioception, keyframes,
+(W windows of T frames), the teacher's weights (``pc_dataset/PC/<feat-root>/teacher_weights.pth``),
+the settings (``prepare_args.json``) and ``actions/<task>/<episode>.npz`` (proprioception, keyframes,
 next-keyframe targets; written last, so its presence marks a finished episode: skipped unless
 ``--overwrite``). Other encoders' packs made elsewhere (CroCo, VGGT, Depth-Anything-3, ...) go
 beside them under their own name (pack schema: docs/robot.md).
@@ -32,19 +33,12 @@ from tqdm import tqdm
 
 from oneformer3d.robot.datasets.feature_packs import FeaturePack, pack_path
 from oneformer3d.robot.preprocessing.pack_builder import build_pack, episode_frames
+from oneformer3d.robot.preprocessing.prepare_settings import (build_pack_encoders,
+                                                                 pack_encoder_configs,
+                                                                 teacher_weights_path)
 from oneformer3d.robot.preprocessing.rlbench import (CAMERAS, actions_path, prepare_episode,
                                                         write_episode_actions)
 from oneformer3d.registry import MODELS
-
-
-def parse_spec(spec: str):
-    """``name=Type[:model_name]`` -> (name, encoder config)."""
-    name, _, rest = spec.partition('=')
-    typ, _, model_name = rest.partition(':')
-    cfg = dict(type=typ or name)
-    if model_name:
-        cfg['model_name'] = model_name
-    return name, cfg
 
 
 INCOMPLETE = []   # episode folders skipped for lack of cameras_and_state.npz (reported)
@@ -152,19 +146,23 @@ def main(argv=None):
     import torch
     INCOMPLETE.clear()
     episodes = find_episodes(args.paths, args.episodes)
+    # the teacher's weights as used, beside its point files: a random-init teacher is the
+    # same for every episode of an out-dir (a resumed run loads it) and the closed-loop
+    # evaluation (tools/robot/eval_closed_loop.py) rebuilds the point features with it
+    teacher_file = teacher_weights_path(args.out_dir, args.feat_root)
+    torch.manual_seed(args.seed)
     teacher = MODELS.build(dict(type=args.teacher)).eval()
-    if args.teacher_weights:
-        teacher.load_state_dict(torch.load(args.teacher_weights, map_location='cpu',
-                                           weights_only=True))
-    weights = dict(w.split('=', 1) for w in args.pack_weights)
-    encoders = {}
-    for spec in args.pack_encoders:
-        name, cfg = parse_spec(spec)
-        if name in weights:
-            cfg['pretrained'] = weights[name]
-        cfg['short_side'] = args.short_side
-        torch.manual_seed(args.seed)
-        encoders[name] = MODELS.build(cfg)
+    source = args.teacher_weights or (teacher_file if osp.isfile(teacher_file) else None)
+    if source:
+        teacher.load_state_dict(torch.load(source, map_location='cpu', weights_only=True))
+    os.makedirs(osp.dirname(teacher_file), exist_ok=True)
+    torch.save(teacher.state_dict(), teacher_file + '.tmp')
+    os.replace(teacher_file + '.tmp', teacher_file)
+    with open(osp.join(args.out_dir, 'prepare_args.json'), 'w') as fh:
+        json.dump({k: v for k, v in vars(args).items()
+                   if k not in ('paths', 'episodes', 'overwrite')}, fh, indent=1)
+    encoders = build_pack_encoders(
+        pack_encoder_configs(args.pack_encoders, args.pack_weights, args.short_side), args.seed)
     # what an episode's point files depend on: a finished one is reused only for the same
     made_by = dict(teacher=args.teacher, teacher_weights=args.teacher_weights,
                    anchor=args.anchor, cameras=list(args.cameras), fused=not args.per_camera,

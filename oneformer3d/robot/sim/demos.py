@@ -82,7 +82,7 @@ def record_demo(sim, seed: int, out_dir: str, keyframe_stride: int = 10,
     """
     folder = osp.join(out_dir, sim.task, episode_name(seed))
     shutil.rmtree(folder, ignore_errors=True)           # an unfinished earlier try
-    obs, frames, actions = [sim.reset(seed)], [], []
+    obs, actions = [sim.reset(seed)], []
     while True:
         act = sim.expert_action()
         actions.append(act)

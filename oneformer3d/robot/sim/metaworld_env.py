@@ -20,6 +20,28 @@ import numpy as np
 from .gl_backend import select_gl_backend
 
 ARM_JOINTS = tuple(f'right_j{i}' for i in range(7))
+# the defaults of every sim tool (one place): cameras fused into the point cloud (the first is
+# the anchor, whose RGB frames feed the RGB routes), image side, and the workspace crop (m,
+# world: the table's free space around every v3 task's objects, table top z = 0 left out)
+CAMERAS = ('corner2', 'corner3')
+IMAGE_SIZE = 96
+WORKSPACE = (-0.55, 0.55, 0.3, 1.05, 0.01, 0.6)
+
+
+def parse_seeds(spec: str) -> list:
+    """``'A-B'`` (inclusive) or ``'A,B,C'`` -> list of ints; raises ValueError otherwise."""
+    try:
+        if '-' in spec.strip('-'):
+            a, b = spec.split('-', 1)
+            seeds = list(range(int(a), int(b) + 1))
+        else:
+            seeds = [int(s) for s in spec.split(',')]
+    except ValueError:
+        raise ValueError(f'seeds must be A-B or A,B,C (non-negative integers), got {spec!r}') \
+            from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f'seeds must be A-B with 0 <= A <= B, or A,B,C, got {spec!r}')
+    return seeds
 
 
 def task_names() -> List[str]:

@@ -11,15 +11,27 @@ from oneformer3d.registry import MODELS
 class PointTokenEncoder(nn.Module):
     """``pc`` route: each point's ``[xyz, pc_feat]`` (B, K, 3 + D_pc) -> per-point MLP
     (Linear, GELU, Linear, LayerNorm) -> tokens (B, K, D). The point-cloud features as the
-    teacher sees them (the point files of ``tools/robot/prepare_rlbench.py``)."""
+    teacher sees them (the point files of ``tools/robot/prepare_rlbench.py``).
+
+    Raises (forward):
+        ValueError: no ``points`` (another route's input), or points whose last dimension is
+            not ``in_channels`` — naming both shapes.
+    """
 
     def __init__(self, in_channels: int, dim: int = 128):
         super().__init__()
+        self.in_channels = in_channels
         self.net = nn.Sequential(nn.Linear(in_channels, dim), nn.GELU(), nn.Linear(dim, dim),
                                  nn.LayerNorm(dim))
 
     def forward(self, inputs: dict) -> torch.Tensor:
-        return self.net(inputs['points'].float())
+        points = inputs.get('points')
+        if points is None or points.dim() != 3 or points.shape[-1] != self.in_channels:
+            got = (f'inputs {sorted(inputs)}' if points is None
+                   else f'points of shape {tuple(points.shape)}')
+            raise ValueError(f'PointTokenEncoder: trained on points (B, K, {self.in_channels}) '
+                             f'(xyz + {self.in_channels - 3} teacher channels), got {got}')
+        return self.net(points.float())
 
 
 @MODELS.register_module()
@@ -39,13 +51,16 @@ class PackTokenEncoder(nn.Module):
         dim: token width D of the head.
 
     Raises:
-        ValueError: the checkpoint lacks an encoder's adapter (naming the file and key).
+        ValueError: the checkpoint lacks an encoder's adapter (naming the file and key);
+            (forward) no ``tokens``, an encoder's tokens missing or with another channel count
+            than trained on — naming the encoders and shapes.
     """
 
     def __init__(self, encoders: Dict[str, int], adapter_dim: int = 256, dim: int = 128,
                  checkpoint: Optional[str] = None):
         super().__init__()
         self.names = list(encoders)
+        self.channels = dict(encoders)
         self.adapters = nn.ModuleDict({
             n: MODELS.build(dict(type='Adapter', in_channels=c, out_channels=adapter_dim))
             for n, c in encoders.items()})
@@ -75,7 +90,17 @@ class PackTokenEncoder(nn.Module):
             self.adapters.eval()
         return self
 
+    def check(self, inputs: dict) -> None:
+        tokens = inputs.get('tokens')
+        got = ({n: tuple(t.shape) for n, t in tokens.items()} if isinstance(tokens, dict)
+               else f'inputs {sorted(inputs)}')
+        if (not isinstance(tokens, dict) or any(
+                n not in tokens or tokens[n].shape[-1] != c for n, c in self.channels.items())):
+            raise ValueError(f'PackTokenEncoder: trained on tokens (B, G², C) of the encoders '
+                             f'{self.channels} (name: C), got {got}')
+
     def forward(self, inputs: dict) -> torch.Tensor:
+        self.check(inputs)
         out = []
         for i, name in enumerate(self.names):
             x = self.adapters[name](inputs['tokens'][name].float())

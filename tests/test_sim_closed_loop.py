@@ -1,0 +1,137 @@
+"""The closed-loop path end to end on Meta-World (the smoke test of the sim benchmark): two
+scripted demos -> prepare -> a tiny stage-2 head -> two rollouts; resumption, the result line
+and the bad inputs of each tool."""
+import json
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import oneformer3d.robot.sim  # noqa: F401  (chooses the OpenGL backend before mujoco loads)
+from oneformer3d.robot.sim.closed_loop import wilson_interval
+from .conftest import call_tool, tool_ok
+
+TASK = 'drawer-open-v3'
+WS = ['-0.55', '0.55', '0.3', '1.05', '0.01', '0.6']
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """2 demos (seeds 0, 1), prepared (point files, no packs), a 10-iteration pc head."""
+    root = tmp_path_factory.mktemp('sim')
+    demos, data, work = root / 'demos', root / 'data', root / 'work'
+    log = tool_ok('robot/collect_sim_demos', '--task', TASK, '--seeds', '0-1',
+                  '--out-dir', demos, '--max-steps', 150)
+    tool_ok('robot/prepare_rlbench', demos / TASK, '--out-dir', data, '--task', TASK,
+            '--anchor', 'corner2', '--cameras', 'corner2', 'corner3', '--workspace', *WS,
+            '--num-points', 1024)
+    tool_ok('robot/compare_action_inputs', '--data-root', data, '--task', TASK,
+            '--train-episodes', 'episode0', '--test-episodes', 'episode1', '--inputs', 'pc',
+            '--iters', 10, '--work-root', work)
+    return dict(demos=demos, data=data, work=work, log=log)
+
+
+def test_demos_in_the_rlbench_layout(trained):
+    assert 'written=2 skipped_existing=0 expert_failures=0' in trained['log']
+    ep = trained['demos'] / TASK / 'episode1'
+    meta = json.loads((ep / 'episode.json').read_text())
+    state = np.load(ep / 'cameras_and_state.npz')
+    n = meta['steps']
+    assert meta['success'] and meta['seed'] == 1 and 50 < n < 150
+    for cam in ('corner2', 'corner3'):
+        assert len(list((ep / f'{cam}_rgb').glob('*.png'))) == n
+        assert len(list((ep / f'{cam}_depth').glob('*.png'))) == n
+        assert state[f'{cam}_extrinsics'].shape == (n, 4, 4)
+    assert state['gripper_pose'].shape == (n, 7) and state['expert_actions'].shape == (n, 4)
+    # the prepare tool used the episode's keyframes and made the next-keyframe targets
+    act = np.load(trained['data'] / 'actions' / TASK / 'episode1.npz')
+    np.testing.assert_array_equal(act['keyframes'], state['keyframes'])
+    last = act['target_index'] == n - 1
+    np.testing.assert_allclose(act['target_trans'][last] - state['gripper_pose'][-1, :3], 0,
+                               atol=1e-6)
+    pts = torch.load(trained['data'] / 'pc_dataset/PC/teacher' / TASK / 'episode1' /
+                     'step_0000.ply.teacher.pt', weights_only=True)['pc']
+    lo, hi = np.array(WS[0::2], float), np.array(WS[1::2], float)
+    assert len(pts) > 512 and ((pts[:, :3].numpy() >= lo) & (pts[:, :3].numpy() <= hi)).all()
+
+
+def test_collect_resumes_and_refuses_other_settings(trained):
+    rc, log = call_tool('robot/collect_sim_demos', '--task', TASK, '--seeds', '0-1',
+                        '--out-dir', trained['demos'], '--max-steps', 150)
+    assert rc == 0 and 'written=0 skipped_existing=2' in log
+    rc, log = call_tool('robot/collect_sim_demos', '--task', TASK, '--seeds', '0',
+                        '--out-dir', trained['demos'], '--max-steps', 150, '--image-size', 64)
+    assert rc != 0 and "'image_size': (96, 64)" in log
+
+
+def test_closed_loop_line_and_strip(trained, tmp_path):
+    rc, log = call_tool('robot/eval_closed_loop', '--task', TASK, '--data-root', trained['data'],
+                        '--runs', f"pc={trained['work'] / 'action_head_rlbench_pc'}",
+                        '--eval-seeds', '100-101', '--max-steps', 25, '--out-dir', tmp_path)
+    assert rc == 0, log
+    m = re.search(r'task=drawer-open-v3 input=pc success=(\d)/2 ci95=\[([\d.]+),([\d.]+)\] '
+                  r'mean_steps=([\d.]+) policy_ms=([\d.]+) empty_cloud_steps=0', log)
+    assert m, log
+    k = int(m.group(1))
+    lo, hi = wilson_interval(k, 2)
+    assert (float(m.group(2)), float(m.group(3))) == (round(lo, 2), round(hi, 2))
+    assert 0 < float(m.group(4)) <= 25 and float(m.group(5)) > 0
+    records = [json.loads(x) for x in (tmp_path / f'closed_loop_{TASK}.jsonl').open()]
+    assert [r['seed'] for r in records] == [100, 101]
+    assert osp.isfile(tmp_path / f'strip_{TASK}_pc.png')
+
+
+def test_empty_cloud_is_counted_not_a_crash(trained):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from oneformer3d.robot.sim.closed_loop import SimPolicy, rollout
+    from oneformer3d.robot.sim.metaworld_env import MetaWorldTask
+    init_default_scope('oneformer3d')
+    run = trained['work'] / 'action_head_rlbench_pc'
+    cfg = Config.fromfile(str(next(run.glob('*.py'))))
+    policy = SimPolicy('pc', cfg, str(next(run.glob('iter_*.pth'))), str(trained['data']))
+    policy.workspace = [5.0, 6.0, 5.0, 6.0, 5.0, 6.0]        # nothing of the scene inside
+    sim = MetaWorldTask(TASK, cameras=('corner2', 'corner3'), image_size=96, max_steps=5)
+    try:
+        r = rollout(sim, policy, seed=200)
+    finally:
+        sim.close()
+    assert r['empty_cloud_steps'] == r['steps'] == 5 and not r['success']
+
+
+def test_eval_refuses_bad_requests(trained):
+    runs = f"pc={trained['work'] / 'action_head_rlbench_pc'}"
+    rc, log = call_tool('robot/eval_closed_loop', '--task', TASK, '--data-root',
+                        trained['data'], '--runs', runs, '--eval-seeds', '1-3')
+    assert rc != 0 and 'evaluation seeds [1]' in log and 'seeds of the demos' in log
+    rc, log = call_tool('robot/eval_closed_loop', '--task', 'drawer-opne-v3', '--data-root',
+                        trained['data'], '--runs', runs, '--eval-seeds', '100-101')
+    assert rc != 0 and 'unknown Meta-World task' in log and 'drawer-open-v3' in log
+    rc, log = call_tool('robot/eval_closed_loop', '--task', 'reach-v3', '--data-root',
+                        trained['data'], '--runs', runs, '--eval-seeds', '100-101')
+    assert rc != 0 and "no prepared frames of task 'reach-v3'" in log
+
+
+def test_a_head_refuses_another_inputs_features():
+    from oneformer3d.robot.models.policy.token_encoders import (PackTokenEncoder,
+                                                                 PointTokenEncoder)
+    enc = PointTokenEncoder(in_channels=3 + 256)
+    with pytest.raises(ValueError, match=r'trained on points \(B, K, 259\).*'
+                                         r'points of shape \(1, 512, 387\)'):
+        enc(dict(points=torch.zeros(1, 512, 387)))
+    with pytest.raises(ValueError, match=r"got inputs \['proprio', 'tokens'\]"):
+        enc(dict(proprio=torch.zeros(1, 8), tokens={'rgb': torch.zeros(1, 16, 3)}))
+    packs = PackTokenEncoder(dict(rgb=3, dino_s=384))
+    with pytest.raises(ValueError, match=r"'dino_s': 384.*'dino_s': \(1, 16, 256\)"):
+        packs(dict(tokens={'rgb': torch.zeros(1, 16, 3), 'dino_s': torch.zeros(1, 16, 256)}))
+
+
+def test_wilson_interval_hand_computed():
+    # 0/10: upper bound z^2 / (n + z^2); 5/10: 0.5 -+ z sqrt(0.025 + z^2/400) / (1 + z^2/10)
+    z2 = 1.959963984540054 ** 2
+    assert wilson_interval(0, 10) == pytest.approx((0.0, z2 / (10 + z2)))
+    half = 1.959963984540054 * np.sqrt(0.025 + z2 / 400) / (1 + z2 / 10)
+    assert wilson_interval(5, 10) == pytest.approx((0.5 - half, 0.5 + half))
+    assert wilson_interval(0, 0) == (0.0, 1.0)
