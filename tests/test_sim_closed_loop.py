@@ -135,3 +135,15 @@ def test_wilson_interval_hand_computed():
     half = 1.959963984540054 * np.sqrt(0.025 + z2 / 400) / (1 + z2 / 10)
     assert wilson_interval(5, 10) == pytest.approx((0.5 - half, 0.5 + half))
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_benchmark_refuses_overlapping_seeds_and_unknown_tasks():
+    rc, log = call_tool('robot/sim_benchmark', '--tasks', TASK, '--train-demos', 40,
+                        '--eval-seeds', '30-49', '--work-root', 'unused')
+    assert rc != 0 and 'overlaps the demo seeds 0-39' in log
+    rc, log = call_tool('robot/sim_benchmark', '--tasks', 'push-v9', '--eval-seeds', '100-101',
+                        '--work-root', 'unused')
+    assert rc != 0 and "unknown Meta-World task 'push-v9'" in log
+    rc, log = call_tool('robot/sim_benchmark', '--tasks', TASK, '--inputs', 'student',
+                        '--eval-seeds', '100-101', '--work-root', 'unused')
+    assert rc != 0 and 'add rgb_aligned' in log

@@ -156,11 +156,13 @@ def main(argv=None):
     if source:
         teacher.load_state_dict(torch.load(source, map_location='cpu', weights_only=True))
     os.makedirs(osp.dirname(teacher_file), exist_ok=True)
-    torch.save(teacher.state_dict(), teacher_file + '.tmp')
-    os.replace(teacher_file + '.tmp', teacher_file)
-    with open(osp.join(args.out_dir, 'prepare_args.json'), 'w') as fh:
+    torch.save(teacher.state_dict(), teacher_file + f'.{os.getpid()}.tmp')
+    os.replace(teacher_file + f'.{os.getpid()}.tmp', teacher_file)
+    settings = osp.join(args.out_dir, 'prepare_args.json')
+    with open(settings + f'.{os.getpid()}.tmp', 'w') as fh:
         json.dump({k: v for k, v in vars(args).items()
                    if k not in ('paths', 'episodes', 'overwrite')}, fh, indent=1)
+    os.replace(settings + f'.{os.getpid()}.tmp', settings)
     encoders = build_pack_encoders(
         pack_encoder_configs(args.pack_encoders, args.pack_weights, args.short_side), args.seed)
     # what an episode's point files depend on: a finished one is reused only for the same

@@ -1,0 +1,245 @@
+"""The closed-loop robot benchmark in one command (docs/robot_sim.md).
+
+    python tools/robot/sim_benchmark.py --tasks drawer-open-v3 button-press-topdown-v3 \\
+        push-v3 coffee-push-v3 --inputs pc rgb_aligned rgb proprio student \\
+        --train-demos 40 --eval-seeds 1000-1049 --train-seeds 3 --work-root work_dirs/sim_bench
+
+Per task: scripted demos on seeds ``0 .. N-1`` (``collect_sim_demos.py``) -> prepare (point
+files with the saved teacher, packs, actions; ``prepare_rlbench.py``) -> per training seed:
+stage 1 + stage 2 for every input (``compare_action_inputs.py``; the last two demos are its
+offline test split) -> stage 3 (``deploy_student_rlbench.py`` on the ``rgb_aligned`` run) ->
+closed loop on the evaluation seeds (``eval_closed_loop.py``). Each step is a command of
+those tools, printed before it runs; finished steps are reused when the benchmark is run
+again with the same work root. Writes ``<work-root>/sim_benchmark.{md,csv}``: success per task
+and input, mean over training seeds with the range; prints whether ``proprio`` stays below
+30 % per task, the suite-mean ratio ``rgb_aligned / pc`` and the student's success and speed
+against its teacher (``rgb_aligned``).
+"""
+import argparse
+import csv
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(REPO, 'tools')
+STAGE2 = {'pc': 'pc', 'rgb_aligned': 'rgb_aligned', 'rgb': 'rgb_raw', 'proprio': 'proprio'}
+LINE = re.compile(r'task=(\S+) input=(\S+) success=(\d+)/(\d+) ci95=\[([\d.]+),([\d.]+)\] '
+                  r'mean_steps=([\d.]+) policy_ms=([\d.]+) empty_cloud_steps=(\d+)')
+
+
+def run(cmd: list, threads: int) -> str:
+    """Run one tool (printed first); its output is streamed and returned."""
+    cmd = [str(c) for c in cmd]
+    print('$ ' + ' '.join(cmd), flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=REPO)
+    proc = subprocess.run([sys.executable] + cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
+        raise SystemExit(f'benchmark step failed (exit {proc.returncode}): {" ".join(cmd)}')
+    return proc.stdout
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--tasks', nargs='+', required=True)
+    p.add_argument('--inputs', nargs='+', default=['pc', 'rgb_aligned', 'rgb', 'proprio'],
+                   choices=list(STAGE2) + ['student'])
+    p.add_argument('--train-demos', type=int, default=40, help='demo seeds 0 .. N-1')
+    p.add_argument('--eval-seeds', required=True, help='A-B, disjoint from the demo seeds')
+    p.add_argument('--train-seeds', type=int, default=3)
+    p.add_argument('--work-root', required=True)
+    p.add_argument('--iters', type=int, help='stage-2 iterations (default: the config, 600)')
+    p.add_argument('--aligner-iters', type=int, help='stage-1 iterations (default 300)')
+    p.add_argument('--student-iters', type=int, help='stage-3 iterations (default 600)')
+    p.add_argument('--pack-encoders', nargs='+',
+                   default=['rgb=RGBPatchEncoder', 'dino_s=DINOv2:vit_small_patch14_dinov2'])
+    p.add_argument('--short-side', type=int, default=98,
+                   help='pack encoders input short side (96-px frames; 98 = 7 DINOv2 patches)')
+    p.add_argument('--max-steps', type=int, default=200, help='closed-loop episode limit')
+    p.add_argument('--workers', type=int, default=2, help='demo collection processes')
+    p.add_argument('--threads', type=int, default=2, help='training threads')
+    args = p.parse_args(argv)
+    if 'student' in args.inputs and 'rgb_aligned' not in args.inputs:
+        p.error('the student distils the rgb_aligned run: add rgb_aligned to --inputs')
+    names = [spec.split('=')[0] for spec in args.pack_encoders]
+    if 'student' in args.inputs and names != ['rgb', 'dino_s']:
+        p.error(f'the student config (deploy_student_rlbench.py) distils the packs rgb + dino_s; '
+                f'--pack-encoders gives {names}')
+    if args.train_demos < 3:
+        p.error('--train-demos must be >= 3 (the last two are the offline test split)')
+    return args
+
+
+def prepare_task(args, task: str) -> list:
+    """Collect and prepare the task's demos; returns the prepared episode names."""
+    from oneformer3d.robot.sim.metaworld_env import CAMERAS, WORKSPACE
+    demos, data = osp.join(args.work_root, 'demos'), osp.join(args.work_root, 'data')
+    run([osp.join(TOOLS, 'robot/collect_sim_demos.py'), '--task', task, '--seeds',
+         f'0-{args.train_demos - 1}', '--out-dir', demos, '--workers', args.workers], 1)
+    run([osp.join(TOOLS, 'robot/prepare_rlbench.py'), osp.join(demos, task), '--out-dir', data,
+         '--task', task, '--anchor', CAMERAS[0], '--cameras', *CAMERAS, '--workspace',
+         *WORKSPACE, '--pack-encoders', *args.pack_encoders, '--short-side', args.short_side,
+         '--seed', 0], args.threads)
+    eps = sorted((f[:-4] for f in os.listdir(osp.join(data, 'actions', task))
+                  if re.fullmatch(r'episode\d+\.npz', f)), key=lambda e: int(e[7:]))
+    if len(eps) < 3:
+        raise SystemExit(f'{task}: only {len(eps)} demos prepared (the expert failed on the '
+                         f'others?); raise --train-demos')
+    return eps
+
+
+def train_seed(args, task: str, eps: list, seed: int) -> dict:
+    """Stages 1-3 for one training seed; returns ``{input: run folder}``."""
+    data = osp.join(args.work_root, 'data')
+    root = osp.join(args.work_root, task, f'seed{seed}')
+    runs = {i: osp.join(root, f'action_head_rlbench_{STAGE2[i]}') for i in args.inputs
+            if i in STAGE2}
+    todo = [STAGE2[i] for i, d in runs.items() if not osp.isfile(osp.join(d, 'last_checkpoint'))]
+    if todo:
+        encoders = [f'{s.split("=")[0]}={c}' for s, c in zip(
+            args.pack_encoders, pack_channels(args))]
+        cmd = [osp.join(TOOLS, 'robot/compare_action_inputs.py'), '--data-root', data, '--task',
+               task, '--train-episodes', *eps[:-2], '--test-episodes', *eps[-2:], '--inputs',
+               *todo, '--encoders', *encoders, '--work-root', root, '--seed', seed]
+        if args.iters:
+            cmd += ['--iters', args.iters]
+        if args.aligner_iters:
+            cmd += ['--aligner-iters', args.aligner_iters]
+        run(cmd, args.threads)
+    if 'student' in args.inputs:
+        student = osp.join(root, 'deploy_student')
+        if not osp.isfile(osp.join(student, 'last_checkpoint')):
+            teacher_ckpt = open(osp.join(runs['rgb_aligned'], 'last_checkpoint')).read().strip()
+            opts = [f'model.teacher.policy_checkpoint={teacher_ckpt}', f'randomness.seed={seed}']
+            for spec in args.pack_encoders:
+                opts.append(f'model.teacher.encoders.{spec.split("=")[0]}.short_side='
+                            f'{args.short_side}')
+            for key, split in (('train_dataloader', eps[:-2]), ('val_dataloader', eps[-2:]),
+                               ('test_dataloader', eps[-2:])):
+                opts += [f'{key}.dataset.data_root={data}', f'{key}.dataset.task={task}',
+                         f'{key}.dataset.episodes=[{",".join(split)}]',
+                         f'{key}.dataset.const_episodes=[{",".join(eps[:-2])}]']
+            if args.student_iters:
+                n = args.student_iters
+                opts += [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
+                         f'default_hooks.checkpoint.interval={n}', f'param_scheduler.T_max={n}']
+            run([osp.join(TOOLS, 'train.py'), osp.join(REPO, 'configs/robot/'
+                 'deploy_student_rlbench.py'), '--work-dir', student, '--cfg-options', *opts],
+                args.threads)
+        runs['student'] = student
+    return runs
+
+
+def pack_channels(args) -> list:
+    """Channel count of each pack encoder (built once, as the prepare tool builds them)."""
+    import oneformer3d.robot  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from oneformer3d.robot.preprocessing.prepare_settings import (build_pack_encoders,
+                                                                  pack_encoder_configs)
+    init_default_scope('oneformer3d')
+    encs = build_pack_encoders(pack_encoder_configs(args.pack_encoders, [], args.short_side), 0)
+    return [e.feat_shape((96, 96))[0] for e in encs.values()]
+
+
+def closed_loop(args, task: str, seed: int, runs: dict) -> list:
+    out = osp.join(args.work_root, task, f'seed{seed}', 'closed_loop')
+    summary = osp.join(out, 'summary.json')
+    want = dict(inputs=sorted(runs), eval_seeds=args.eval_seeds, max_steps=args.max_steps)
+    if osp.isfile(summary):
+        with open(summary) as fh:
+            done = json.load(fh)
+        if done['request'] == want:
+            return done['rows']
+    log = run([osp.join(TOOLS, 'robot/eval_closed_loop.py'), '--task', task, '--data-root',
+               osp.join(args.work_root, 'data'), '--runs',
+               *[f'{i}={d}' for i, d in runs.items()], '--expert', '--eval-seeds',
+               args.eval_seeds, '--max-steps', args.max_steps, '--out-dir', out], 1)
+    rows = []
+    for m in LINE.finditer(log):
+        print(m.group(0), flush=True)
+        rows.append(dict(task=m.group(1), input=m.group(2), seed=seed,
+                         rate=int(m.group(3)) / int(m.group(4)), trials=int(m.group(4)),
+                         policy_ms=float(m.group(8)), mean_steps=float(m.group(7))))
+    os.makedirs(out, exist_ok=True)
+    with open(summary, 'w') as fh:
+        json.dump(dict(request=want, rows=rows), fh)
+    return rows
+
+
+def report(args, rows: list) -> None:
+    inputs = ['expert'] + list(args.inputs)
+    lines = ['| task | ' + ' | '.join(inputs) + ' |', '|---|' + '---|' * len(inputs)]
+    table, csv_rows = {}, []
+    for task in args.tasks:
+        cells = []
+        for inp in inputs:
+            rates = [r['rate'] for r in rows if r['task'] == task and r['input'] == inp]
+            ms = [r['policy_ms'] for r in rows if r['task'] == task and r['input'] == inp]
+            table[task, inp] = (float(np.mean(rates)), float(np.mean(ms))) if rates else None
+            cells.append(f'{100 * np.mean(rates):.0f} [{100 * min(rates):.0f}–'
+                         f'{100 * max(rates):.0f}]' if rates else '–')
+            if rates:
+                csv_rows.append(dict(task=task, input=inp, mean=np.mean(rates), min=min(rates),
+                                     max=max(rates), seeds=len(rates), policy_ms=np.mean(ms)))
+        lines.append(f'| {task} | ' + ' | '.join(cells) + ' |')
+    md = '\n'.join(lines)
+    print(md)
+    with open(osp.join(args.work_root, 'sim_benchmark.md'), 'w') as fh:
+        fh.write(f'success % (mean [min–max] over {args.train_seeds} training seeds), '
+                 f'eval seeds {args.eval_seeds}, {args.train_demos} demos per task\n\n{md}\n')
+    with open(osp.join(args.work_root, 'sim_benchmark.csv'), 'w', newline='') as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(csv_rows[0]))
+        writer.writeheader()
+        writer.writerows(csv_rows)
+    for task in args.tasks:
+        p = table.get((task, 'proprio'))
+        if p is not None:
+            print(f'task={task} proprio_success={p[0]:.2f} below_30pct={int(p[0] < 0.3)}')
+
+    def suite(inp):
+        vals = [table[t, inp] for t in args.tasks if table.get((t, inp))]
+        return (np.mean([v[0] for v in vals]), np.mean([v[1] for v in vals])) if vals else None
+    pc, ali, stu = suite('pc'), suite('rgb_aligned'), suite('student')
+    if pc and ali:
+        ratio = ali[0] / pc[0] if pc[0] > 0 else float('nan')
+        print(f'suite_success_pc={pc[0]:.3f} suite_success_rgb_aligned={ali[0]:.3f} '
+              f'ratio_rgb_aligned_over_pc={ratio:.3f}')
+    if ali and stu:
+        print(f'suite_success_student={stu[0]:.3f} student_over_teacher='
+              f'{stu[0] / ali[0] if ali[0] > 0 else float("nan"):.3f} '
+              f'teacher_ms_over_student_ms={ali[1] / stu[1]:.2f}')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import oneformer3d.robot.sim  # noqa: F401  (OpenGL backend before mujoco loads)
+    from oneformer3d.robot.sim.metaworld_env import check_task, parse_seeds
+    for task in args.tasks:
+        try:
+            check_task(task)
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
+    overlap = sorted(set(parse_seeds(args.eval_seeds)) & set(range(args.train_demos)))
+    if overlap:
+        raise SystemExit(f'--eval-seeds {args.eval_seeds} overlaps the demo seeds '
+                         f'0-{args.train_demos - 1} (seeds {overlap[:5]}...)')
+    t0, rows = time.time(), []
+    for task in args.tasks:
+        eps = prepare_task(args, task)
+        for seed in range(args.train_seeds):
+            rows += closed_loop(args, task, seed, train_seed(args, task, eps, seed))
+    report(args, rows)
+    print(f'time_s={time.time() - t0:.0f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
