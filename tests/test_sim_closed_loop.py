@@ -45,6 +45,10 @@ def test_demos_in_the_rlbench_layout(trained):
         assert len(list((ep / f'{cam}_depth').glob('*.png'))) == n
         assert state[f'{cam}_extrinsics'].shape == (n, 4, 4)
     assert state['gripper_pose'].shape == (n, 7) and state['expert_actions'].shape == (n, 4)
+    # the expert moved the hand (> 10 cm) to open the drawer; quaternions are unit length
+    pose = state['gripper_pose']
+    assert np.linalg.norm(pose[-1, :3] - pose[0, :3]) > 0.1
+    np.testing.assert_allclose(np.linalg.norm(pose[:, 3:], axis=1), 1.0, atol=1e-5)
     # the prepare tool used the episode's keyframes and made the next-keyframe targets
     act = np.load(trained['data'] / 'actions' / TASK / 'episode1.npz')
     np.testing.assert_array_equal(act['keyframes'], state['keyframes'])

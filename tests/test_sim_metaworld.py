@@ -16,7 +16,7 @@ from oneformer3d.robot.sim.metaworld_env import MetaWorldTask
 
 @pytest.fixture(scope='module')
 def drawer():
-    sim = MetaWorldTask('drawer-open-v3', cameras=('corner2', 'corner3'), image_size=128)
+    sim = MetaWorldTask('drawer-open-v3', cameras=('corner2', 'corner3'), image_size=96)
     yield sim
     sim.close()
 
@@ -66,16 +66,6 @@ def test_seed_fixes_the_layout(drawer):
     c = drawer.reset(3)['frames']['corner2']['depth']
     np.testing.assert_array_equal(a, c)
     np.testing.assert_array_equal(drawer.env._get_pos_objects(), drawer_pos)
-
-
-def test_expert_opens_the_drawer(drawer):
-    obs = drawer.reset(1)
-    hand0 = obs['gripper_pose'][:3]
-    while not drawer.done:
-        obs = drawer.step(drawer.expert_action())
-    assert drawer.success and drawer.steps < 150
-    assert np.linalg.norm(obs['gripper_pose'][:3] - hand0) > 0.1
-    np.testing.assert_allclose(np.linalg.norm(obs['gripper_pose'][3:]), 1.0, atol=1e-6)
 
 
 def test_depth_encoding_roundtrip(drawer):

@@ -35,7 +35,8 @@ LINE = re.compile(r'task=(\S+) input=(\S+) success=(\d+)/(\d+) ci95=\[([\d.]+),(
 
 
 def run(cmd: list, threads: int) -> str:
-    """Run one tool (printed first); its output is streamed and returned."""
+    """Run one tool (its command printed first); returns its stdout, prints its last line
+    (the tools' summary) and, when it fails, the tails of both streams."""
     cmd = [str(c) for c in cmd]
     print('$ ' + ' '.join(cmd), flush=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=REPO)
@@ -43,6 +44,9 @@ def run(cmd: list, threads: int) -> str:
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
         raise SystemExit(f'benchmark step failed (exit {proc.returncode}): {" ".join(cmd)}')
+    lines = proc.stdout.strip().splitlines()
+    if lines:
+        print('  ' + lines[-1], flush=True)
     return proc.stdout
 
 
