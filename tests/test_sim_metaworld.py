@@ -79,12 +79,23 @@ def test_depth_encoding_roundtrip(drawer):
 
 
 def test_sim_keyframes_rule():
-    go = np.ones(25)
-    go[12:] = 0                                     # the gripper closes at step 12
-    vel = np.ones((25, 7))                          # never stopped
-    assert sim_keyframes(go, vel, stride=10) == [10, 12, 20, 24]
-    with pytest.raises(ValueError, match='stride'):
-        sim_keyframes(go, vel, stride=0)
+    """Hand-built expert commands: +x for 10 steps, then +z (a 90-degree turn at step 10), a
+    close command at 14, a jitter at 16-17 below min_command (no direction), -y from 20 (a
+    turn 6 steps after the last keyframe), a wobble at 22-23 (2-3 steps after: ignored)."""
+    n = 30
+    act = np.zeros((n, 4))
+    act[:, 3] = -1
+    act[:10, 0] = 1
+    act[10:20, 2] = 1
+    act[14:, 3] = 1                               # the gripper closes at step 14
+    act[16:18, :3] = [0.01, 0.0, 0.0]             # too small to be a direction
+    act[20:, 1] = -1
+    act[22, :3] = [1, 0, 0]                        # a wobble 2 steps after the last turn
+    go = (act[:, 3] <= 0).astype(float)
+    assert sim_keyframes(act, go) == [10, 14, 20, 29]
+    assert sim_keyframes(act, go, min_gap=1) == [10, 14, 20, 22, 23, 29]
+    with pytest.raises(ValueError, match='min_gap'):
+        sim_keyframes(act, go, min_gap=0)
 
 
 def test_unknown_task_lists_the_valid_ones():

@@ -28,7 +28,8 @@ _SIM = {}
 def made_by(args) -> dict:
     from importlib.metadata import version
     return dict(cameras=list(args.cameras), image_size=args.image_size,
-                keyframe_stride=args.keyframe_stride, workspace=list(args.workspace),
+                keyframe_turn_deg=args.keyframe_turn, keyframe_min_gap=args.keyframe_min_gap,
+                workspace=list(args.workspace),
                 max_steps=args.max_steps, metaworld=version('metaworld'),
                 mujoco=version('mujoco'))
 
@@ -45,8 +46,8 @@ def _init(args) -> None:
 def _collect(seed: int) -> dict:
     from oneformer3d.robot.sim.demos import record_demo
     args = _SIM['args']
-    return record_demo(_SIM['sim'], seed, args.out_dir, args.keyframe_stride, args.workspace,
-                       made_by=made_by(args))
+    return record_demo(_SIM['sim'], seed, args.out_dir, args.keyframe_turn,
+                       args.keyframe_min_gap, args.workspace, made_by=made_by(args))
 
 
 def parse_args(argv=None):
@@ -59,7 +60,9 @@ def parse_args(argv=None):
     p.add_argument('--cameras', nargs='+', default=list(CAMERAS),
                    help='rendered cameras (the first is the anchor)')
     p.add_argument('--image-size', type=int, default=IMAGE_SIZE)
-    p.add_argument('--keyframe-stride', type=int, default=10)
+    p.add_argument('--keyframe-turn', type=float, default=45.0,
+                   help='a keyframe where the expert\'s commanded direction turns by more (deg)')
+    p.add_argument('--keyframe-min-gap', type=int, default=5, help='steps between such turns')
     p.add_argument('--workspace', type=float, nargs=6, default=list(WORKSPACE),
                    metavar=('X0', 'X1', 'Y0', 'Y1', 'Z0', 'Z1'))
     p.add_argument('--max-steps', type=int, default=300, help='episode limit of the expert')

@@ -162,6 +162,7 @@ def evaluate(args) -> list:
                 r = {k: v for k, v in r.items() if k != 'frames'}
                 results.append(r)
                 log.write(json.dumps(dict(task=args.task, input=name, **r)) + '\n')
+                log.flush()
             k, n = sum(r['success'] for r in results), len(results)
             lo, hi = wilson_interval(k, n)
             s = dict(task=args.task, input=name, success=k, trials=n, rate=k / n,

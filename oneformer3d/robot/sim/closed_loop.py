@@ -6,7 +6,10 @@ the next keyframe's hand position and gripper state from the live observation (t
 controller moves toward it, as Meta-World's scripted experts do (``metaworld/policies``:
 ``move(from, to, p)``): ``delta = clip(gain · (target − hand), −1, 1)`` (±1 = ±1 cm per
 step), grab effort −1 (open) when ``P(open) >= 0.5`` else +1. Re-planning every step keeps
-the loop closed; the keyframe stride of the demos bounds how far ahead the target lies.
+the loop closed; the demos' keyframes are the expert's waypoint switches
+(:func:`~.demos.sim_keyframes`), so the target is the current phase's goal, observable from
+the scene (a fixed-stride keyframe would make the target depend on the unobservable step
+count within the stride — measured: every input then crawled toward the hand itself).
 
 Observation -> policy input, exactly as the training data was made
 (:mod:`~oneformer3d.robot.preprocessing.prepare_settings`): ``pc`` — the cameras' fused cloud

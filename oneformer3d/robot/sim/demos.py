@@ -15,11 +15,11 @@ One episode folder per seed (``<out>/<task>/episode<seed>/``), read by
   success, steps, cameras, image size, keyframe rule, workspace, package versions.
 
 Keyframes (the targets of the stage-2 head, :mod:`~oneformer3d.robot.preprocessing.
-keyframes`): ARM/PerAct's rule (gripper changes, stops, last step) finds almost no stops here —
-Meta-World's experts are proportional controllers that slow down but switch waypoint before
-stopping — so every ``keyframe_stride``-th step is a keyframe as well: the head then predicts
-the hand pose at most ``keyframe_stride`` steps ahead, and the closed-loop controller moves
-there (docs/robot_sim.md, "Action interface").
+keyframes`): ARM/PerAct's stop rule finds none here — Meta-World's experts are proportional
+controllers that switch waypoint before the arm stops — so a keyframe is where the expert
+switches waypoint (:func:`sim_keyframes`: its commanded direction turns, or its gripper command
+changes), the analogue of RLBench's motion-planner waypoints. The head predicts the hand pose at
+the next one and the closed-loop controller moves there (docs/robot_sim.md).
 """
 import json
 import os
@@ -30,7 +30,6 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from ..preprocessing.keyframes import find_keyframes
 from ..preprocessing.rlbench import fuse_views
 
 
@@ -42,18 +41,40 @@ def encode_depth(depth: np.ndarray, near: float, far: float) -> np.ndarray:
     return np.stack([code >> 16, (code >> 8) & 255, code & 255], axis=-1).astype(np.uint8)
 
 
-def sim_keyframes(gripper_open: np.ndarray, joint_velocities: np.ndarray,
-                  stride: int) -> list:
-    """ARM/PerAct keyframes (:func:`find_keyframes`) plus every ``stride``-th step (> 0).
+def sim_keyframes(expert_actions: np.ndarray, gripper_open: np.ndarray,
+                  turn_deg: float = 45.0, min_gap: int = 5, min_command: float = 0.05) -> list:
+    """Keyframes of a scripted-expert demo: the steps where the expert switches waypoint.
+
+    Step ``i > 0`` is a keyframe when the gripper command changes (``gripper_open[i] !=
+    gripper_open[i-1]``), or when the commanded xyz direction turns by more than ``turn_deg``
+    between steps ``i-1`` and ``i`` (both commands longer than ``min_command``) at least
+    ``min_gap`` steps after the previous keyframe; the last step always is one.
+
+    Args:
+        expert_actions: (n, 4) the expert's actions (xyz in [-1, 1], grab effort).
+        gripper_open: (n,) 0/1.
 
     Raises:
-        ValueError: ``stride`` < 1.
+        ValueError: mismatched lengths, or ``min_gap`` < 1.
     """
-    if stride < 1:
-        raise ValueError(f'keyframe stride must be >= 1, got {stride}')
-    n = len(gripper_open)
-    kf = set(find_keyframes(gripper_open, joint_velocities)) | set(range(stride, n, stride))
-    return sorted(kf)
+    xyz = np.asarray(expert_actions, dtype=np.float64)[:, :3]
+    go = np.asarray(gripper_open).round()
+    n = len(xyz)
+    if len(go) != n or n == 0 or min_gap < 1:
+        raise ValueError(f'sim_keyframes: {n} actions, {len(go)} gripper states, '
+                         f'min_gap {min_gap} (>= 1 needed)')
+    cos_max = np.cos(np.deg2rad(turn_deg))
+    keyframes, last = [], 0
+    for i in range(1, n):
+        u, v = xyz[i - 1], xyz[i]
+        nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+        turn = nu > min_command and nv > min_command and u @ v < cos_max * nu * nv
+        if go[i] != go[i - 1] or (turn and i - last >= min_gap):
+            keyframes.append(i)
+            last = i
+    if not keyframes or keyframes[-1] != n - 1:
+        keyframes.append(n - 1)
+    return keyframes
 
 
 def episode_name(seed: int) -> str:
@@ -69,8 +90,8 @@ def finished(out_dir: str, task: str, seed: int) -> Optional[dict]:
         return json.load(fh)
 
 
-def record_demo(sim, seed: int, out_dir: str, keyframe_stride: int = 10,
-                workspace: Optional[Sequence[float]] = None, made_by: Optional[dict] = None
+def record_demo(sim, seed: int, out_dir: str, keyframe_turn_deg: float = 45.0,
+                keyframe_min_gap: int = 5, workspace: Optional[Sequence[float]] = None, made_by: Optional[dict] = None
                 ) -> dict:
     """Roll out the scripted expert of ``sim`` (a :class:`~.metaworld_env.MetaWorldTask`) on
     ``seed`` and write the episode (module docstring) when it succeeds.
@@ -108,7 +129,8 @@ def record_demo(sim, seed: int, out_dir: str, keyframe_stride: int = 10,
     vel = np.stack([o['joint_velocities'] for o in obs])
     arrays = dict(gripper_pose=np.stack([o['gripper_pose'] for o in obs]), gripper_open=go,
                   joint_velocities=vel, expert_actions=np.stack(actions),
-                  keyframes=np.asarray(sim_keyframes(go, vel, keyframe_stride), np.int64),
+                  keyframes=np.asarray(sim_keyframes(np.stack(actions), go, keyframe_turn_deg,
+                                                     keyframe_min_gap), np.int64),
                   seed=np.int64(seed), success=np.bool_(True))
     for cam in cams:
         for key, name in (('intrinsic', 'intrinsics'), ('pose', 'extrinsics'),
