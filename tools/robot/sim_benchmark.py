@@ -104,6 +104,9 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
     """Stages 1-3 for one training seed; returns ``{input: run folder}``."""
     data = osp.join(args.work_root, 'data')
     root = osp.join(args.work_root, task, f'seed{seed}')
+    check_request(root, dict(iters=args.iters, aligner_iters=args.aligner_iters,
+                             student_iters=args.student_iters, episodes=eps,
+                             pack_encoders=args.pack_encoders, short_side=args.short_side))
     runs = {i: osp.join(root, f'action_head_rlbench_{STAGE2[i]}') for i in args.inputs
             if i in STAGE2}
     todo = [STAGE2[i] for i, d in runs.items() if not osp.isfile(osp.join(d, 'last_checkpoint'))]
@@ -140,6 +143,23 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
                 args.threads)
         runs['student'] = student
     return runs
+
+
+def check_request(root: str, request: dict) -> None:
+    """Finished runs under ``root`` are reused only for the settings that made them
+    (``benchmark_request.json``); SystemExit naming the differences otherwise."""
+    path = osp.join(root, 'benchmark_request.json')
+    if osp.isfile(path):
+        with open(path) as fh:
+            stored = json.load(fh)
+        diff = {k: (stored.get(k), v) for k, v in request.items() if stored.get(k) != v}
+        if diff:
+            raise SystemExit(f'{path}: the runs there were made with other settings (stored vs '
+                             f'asked: {diff}); use another --work-root')
+        return
+    os.makedirs(root, exist_ok=True)
+    with open(path, 'w') as fh:
+        json.dump(request, fh)
 
 
 def pack_channels(args) -> list:
