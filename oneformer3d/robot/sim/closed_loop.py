@@ -134,7 +134,6 @@ class SimPolicy:
 
 class ExpertPolicy:
     """The task's scripted expert as a row of the table (reference, not a learned input)."""
-    input = 'expert'
 
     def __init__(self, sim):
         self.sim = sim

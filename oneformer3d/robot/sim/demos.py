@@ -91,8 +91,8 @@ def finished(out_dir: str, task: str, seed: int) -> Optional[dict]:
 
 
 def record_demo(sim, seed: int, out_dir: str, keyframe_turn_deg: float = 45.0,
-                keyframe_min_gap: int = 5, workspace: Optional[Sequence[float]] = None, made_by: Optional[dict] = None
-                ) -> dict:
+                keyframe_min_gap: int = 5, workspace: Optional[Sequence[float]] = None,
+                made_by: Optional[dict] = None) -> dict:
     """Roll out the scripted expert of ``sim`` (a :class:`~.metaworld_env.MetaWorldTask`) on
     ``seed`` and write the episode (module docstring) when it succeeds.
 

@@ -17,8 +17,6 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .gl_backend import select_gl_backend
-
 ARM_JOINTS = tuple(f'right_j{i}' for i in range(7))
 # the defaults of every sim tool (one place): cameras fused into the point cloud (the first is
 # the anchor, whose RGB frames feed the RGB routes), image side, and the workspace crop (m,
@@ -46,7 +44,6 @@ def parse_seeds(spec: str) -> list:
 
 def task_names() -> List[str]:
     """Every Meta-World v3 task name (``drawer-open-v3``, ...)."""
-    select_gl_backend()
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS
     return list(ALL_V3_ENVIRONMENTS)
 
@@ -71,7 +68,8 @@ class MetaWorldTask:
     Raises:
         ValueError: an unknown task (listing the valid ones).
         KeyError: an unknown camera (listing the model's).
-        RuntimeError: no off-screen rendering backend (:func:`select_gl_backend`).
+        (Importing :mod:`oneformer3d.robot.sim` raises RuntimeError when no off-screen
+        rendering backend works, :func:`~.gl_backend.select_gl_backend`.)
     """
 
     def __init__(self, task: str, cameras: Sequence[str] = ('corner2',), image_size: int = 96,
