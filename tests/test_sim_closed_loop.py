@@ -139,3 +139,15 @@ def test_wilson_interval_published_values():
     assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert wilson_interval(20, 20) == pytest.approx((0.8389, 1.0), abs=1e-4)
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_benchmark_refuses_overlapping_seeds_and_unknown_tasks():
+    rc, log = call_tool('robot/sim_benchmark', '--tasks', TASK, '--train-demos', 40,
+                        '--eval-seeds', '30-49', '--work-root', 'unused')
+    assert rc != 0 and 'overlaps the demo seeds 0-39' in log
+    rc, log = call_tool('robot/sim_benchmark', '--tasks', 'push-v9', '--eval-seeds', '100-101',
+                        '--work-root', 'unused')
+    assert rc != 0 and "unknown Meta-World task 'push-v9'" in log
+    rc, log = call_tool('robot/sim_benchmark', '--tasks', TASK, '--inputs', 'student',
+                        '--eval-seeds', '100-101', '--work-root', 'unused')
+    assert rc != 0 and 'add rgb_aligned' in log
