@@ -286,6 +286,23 @@ def test_student_distillation_and_export(prepared, tmp_path):
         assert torch.equal(v, before[k]), k
     m = runner.val_loop.run()
     assert np.isfinite(m['trans_err_cm']) and m['const_trans_err_cm'] > 0
+    # distillation through the head: a student giving the teacher's tokens leaves only the
+    # open state's soft-target BCE, i.e. the Bernoulli entropy of the teacher's probability
+    model = runner.model
+    data = model.data_preprocessor(next(iter(runner.train_dataloader)), True)
+    inputs = data['inputs']
+    model.loss_weights['head'] = 2.0
+    with torch.no_grad():
+        t = model.teacher_tokens(inputs)
+        p = model.teacher.head(inputs['proprio'].float(), t)['open_logit'].sigmoid().double()
+        entropy = -(p * p.log() + (1 - p) * (1 - p).log()).mean()
+        trained = model(inputs, mode='loss')
+        model.student.forward = lambda images: t
+        same = model(inputs, mode='loss')
+    assert same['loss_cos'] < 1e-6 and same['loss_nmse'] < 1e-6
+    assert abs(same['loss_head'].item() - 2 * entropy.item()) < 1e-4
+    assert trained['loss_head'] > same['loss_head'] + 1e-3
+    del model.student.forward
     out = str(tmp_path / 'student.ts')
     with open(tmp_path / 'student.py', 'w') as fh:
         fh.write(dcfg.pretty_text)

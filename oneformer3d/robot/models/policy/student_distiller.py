@@ -16,9 +16,12 @@ class StudentDistiller(BaseModel):
 
     Losses on the token sets ``s``, ``t`` (B, K, D): ``loss_cos`` = mean(1 − cos(s_k, t_k)),
     ``loss_nmse`` = mean(‖s_k − t_k‖² / ‖t_k‖²) (feature regression, as X-Distill / MobileSAM
-    regress the teacher's features); optional ``loss_head`` (weight ``head``, 0 = off): MSE
-    between the frozen stage-2 head's outputs (translation, rotation matrix, open logit) on
-    ``s`` and on ``t`` — logit distillation through the head.
+    regress the teacher's features); optional ``loss_head`` (weight ``head``, 0 = off): the
+    frozen stage-2 head's own loss (:meth:`ActionHead.loss`: L1 on the translation in m,
+    chordal rotation distance, BCE on the open state) of its output on ``s`` against its
+    output on ``t`` (the teacher's open probability as a soft target) — distillation through
+    the head, in the action's units, so it does not vanish at centimetre errors as an MSE in
+    metres would.
 
     The teacher's tokens come from ``inputs['tokens']`` when the batch has them (the packs,
     which the teacher's own encoders wrote — the same values up to fp16 storage, tested —
@@ -61,11 +64,11 @@ class StudentDistiller(BaseModel):
                                        t.square().sum(-1).clamp_min(1e-6)).mean())
             if w['head'] > 0:
                 proprio = inputs['proprio'].float()
-                ps = self.teacher.head(proprio, s)
                 with torch.no_grad():
-                    pt = self.teacher.head(proprio, t)
-                losses['loss_head'] = w['head'] * sum(
-                    F.mse_loss(ps[k], pt[k]) for k in ('trans', 'rotmat', 'open_logit'))
+                    pt = self.teacher.head.decode(self.teacher.head(proprio, t))
+                head = self.teacher.head.loss(self.teacher.head(proprio, s), pt['trans'],
+                                              pt['quat'], pt['open_prob'])
+                losses['loss_head'] = w['head'] * sum(head.values())
             return losses
         if mode == 'predict':
             tokens = self.student(images) if self.predict_with == 'student' else \
