@@ -11,7 +11,7 @@ import torch
 
 import oneformer3d.robot.sim  # noqa: F401  (chooses the OpenGL backend before mujoco loads)
 from oneformer3d.robot.sim.closed_loop import wilson_interval
-from .conftest import call_tool, tool_ok
+from .conftest import call_tool, load_tool, tool_ok
 
 TASK = 'drawer-open-v3'
 WS = ['-0.55', '0.55', '0.3', '1.05', '0.01', '0.6']
@@ -70,11 +70,18 @@ def test_collect_resumes_and_refuses_other_settings(trained):
     assert rc != 0 and "'image_size': (96, 64)" in log
 
 
-def test_closed_loop_line_and_strip(trained, tmp_path):
-    rc, log = call_tool('robot/eval_closed_loop', '--task', TASK, '--data-root', trained['data'],
-                        '--runs', f"pc={trained['work'] / 'action_head_rlbench_pc'}",
-                        '--eval-seeds', '100-101', '--max-steps', 25, '--out-dir', tmp_path)
-    assert rc == 0, log
+def test_closed_loop_line_strip_and_reuse(trained, capsys):
+    """The benchmark's closed-loop step (eval_closed_loop.py per run, the expert once per task):
+    the result line, one JSONL record per rollout, the strip; run again, every cell is reused."""
+    import argparse
+    bench = load_tool('robot/sim_benchmark')
+    root = trained['data'].parent
+    run = trained['work'] / 'action_head_rlbench_pc'
+    args = argparse.Namespace(work_root=str(root), eval_seeds='100-101', max_steps=25)
+    rows = bench.closed_loop(args, TASK, 0, {'pc': str(run)})
+    log = capsys.readouterr().out
+    assert [(r['input'], r['trials'], r['seed']) for r in rows] == [('expert', 2, 0),
+                                                                      ('pc', 2, 0)]
     m = re.search(r'task=drawer-open-v3 input=pc success=(\d)/2 ci95=\[([\d.]+),([\d.]+)\] '
                   r'mean_steps=([\d.]+) policy_ms=([\d.]+) empty_cloud_steps=0', log)
     assert m, log
@@ -82,9 +89,13 @@ def test_closed_loop_line_and_strip(trained, tmp_path):
     lo, hi = wilson_interval(k, 2)
     assert (float(m.group(2)), float(m.group(3))) == (round(lo, 2), round(hi, 2))
     assert 0 < float(m.group(4)) <= 25 and float(m.group(5)) > 0
-    records = [json.loads(x) for x in (tmp_path / f'closed_loop_{TASK}.jsonl').open()]
+    out = root / TASK / 'seed0' / 'closed_loop' / 'action_head_rlbench_pc'
+    records = [json.loads(x) for x in (out / f'closed_loop_{TASK}.jsonl').open()]
     assert [r['seed'] for r in records] == [100, 101]
-    assert osp.isfile(tmp_path / f'strip_{TASK}_pc.png')
+    assert osp.isfile(out / f'strip_{TASK}_pc.png')
+    again = bench.closed_loop(args, TASK, 0, {'pc': str(run)})
+    log = capsys.readouterr().out
+    assert again == rows and log.count('(reused)') == 2 and '$ ' not in log, log
 
 
 def test_empty_cloud_is_counted_not_a_crash(trained):

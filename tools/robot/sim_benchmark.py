@@ -63,6 +63,11 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, help='stage-2 iterations (default: the config, 600)')
     p.add_argument('--aligner-iters', type=int, help='stage-1 iterations (default 300)')
     p.add_argument('--student-iters', type=int, help='stage-3 iterations (default 600)')
+    p.add_argument('--student-head-weight', type=float,
+                   help="stage-3 distillation through the head, model.loss_weights.head "
+                        "(default: the config's, 0)")
+    p.add_argument('--student-model', help="the student's timm network (default: the "
+                                           "config's, mobilenetv3_small_100)")
     p.add_argument('--pack-encoders', nargs='+',
                    default=['rgb=RGBPatchEncoder', 'dino_s=DINOv2:vit_small_patch14_dinov2'])
     p.add_argument('--short-side', type=int, default=98,
@@ -104,8 +109,7 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
     """Stages 1-3 for one training seed; returns ``{input: run folder}``."""
     data = osp.join(args.work_root, 'data')
     root = osp.join(args.work_root, task, f'seed{seed}')
-    check_request(root, dict(iters=args.iters, aligner_iters=args.aligner_iters,
-                             student_iters=args.student_iters, episodes=eps,
+    check_request(root, dict(iters=args.iters, aligner_iters=args.aligner_iters, episodes=eps,
                              pack_encoders=args.pack_encoders, short_side=args.short_side))
     runs = {i: osp.join(root, f'action_head_rlbench_{STAGE2[i]}') for i in args.inputs
             if i in STAGE2}
@@ -122,7 +126,7 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
             cmd += ['--aligner-iters', args.aligner_iters]
         run(cmd, args.threads)
     if 'student' in args.inputs:
-        student = osp.join(root, 'deploy_student')
+        student = student_dir(root, args)
         if not osp.isfile(osp.join(student, 'last_checkpoint')):
             teacher_ckpt = open(osp.join(runs['rgb_aligned'], 'last_checkpoint')).read().strip()
             opts = [f'model.teacher.policy_checkpoint={teacher_ckpt}', f'randomness.seed={seed}']
@@ -138,11 +142,25 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
                 n = args.student_iters
                 opts += [f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
                          f'default_hooks.checkpoint.interval={n}', f'param_scheduler.T_max={n}']
+            if args.student_head_weight is not None:
+                opts.append(f'model.loss_weights.head={args.student_head_weight:g}')
+            if args.student_model:
+                opts.append(f'model.student.model_name={args.student_model}')
             run([osp.join(TOOLS, 'train.py'), osp.join(REPO, 'configs/robot/'
                  'deploy_student_rlbench.py'), '--work-dir', student, '--cfg-options', *opts],
                 args.threads)
         runs['student'] = student
     return runs
+
+
+def student_dir(root: str, args) -> str:
+    """The stage-3 run's folder: ``deploy_student`` for the config's recipe, the options given
+    appended otherwise (``deploy_student-lcnet_050-3000it-head10``), so students made with
+    other settings sit beside each other and the stage-2 runs they distil are reused."""
+    tags = [args.student_model or '',
+            f'{args.student_iters}it' if args.student_iters else '',
+            f'head{args.student_head_weight:g}' if args.student_head_weight is not None else '']
+    return osp.join(root, '-'.join(['deploy_student'] + [t for t in tags if t]))
 
 
 def check_request(root: str, request: dict) -> None:
@@ -174,27 +192,41 @@ def pack_channels(args) -> list:
 
 
 def closed_loop(args, task: str, seed: int, runs: dict) -> list:
-    out = osp.join(args.work_root, task, f'seed{seed}', 'closed_loop')
-    summary = osp.join(out, 'summary.json')
-    want = dict(inputs=sorted(runs), eval_seeds=args.eval_seeds, max_steps=args.max_steps)
-    if osp.isfile(summary):
-        with open(summary) as fh:
-            done = json.load(fh)
-        if done['request'] == want:
-            return done['rows']
-    log = run([osp.join(TOOLS, 'robot/eval_closed_loop.py'), '--task', task, '--data-root',
-               osp.join(args.work_root, 'data'), '--runs',
-               *[f'{i}={d}' for i, d in runs.items()], '--expert', '--eval-seeds',
-               args.eval_seeds, '--max-steps', args.max_steps, '--out-dir', out], 1)
+    """Closed-loop rows of the expert (once per task) and of each run; a row is reused when its
+    run folder, checkpoint, evaluation seeds and episode limit are the ones asked
+    (``<run>.json`` beside the rollouts' folder)."""
+    task_root = osp.join(args.work_root, task)
+    cells = [('expert', None, osp.join(task_root, 'closed_loop_expert'))] + [
+        (inp, d, osp.join(task_root, f'seed{seed}', 'closed_loop', osp.basename(d)))
+        for inp, d in runs.items()]
     rows = []
-    for m in LINE.finditer(log):
+    for inp, run_dir, out in cells:
+        ckpt = None if run_dir is None else osp.basename(
+            open(osp.join(run_dir, 'last_checkpoint')).read().strip())
+        want = dict(input=inp, run=run_dir and osp.basename(run_dir), checkpoint=ckpt,
+                    eval_seeds=args.eval_seeds, max_steps=args.max_steps)
+        cache = out + '.json'
+        if osp.isfile(cache):
+            with open(cache) as fh:
+                done = json.load(fh)
+            if done['request'] == want:
+                rows.append(dict(done['row'], seed=seed))
+                print(done['line'], '(reused)', flush=True)
+                continue
+        cmd = [osp.join(TOOLS, 'robot/eval_closed_loop.py'), '--task', task, '--data-root',
+               osp.join(args.work_root, 'data'), '--eval-seeds', args.eval_seeds,
+               '--max-steps', args.max_steps, '--out-dir', out]
+        cmd += ['--expert', '--runs'] if run_dir is None else ['--runs', f'{inp}={run_dir}']
+        m = LINE.search(run(cmd, 1))
+        if m is None:
+            raise SystemExit(f'{task} {inp}: eval_closed_loop.py printed no result line')
         print(m.group(0), flush=True)
-        rows.append(dict(task=m.group(1), input=m.group(2), seed=seed,
-                         rate=int(m.group(3)) / int(m.group(4)), trials=int(m.group(4)),
-                         policy_ms=float(m.group(8)), mean_steps=float(m.group(7))))
-    os.makedirs(out, exist_ok=True)
-    with open(summary, 'w') as fh:
-        json.dump(dict(request=want, rows=rows), fh)
+        row = dict(task=m.group(1), input=m.group(2), rate=int(m.group(3)) / int(m.group(4)),
+                   trials=int(m.group(4)), policy_ms=float(m.group(8)),
+                   mean_steps=float(m.group(7)))
+        with open(cache, 'w') as fh:
+            json.dump(dict(request=want, row=row, line=m.group(0)), fh)
+        rows.append(dict(row, seed=seed))
     return rows
 
 
