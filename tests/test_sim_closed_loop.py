@@ -77,7 +77,8 @@ def test_closed_loop_line_strip_and_reuse(trained, capsys):
     bench = load_tool('robot/sim_benchmark')
     root = trained['data'].parent
     run = trained['work'] / 'action_head_rlbench_pc'
-    args = argparse.Namespace(work_root=str(root), eval_seeds='100-101', max_steps=25)
+    args = argparse.Namespace(work_root=str(root), eval_seeds='100-101', max_steps=25,
+                              gain=10.0)
     rows = bench.closed_loop(args, TASK, 0, {'pc': str(run)})
     log = capsys.readouterr().out
     assert [(r['input'], r['trials'], r['seed']) for r in rows] == [('expert', 2, 0),

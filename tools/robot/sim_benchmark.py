@@ -73,6 +73,8 @@ def parse_args(argv=None):
     p.add_argument('--short-side', type=int, default=98,
                    help='pack encoders input short side (96-px frames; 98 = 7 DINOv2 patches)')
     p.add_argument('--max-steps', type=int, default=200, help='closed-loop episode limit')
+    p.add_argument('--gain', type=float, default=10.0,
+                   help="the closed loop's proportional controller gain (eval_closed_loop.py)")
     p.add_argument('--workers', type=int, default=2, help='demo collection processes')
     p.add_argument('--threads', type=int, default=2, help='training threads')
     args = p.parse_args(argv)
@@ -193,7 +195,7 @@ def pack_channels(args) -> list:
 
 def closed_loop(args, task: str, seed: int, runs: dict) -> list:
     """Closed-loop rows of the expert (once per task) and of each run; a row is reused when its
-    run folder, checkpoint, evaluation seeds and episode limit are the ones asked
+    run folder, checkpoint, evaluation seeds, episode limit and gain are the ones asked
     (``<run>.json`` beside the rollouts' folder)."""
     task_root = osp.join(args.work_root, task)
     cells = [('expert', None, osp.join(task_root, 'closed_loop_expert'))] + [
@@ -204,7 +206,7 @@ def closed_loop(args, task: str, seed: int, runs: dict) -> list:
         ckpt = None if run_dir is None else osp.basename(
             open(osp.join(run_dir, 'last_checkpoint')).read().strip())
         want = dict(input=inp, run=run_dir and osp.basename(run_dir), checkpoint=ckpt,
-                    eval_seeds=args.eval_seeds, max_steps=args.max_steps)
+                    eval_seeds=args.eval_seeds, max_steps=args.max_steps, gain=args.gain)
         cache = out + '.json'
         if osp.isfile(cache):
             with open(cache) as fh:
@@ -215,7 +217,7 @@ def closed_loop(args, task: str, seed: int, runs: dict) -> list:
                 continue
         cmd = [osp.join(TOOLS, 'robot/eval_closed_loop.py'), '--task', task, '--data-root',
                osp.join(args.work_root, 'data'), '--eval-seeds', args.eval_seeds,
-               '--max-steps', args.max_steps, '--out-dir', out]
+               '--max-steps', args.max_steps, '--gain', args.gain, '--out-dir', out]
         cmd += ['--expert', '--runs'] if run_dir is None else ['--runs', f'{inp}={run_dir}']
         m = LINE.search(run(cmd, 1))
         if m is None:
