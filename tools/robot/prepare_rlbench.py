@@ -17,8 +17,9 @@ oneformer3d/datasets/preprocessing/rlbench.py), packs ``packs/<name>/<task>/<epi
 (W windows of T frames), the teacher's weights
 (``pc_dataset/PC/<feat-root>/teacher_weights.pth``), the settings (``prepare_args.json``) and
 ``actions/<task>/<episode>.npz`` (proprioception, keyframes, next-keyframe targets; written
-last, so its presence marks a finished episode: skipped unless ``--overwrite``). Other encoders' packs made elsewhere (CroCo, VGGT, Depth-Anything-3, ...) go
-beside them under their own name (pack schema: docs/robot.md).
+last, so its presence marks a finished episode: skipped unless ``--overwrite``). Other
+encoders' packs made elsewhere (CroCo, VGGT, Depth-Anything-3, ...) go beside them under their
+own name (pack schema: docs/robot.md).
 """
 import argparse
 import json
