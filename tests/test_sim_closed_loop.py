@@ -78,13 +78,13 @@ def test_closed_loop_line_strip_and_reuse(trained, capsys):
     root = trained['data'].parent
     run = trained['work'] / 'action_head_rlbench_pc'
     args = argparse.Namespace(work_root=str(root), eval_seeds='100-101', max_steps=25,
-                              gain=10.0)
+                              gain=10.0, target='next_keyframe')
     rows = bench.closed_loop(args, TASK, 0, {'pc': str(run)})
     log = capsys.readouterr().out
     assert [(r['input'], r['trials'], r['seed']) for r in rows] == [('expert', 2, 0),
                                                                       ('pc', 2, 0)]
     m = re.search(r'task=drawer-open-v3 input=pc success=(\d)/2 ci95=\[([\d.]+),([\d.]+)\] '
-                  r'mean_steps=([\d.]+) policy_ms=([\d.]+) empty_cloud_steps=0', log)
+                  r'mean_steps=([\d.]+) policy_ms=([\d.]+) empty_cloud_steps=0 gain=10\n', log)
     assert m, log
     k = int(m.group(1))
     lo, hi = wilson_interval(k, 2)
@@ -163,3 +163,69 @@ def test_benchmark_refuses_overlapping_seeds_and_unknown_tasks():
     rc, log = call_tool('robot/sim_benchmark', '--tasks', TASK, '--inputs', 'student',
                         '--eval-seeds', '100-101', '--work-root', 'unused')
     assert rc != 0 and 'add rgb_aligned' in log
+
+
+def test_expert_action_targets_replay_the_demo(trained):
+    """target='expert_action' (dense behaviour cloning): the prepared actions file carries the
+    demo's actions and Meta-World's action scale; the dataset's targets, sent through the
+    controller at gain 1 / action_scale, give back the actions the environment executed, and
+    their gripper state is the one the simulator recorded at the next step."""
+    from oneformer3d.robot.datasets.rlbench_action_dataset import RLBenchActionDataset
+    state = np.load(trained['demos'] / TASK / 'episode1' / 'cameras_and_state.npz')
+    act = np.load(trained['data'] / 'actions' / TASK / 'episode1.npz')
+    np.testing.assert_array_equal(act['expert_actions'], state['expert_actions'])
+    assert float(act['action_scale']) == 0.01         # metaworld SawyerXYZEnv.action_scale
+    ds = RLBenchActionDataset(str(trained['data']), ['episode1'], input='proprio', task=TASK,
+                              target='expert_action')
+    samples = [ds[i]['data_samples'] for i in range(len(ds))]
+    delta = np.stack([(s['target_trans'] - s['trans']).numpy() for s in samples])
+    executed = np.clip(state['expert_actions'][:, :3], -1, 1)       # the env clips actions
+    np.testing.assert_allclose(np.clip(delta / 0.01, -1, 1), executed, atol=1e-3)
+    assert np.abs(executed).max() == 1.0            # saturated steps are part of the check
+    opened = np.array([float(s['target_open']) for s in samples])
+    np.testing.assert_array_equal(opened[:-1], state['gripper_open'][1:])
+    keyframe = RLBenchActionDataset(str(trained['data']), ['episode1'], input='proprio',
+                                    task=TASK)[0]['data_samples']
+    assert torch.linalg.norm(keyframe['target_trans'] - keyframe['trans']) > 0.05
+    bare = trained['data'].parent / 'bare'
+    (bare / 'actions' / TASK).mkdir(parents=True)
+    np.savez(bare / 'actions' / TASK / 'episode1.npz',
+             **{k: act[k] for k in act.files if k not in ('expert_actions', 'action_scale')})
+    with pytest.raises(KeyError, match=r'episode1\.npz: no .*expert_actions.*action_scale.*'
+                                       r'collect_sim_demos'):
+        RLBenchActionDataset(str(bare), ['episode1'], input='proprio', task=TASK,
+                             target='expert_action')
+
+
+def test_expert_action_controller_replays_the_expert(trained):
+    """A perfect expert-action head (the live expert's action as its target) under the
+    controller at the gain the rule fixes moves the hand exactly as the expert does."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from oneformer3d.robot.sim.closed_loop import ExpertPolicy, SimPolicy, rollout
+    from oneformer3d.robot.sim.metaworld_env import MetaWorldTask
+    init_default_scope('oneformer3d')
+    run = trained['work'] / 'action_head_rlbench_pc'
+    cfg = Config.fromfile(str(next(run.glob('*.py'))))
+    ckpt = str(next(run.glob('iter_*.pth')))
+    assert SimPolicy('pc', cfg, ckpt, str(trained['data'])).gain is None
+    cfg.train_dataloader.dataset.target = 'expert_action'
+    gain = SimPolicy('pc', cfg, ckpt, str(trained['data'])).gain
+    assert gain == pytest.approx(100.0)
+    sim = MetaWorldTask(TASK, cameras=('corner2',), image_size=32, max_steps=120)
+    hands = []
+
+    def perfect(obs, rng):
+        hands.append(obs['gripper_pose'][:3])
+        a = np.clip(sim.expert_action(), -1, 1)
+        return dict(trans=obs['gripper_pose'][:3] + a[:3] / gain, open_prob=float(a[3] <= 0))
+
+    try:
+        replay = rollout(sim, perfect, seed=300, gain=gain)
+        replayed, hands = np.stack(hands), []
+        expert = rollout(sim, lambda obs, rng: (hands.append(obs['gripper_pose'][:3]),
+                                                ExpertPolicy(sim)(obs, rng))[1], seed=300)
+    finally:
+        sim.close()
+    assert replay['success'] and expert['success'] and replay['steps'] == expert['steps']
+    np.testing.assert_allclose(replayed, np.stack(hands), atol=1e-6)

@@ -43,6 +43,9 @@ def parse_args(argv=None):
     p.add_argument('--aligner-checkpoint', help='stage-1 RGBPointAligner checkpoint')
     p.add_argument('--aligner-iters', type=int, help='stage-1 iterations when trained here')
     p.add_argument('--iters', type=int, help='action-head iterations (default: the config)')
+    p.add_argument('--target', choices=('next_keyframe', 'expert_action'),
+                   help="the heads' action-target rule (default: the config's, next_keyframe; "
+                        "oneformer3d/robot/preprocessing/action_targets.py)")
     p.add_argument('--work-root', default='work_dirs/compare_actions')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
@@ -98,6 +101,9 @@ def run_input(name, args, train_eps, test_eps, encoders, aligner_ckpt) -> tuple:
         enc.encoders = dict(encoders)
     if name == 'rgb_aligned':
         enc.checkpoint = aligner_ckpt
+    if args.target:
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            cfg[key].dataset.target = args.target
     schedule(cfg, args.iters)
     cfg.work_dir = osp.join(args.work_root, f'action_head_rlbench_{name}')
     cfg.randomness = dict(seed=args.seed)

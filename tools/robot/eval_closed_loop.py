@@ -12,7 +12,9 @@ the point teacher's weights; the observation is turned into inputs exactly as th
 data was). Evaluation seeds that are seeds of the prepared demos are refused.
 
 Prints one line per input: ``task=T input=I success=K/N ci95=[lo,hi] mean_steps=S
-policy_ms=M empty_cloud_steps=E`` (Wilson interval; policy time per step with one thread);
+policy_ms=M empty_cloud_steps=E gain=G`` (Wilson interval; policy time per step with one
+thread; the controller gain: ``--gain`` for a head trained on next-keyframe targets,
+``1 / action_scale`` for one trained on ``target='expert_action'``);
 ``--expert`` adds the scripted expert's row. Writes ``<out-dir>/closed_loop_<task>.jsonl``
 (one record per rollout) and ``<out-dir>/strip_<task>_<input>.png`` (frames of the first
 success and the first failure). Controller and interface: oneformer3d/robot/sim/closed_loop.py.
@@ -81,7 +83,9 @@ def parse_args(argv=None):
     p.add_argument('--expert', action='store_true', help="also the scripted expert's row")
     p.add_argument('--eval-seeds', required=True, help='A-B (inclusive) or A,B,C')
     p.add_argument('--max-steps', type=int, default=200)
-    p.add_argument('--gain', type=float, default=10.0, help='proportional controller gain')
+    p.add_argument('--gain', type=float, default=10.0,
+                   help="proportional controller gain of next-keyframe runs (a run trained on "
+                        "target='expert_action' replays actions at 1 / action_scale)")
     p.add_argument('--out-dir', default=None, help='default: the data root')
     args = p.parse_args(argv)
     from oneformer3d.robot.sim.metaworld_env import parse_seeds
@@ -153,9 +157,13 @@ def evaluate(args) -> list:
     try:
         for name, build in policies:
             policy = build()
+            gain = getattr(policy, 'gain', None) or args.gain
+            if getattr(policy, 'gain', None) and abs(gain * sim.action_scale - 1) > 1e-6:
+                raise SystemExit(f'{name}: trained on actions of scale {1 / gain} m, the '
+                                 f'simulator moves {sim.action_scale} m per unit action')
             results, shown = [], {}
             for seed in args.seed_list:
-                r = rollout(sim, policy, seed, gain=args.gain, record_camera=prep['anchor'])
+                r = rollout(sim, policy, seed, gain=gain, record_camera=prep['anchor'])
                 key = 'success' if r['success'] else 'failure'
                 if key not in shown:
                     shown[key] = r
@@ -168,11 +176,13 @@ def evaluate(args) -> list:
             s = dict(task=args.task, input=name, success=k, trials=n, rate=k / n,
                      ci95=(lo, hi), mean_steps=float(np.mean([r['steps'] for r in results])),
                      policy_ms=float(np.mean([r['policy_ms'] for r in results])),
-                     empty_cloud_steps=int(sum(r['empty_cloud_steps'] for r in results)))
+                     empty_cloud_steps=int(sum(r['empty_cloud_steps'] for r in results)),
+                     gain=gain)
             summaries.append(s)
             print(f"task={args.task} input={name} success={k}/{n} ci95=[{lo:.2f},{hi:.2f}] "
                   f"mean_steps={s['mean_steps']:.1f} policy_ms={s['policy_ms']:.2f} "
-                  f"empty_cloud_steps={s['empty_cloud_steps']}", flush=True)
+                  f"empty_cloud_steps={s['empty_cloud_steps']}"
+                  f"{'' if name == 'expert' else f' gain={gain:g}'}", flush=True)
             save_strip([(key, shown[key]) for key in ('success', 'failure') if key in shown],
                        osp.join(out_dir, f'strip_{args.task}_{name}.png'),
                        f'{args.task} {name}')

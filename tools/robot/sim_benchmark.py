@@ -31,7 +31,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
 STAGE2 = {'pc': 'pc', 'rgb_aligned': 'rgb_aligned', 'rgb': 'rgb_raw', 'proprio': 'proprio'}
 LINE = re.compile(r'task=(\S+) input=(\S+) success=(\d+)/(\d+) ci95=\[([\d.]+),([\d.]+)\] '
-                  r'mean_steps=([\d.]+) policy_ms=([\d.]+) empty_cloud_steps=(\d+)')
+                  r'mean_steps=([\d.]+) policy_ms=([\d.]+) empty_cloud_steps=(\d+)'
+                  r'(?: gain=[\d.]+)?')
 
 
 def run(cmd: list, threads: int) -> str:
@@ -74,7 +75,13 @@ def parse_args(argv=None):
                    help='pack encoders input short side (96-px frames; 98 = 7 DINOv2 patches)')
     p.add_argument('--max-steps', type=int, default=200, help='closed-loop episode limit')
     p.add_argument('--gain', type=float, default=10.0,
-                   help="the closed loop's proportional controller gain (eval_closed_loop.py)")
+                   help="the closed loop's proportional controller gain for next-keyframe "
+                        "targets (eval_closed_loop.py)")
+    p.add_argument('--target', choices=('next_keyframe', 'expert_action'),
+                   default='next_keyframe',
+                   help="what the heads learn: the next keyframe's pose, or the pose the "
+                        "expert's action commands (dense behaviour cloning; the controller "
+                        "then replays it at gain 1 / action_scale). docs/robot_sim.md")
     p.add_argument('--workers', type=int, default=2, help='demo collection processes')
     p.add_argument('--threads', type=int, default=2, help='training threads')
     args = p.parse_args(argv)
@@ -112,7 +119,8 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
     data = osp.join(args.work_root, 'data')
     root = osp.join(args.work_root, task, f'seed{seed}')
     check_request(root, dict(iters=args.iters, aligner_iters=args.aligner_iters, episodes=eps,
-                             pack_encoders=args.pack_encoders, short_side=args.short_side))
+                             pack_encoders=args.pack_encoders, short_side=args.short_side,
+                             **non_default_target(args)))
     runs = {i: osp.join(root, f'action_head_rlbench_{STAGE2[i]}') for i in args.inputs
             if i in STAGE2}
     todo = [STAGE2[i] for i, d in runs.items() if not osp.isfile(osp.join(d, 'last_checkpoint'))]
@@ -126,6 +134,7 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
             cmd += ['--iters', args.iters]
         if args.aligner_iters:
             cmd += ['--aligner-iters', args.aligner_iters]
+        cmd += ['--target', args.target]
         run(cmd, args.threads)
     if 'student' in args.inputs:
         student = student_dir(root, args)
@@ -138,6 +147,7 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
             for key, split in (('train_dataloader', eps[:-2]), ('val_dataloader', eps[-2:]),
                                ('test_dataloader', eps[-2:])):
                 opts += [f'{key}.dataset.data_root={data}', f'{key}.dataset.task={task}',
+                         f'{key}.dataset.target={args.target}',
                          f'{key}.dataset.episodes=[{",".join(split)}]',
                          f'{key}.dataset.const_episodes=[{",".join(eps[:-2])}]']
             if args.student_iters:
@@ -153,6 +163,12 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
                 args.threads)
         runs['student'] = student
     return runs
+
+
+def non_default_target(args) -> dict:
+    """``{'target': ...}`` when the heads learn another target than the default next
+    keyframe, else ``{}`` (the requests and cell caches of default runs stay as they were)."""
+    return {} if args.target == 'next_keyframe' else dict(target=args.target)
 
 
 def student_dir(root: str, args) -> str:
@@ -206,7 +222,8 @@ def closed_loop(args, task: str, seed: int, runs: dict) -> list:
         ckpt = None if run_dir is None else osp.basename(
             open(osp.join(run_dir, 'last_checkpoint')).read().strip())
         want = dict(input=inp, run=run_dir and osp.basename(run_dir), checkpoint=ckpt,
-                    eval_seeds=args.eval_seeds, max_steps=args.max_steps, gain=args.gain)
+                    eval_seeds=args.eval_seeds, max_steps=args.max_steps, gain=args.gain,
+                    **non_default_target(args))
         cache = out + '.json'
         if osp.isfile(cache):
             with open(cache) as fh:
@@ -252,7 +269,8 @@ def report(args, rows: list) -> None:
     print(md)
     with open(osp.join(args.work_root, 'sim_benchmark.md'), 'w') as fh:
         fh.write(f'success % (mean [min–max] over {args.train_seeds} training seeds), '
-                 f'eval seeds {args.eval_seeds}, {args.train_demos} demos per task\n\n{md}\n')
+                 f'eval seeds {args.eval_seeds}, {args.train_demos} demos per task, '
+                 f'target {args.target}\n\n{md}\n')
     with open(osp.join(args.work_root, 'sim_benchmark.csv'), 'w', newline='') as fh:
         writer = csv.DictWriter(fh, fieldnames=list(csv_rows[0]))
         writer.writeheader()

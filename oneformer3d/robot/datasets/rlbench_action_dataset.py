@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 from oneformer3d.engine.split_check import check_split
 from oneformer3d.registry import DATASETS
 from .feature_packs import open_packs
+from ..preprocessing.action_targets import TARGET_RULES, select_targets
 from ..preprocessing.rlbench import actions_path, step_name
 
 INPUTS = ('pc', 'packs', 'image', 'proprio')
@@ -38,7 +39,8 @@ class RLBenchActionDataset(Dataset):
       (``rgb_dataset/RGB/<task>/<episode>/step_XXXX.png``; stage 3's teacher and student);
     * ``'proprio'``: nothing else (the floor).
 
-    ``data_samples``: ``episode``, ``step`` (int), ``target_trans`` (3,) m world,
+    ``data_samples``: ``episode``, ``step`` (int), ``target_trans`` (3,) m world (under the
+    ``target`` rule, :mod:`~oneformer3d.robot.preprocessing.action_targets`),
     ``target_quat`` (4,) xyzw w >= 0, ``target_open`` () 0/1, ``is_keyframe`` () bool,
     ``trans`` (3,) the current gripper position.
 
@@ -52,11 +54,14 @@ class RLBenchActionDataset(Dataset):
         encoders: pack names (``'packs'``), or ``{name: channels}`` (checked when built).
         load_image: also return the raw frame with another input (stage 3 trains on the
             packs' tokens, which the teacher's encoders wrote, and the frame).
+        target: the action-target rule, ``'next_keyframe'`` (default) or ``'expert_action'``
+            (:mod:`~oneformer3d.robot.preprocessing.action_targets`).
 
     Raises:
         FileNotFoundError: an episode without its actions file (naming it and the command
             that writes it), a step without its point file (naming the file).
-        KeyError: a pack without the step's frame (naming the pack and the step).
+        KeyError: a pack without the step's frame (naming the pack and the step); an actions
+            file without the arrays of ``target='expert_action'`` (naming it).
         ValueError: a pack whose channel count is not the configured one.
     """
 
@@ -66,11 +71,13 @@ class RLBenchActionDataset(Dataset):
                  pc_root: str = 'pc_dataset/PC/teacher', pc_tag: str = 'teacher',
                  num_points: int = 512, token_grid: int = 4,
                  const_episodes: Optional[Sequence[str]] = None, load_image: bool = False,
-                 test_mode: bool = False,
+                 target: str = 'next_keyframe', test_mode: bool = False,
                  lazy_init: bool = False, pipeline=None):
         if input not in INPUTS:
             raise ValueError(f'input must be one of {INPUTS}, got {input!r}')
-        self.data_root, self.task, self.input = data_root, task, input
+        if target not in TARGET_RULES:
+            raise ValueError(f'target must be one of {TARGET_RULES}, got {target!r}')
+        self.data_root, self.task, self.input, self.target = data_root, task, input, target
         self.episodes = check_split(episodes, f'{type(self).__name__}(episodes=...)')
         self.encoders = list(encoders)
         self.encoder_channels = dict(encoders) if isinstance(encoders, dict) else None
@@ -84,7 +91,7 @@ class RLBenchActionDataset(Dataset):
         trans = np.concatenate([(self.actions.get(ep) or self._load_actions(ep))['target_trans']
                                 for ep in const_eps])
         self.metainfo = dict(task=task, input=input, const_trans=trans.mean(0).tolist(),
-                             episodes=self.episodes)
+                             episodes=self.episodes, target=target)
         self._packs = {}
         if input == 'packs' and self.encoder_channels is not None:
             for ep in self.episodes:
@@ -101,7 +108,9 @@ class RLBenchActionDataset(Dataset):
             raise FileNotFoundError(f'{path}: no actions file for {episode} (run '
                                     f'tools/robot/prepare_rlbench.py for that episode)')
         with np.load(path) as npz:
-            return {k: npz[k] for k in npz.files}
+            act = {k: npz[k] for k in npz.files}
+        act.update(select_targets(act, self.target, path))
+        return act
 
     def __len__(self):
         return len(self.units)

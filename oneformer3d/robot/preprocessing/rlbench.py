@@ -247,7 +247,10 @@ def write_episode_actions(root: str, out_dir: str, task: str, episode: str) -> d
     episodes, ``tools/robot/collect_sim_demos.py`` — else :func:`~.keyframes.find_keyframes`),
     ``target_index`` /
     ``target_trans`` / ``target_quat`` / ``target_open`` (:func:`~.keyframes.
-    next_keyframe_targets`), ``variation`` () int64 (``variation_number.pkl``; -1 when absent).
+    next_keyframe_targets`), ``variation`` () int64 (``variation_number.pkl``; -1 when absent),
+    and, copied when the episode has them (simulated demos), ``expert_actions`` (n, 4) float32
+    and ``action_scale`` () (m per unit action; the ``'expert_action'`` target rule,
+    :mod:`~.action_targets`).
 
     Raises:
         FileNotFoundError: no ``cameras_and_state.npz`` in ``root``.
@@ -283,6 +286,7 @@ def write_episode_actions(root: str, out_dir: str, task: str, episode: str) -> d
             raise ValueError(f'{var_file}: expected one integer (the episode\'s variation), '
                              f'got {type(variation).__name__}')
         variation = int(variation)
+    per_step = {k: state[k] for k in ('expert_actions', 'action_scale') if k in state}
     path = actions_path(out_dir, task, episode)
     os.makedirs(osp.dirname(path), exist_ok=True)
     tmp = path[:-4] + '.tmp.npz'
@@ -292,6 +296,6 @@ def write_episode_actions(root: str, out_dir: str, task: str, episode: str) -> d
              keyframes=np.asarray(keyframes, dtype=np.int64),
              target_index=targets['target_index'], target_trans=targets['trans'],
              target_quat=targets['quat'], target_open=targets['open'],
-             variation=np.int64(variation))
+             variation=np.int64(variation), **per_step)
     os.replace(tmp, path)
     return dict(steps=len(pose), keyframes=keyframes, variation=variation)

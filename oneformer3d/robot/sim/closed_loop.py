@@ -1,15 +1,21 @@
 """Closed-loop rollouts of a trained policy in a :class:`~.metaworld_env.MetaWorldTask`.
 
-Action interface (one for every input; docs/robot_sim.md): at every step the policy predicts
-the next keyframe's hand position and gripper state from the live observation (the stage-2
-``ActionHead``'s target, :mod:`~oneformer3d.robot.preprocessing.keyframes`); a proportional
+Action interface (one for every input of a table; docs/robot_sim.md): at every step the policy
+predicts a target hand position and gripper state from the live observation; a proportional
 controller moves toward it, as Meta-World's scripted experts do (``metaworld/policies``:
 ``move(from, to, p)``): ``delta = clip(gain · (target − hand), −1, 1)`` (±1 = ±1 cm per
-step), grab effort −1 (open) when ``P(open) >= 0.5`` else +1. Re-planning every step keeps
-the loop closed; the demos' keyframes are the expert's waypoint switches
-(:func:`~.demos.sim_keyframes`), so the target is the current phase's goal, observable from
-the scene (a fixed-stride keyframe would make the target depend on the unobservable step
-count within the stride — measured: every input then crawled toward the hand itself).
+step), grab effort −1 (open) when ``P(open) >= 0.5`` else +1. What the target is follows the
+rule the run's head learnt (the dataset's ``target``,
+:mod:`~oneformer3d.robot.preprocessing.action_targets`):
+
+* ``'expert_action'`` (dense behaviour cloning): the position the expert's action at this step
+  commands; the rule fixes the gain at ``1 / action_scale`` (:attr:`SimPolicy.gain`), so a
+  perfect head replays the expert's actions.
+* ``'next_keyframe'``: the hand pose at the next keyframe, the gain a free choice. Re-planning
+  every step keeps the loop closed; the demos' keyframes are the expert's waypoint switches
+  (:func:`~.demos.sim_keyframes`), so the target is the current phase's goal, observable from
+  the scene (a fixed-stride keyframe would make the target depend on the unobservable step
+  count within the stride — measured: every input then crawled toward the hand itself).
 
 Observation -> policy input, exactly as the training data was made
 (:mod:`~oneformer3d.robot.preprocessing.prepare_settings`): ``pc`` — the cameras' fused cloud
@@ -33,7 +39,8 @@ from ..datasets.rlbench_action_dataset import proprio_vector
 from ..models.policy.rgb_teacher import pooled_tokens
 from ..preprocessing.prepare_settings import (build_pack_encoders, load_prepare_args,
                                               load_teacher, pack_encoder_configs)
-from ..preprocessing.rlbench import fuse_views
+from ..preprocessing.action_targets import controller_gain
+from ..preprocessing.rlbench import actions_path, fuse_views
 
 INPUTS = ('pc', 'rgb_aligned', 'rgb', 'proprio', 'student')
 
@@ -62,8 +69,13 @@ class SimPolicy:
             load_report.load_file_checked`).
         data_root: the prepared data the run trained on (its ``prepare_args.json``).
 
+    Attributes:
+        gain: the controller gain the run's target rule fixes (``1 / action_scale`` for
+            ``'expert_action'``), None when the caller chooses (``'next_keyframe'``).
+
     Raises:
-        ValueError: an unknown input; a checkpoint that does not fit the model (named).
+        ValueError: an unknown input; a checkpoint that does not fit the model (named);
+            ``'expert_action'`` targets whose actions file lacks ``action_scale`` (named).
         FileNotFoundError: the data root lacks its settings or teacher weights (named).
     """
 
@@ -77,6 +89,12 @@ class SimPolicy:
         self.workspace, self.num_points = prep.get('workspace'), int(prep['num_points'])
         ds = cfg.train_dataloader.dataset
         self.k, self.grid = int(ds.get('num_points', 512)), int(ds.get('token_grid', 4))
+        # the target rule the head learnt fixes the controller gain (None: the caller's)
+        self.target = ds.get('target', 'next_keyframe')
+        actions = actions_path(data_root, ds.task, ds.episodes[0])
+        with np.load(actions) as npz:
+            scale = float(npz['action_scale']) if 'action_scale' in npz.files else None
+        self.gain = controller_gain(self.target, scale, actions)
         model_cfg = copy.deepcopy(cfg.model)
         if input == 'student':          # the distiller checkpoint holds the teacher's policy
             model_cfg.teacher.policy_checkpoint = None

@@ -10,7 +10,8 @@ One episode folder per seed (``<out>/<task>/episode<seed>/``), read by
   OpenCV frame), ``{cam}_extrinsics`` (n, 4, 4) camera-to-world, ``{cam}_near``, ``{cam}_far``;
   ``gripper_pose`` (n, 7) xyz + quaternion xyzw, ``gripper_open`` (n,) 0/1,
   ``joint_velocities`` (n, 7), ``expert_actions`` (n, 4) (the expert's action at each step;
-  the last one is not executed), ``keyframes`` (k,) and ``seed``, ``success``;
+  the last one is not executed), ``action_scale`` () (metres per unit of action, Meta-World's
+  0.01), ``keyframes`` (k,) and ``seed``, ``success``;
 * ``episode.json`` (written last: its presence marks a finished episode): task, seed,
   success, steps, cameras, image size, keyframe rule, workspace, package versions.
 
@@ -129,6 +130,7 @@ def record_demo(sim, seed: int, out_dir: str, keyframe_turn_deg: float = 45.0,
     vel = np.stack([o['joint_velocities'] for o in obs])
     arrays = dict(gripper_pose=np.stack([o['gripper_pose'] for o in obs]), gripper_open=go,
                   joint_velocities=vel, expert_actions=np.stack(actions),
+                  action_scale=np.float64(sim.action_scale),
                   keyframes=np.asarray(sim_keyframes(np.stack(actions), go, keyframe_turn_deg,
                                                      keyframe_min_gap), np.int64),
                   seed=np.int64(seed), success=np.bool_(True))

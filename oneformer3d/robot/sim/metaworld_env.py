@@ -87,6 +87,7 @@ class MetaWorldTask:
         self.env._set_task_called = True
         self.env.seeded_rand_vec = True
         self.max_steps = int(max_steps or self.env.max_path_length)
+        self.action_scale = float(self.env.action_scale)   # m of mocap motion per unit action
         self.expert = ENV_POLICY_MAP[task]()
         self.cameras = MujocoCameras(self.env.model, cameras, image_size, image_size)
         self._arm_dofs = [self.env.model.joint(j).dofadr[0] for j in ARM_JOINTS]
