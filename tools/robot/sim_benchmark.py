@@ -13,7 +13,9 @@ those tools, printed before it runs; finished steps are reused when the benchmar
 again with the same work root. Writes ``<work-root>/sim_benchmark.{md,csv}``: success per task
 and input, mean over training seeds with the range; prints whether ``proprio`` stays below
 30 % per task, the suite-mean ratio ``rgb_aligned / pc`` and the student's success and speed
-against its teacher (``rgb_aligned``).
+against its teacher (``rgb_aligned``). ``--target expert_action`` trains every head on the
+expert's per-step actions (dense behaviour cloning) instead of next-keyframe poses; the closed
+loop then replays them at gain ``1 / action_scale`` (docs/robot_sim.md, "Action interface").
 """
 import argparse
 import csv
