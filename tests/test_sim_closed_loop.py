@@ -198,10 +198,12 @@ def test_expert_action_targets_replay_the_demo(trained):
 
 
 def test_expert_action_controller_replays_the_expert(trained):
-    """A perfect expert-action head (the live expert's action as its target) under the
-    controller at the gain the rule fixes moves the hand exactly as the expert does."""
+    """A perfect expert-action head (the live expert's action made a target by the rule's own
+    function, with the simulator's action scale) under the controller at the gain the rule
+    fixes (read from the prepared data) moves the hand exactly as the expert does."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    from oneformer3d.robot.preprocessing.action_targets import expert_action_targets
     from oneformer3d.robot.sim.closed_loop import ExpertPolicy, SimPolicy, rollout
     from oneformer3d.robot.sim.metaworld_env import MetaWorldTask
     init_default_scope('oneformer3d')
@@ -217,8 +219,9 @@ def test_expert_action_controller_replays_the_expert(trained):
 
     def perfect(obs, rng):
         hands.append(obs['gripper_pose'][:3])
-        a = np.clip(sim.expert_action(), -1, 1)
-        return dict(trans=obs['gripper_pose'][:3] + a[:3] / gain, open_prob=float(a[3] <= 0))
+        t = expert_action_targets(obs['gripper_pose'][None], sim.expert_action()[None],
+                                  sim.action_scale)
+        return dict(trans=t['trans'][0].astype(np.float64), open_prob=float(t['open'][0]))
 
     try:
         replay = rollout(sim, perfect, seed=300, gain=gain)

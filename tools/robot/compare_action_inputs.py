@@ -32,6 +32,7 @@ COLUMNS = ('trans_err_cm', 'rot_err_deg', 'gripper_acc', 'const_trans_err_cm',
 
 
 def parse_args(argv=None):
+    from oneformer3d.robot.preprocessing.action_targets import TARGET_RULES
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data-root', default='data/rlbench')
@@ -43,7 +44,7 @@ def parse_args(argv=None):
     p.add_argument('--aligner-checkpoint', help='stage-1 RGBPointAligner checkpoint')
     p.add_argument('--aligner-iters', type=int, help='stage-1 iterations when trained here')
     p.add_argument('--iters', type=int, help='action-head iterations (default: the config)')
-    p.add_argument('--target', choices=('next_keyframe', 'expert_action'),
+    p.add_argument('--target', choices=TARGET_RULES,
                    help="the heads' action-target rule (default: the config's, next_keyframe; "
                         "oneformer3d/robot/preprocessing/action_targets.py)")
     p.add_argument('--work-root', default='work_dirs/compare_actions')

@@ -157,8 +157,8 @@ def evaluate(args) -> list:
     try:
         for name, build in policies:
             policy = build()
-            gain = getattr(policy, 'gain', None) or args.gain
-            if getattr(policy, 'gain', None) and abs(gain * sim.action_scale - 1) > 1e-6:
+            gain = policy.gain or args.gain
+            if policy.gain and abs(gain * sim.action_scale - 1) > 1e-6:
                 raise SystemExit(f'{name}: trained on actions of scale {1 / gain} m, the '
                                  f'simulator moves {sim.action_scale} m per unit action')
             results, shown = [], {}

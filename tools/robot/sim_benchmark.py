@@ -54,6 +54,7 @@ def run(cmd: list, threads: int) -> str:
 
 
 def parse_args(argv=None):
+    from oneformer3d.robot.preprocessing.action_targets import TARGET_RULES
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--tasks', nargs='+', required=True)
@@ -79,8 +80,7 @@ def parse_args(argv=None):
     p.add_argument('--gain', type=float, default=10.0,
                    help="the closed loop's proportional controller gain for next-keyframe "
                         "targets (eval_closed_loop.py)")
-    p.add_argument('--target', choices=('next_keyframe', 'expert_action'),
-                   default='next_keyframe',
+    p.add_argument('--target', choices=TARGET_RULES, default=TARGET_RULES[0],
                    help="what the heads learn: the next keyframe's pose, or the pose the "
                         "expert's action commands (dense behaviour cloning; the controller "
                         "then replays it at gain 1 / action_scale). docs/robot_sim.md")
@@ -170,7 +170,8 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
 def non_default_target(args) -> dict:
     """``{'target': ...}`` when the heads learn another target than the default next
     keyframe, else ``{}`` (the requests and cell caches of default runs stay as they were)."""
-    return {} if args.target == 'next_keyframe' else dict(target=args.target)
+    from oneformer3d.robot.preprocessing.action_targets import TARGET_RULES
+    return {} if args.target == TARGET_RULES[0] else dict(target=args.target)
 
 
 def student_dir(root: str, args) -> str:

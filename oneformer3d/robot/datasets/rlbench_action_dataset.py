@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from oneformer3d.engine.split_check import check_split
 from oneformer3d.registry import DATASETS
 from .feature_packs import open_packs
-from ..preprocessing.action_targets import TARGET_RULES, select_targets
+from ..preprocessing.action_targets import select_targets
 from ..preprocessing.rlbench import actions_path, step_name
 
 INPUTS = ('pc', 'packs', 'image', 'proprio')
@@ -62,7 +62,8 @@ class RLBenchActionDataset(Dataset):
             that writes it), a step without its point file (naming the file).
         KeyError: a pack without the step's frame (naming the pack and the step); an actions
             file without the arrays of ``target='expert_action'`` (naming it).
-        ValueError: a pack whose channel count is not the configured one.
+        ValueError: a pack whose channel count is not the configured one; an unknown
+            ``target``.
     """
 
     def __init__(self, data_root: str, episodes: Sequence[str], input: str = 'pc',
@@ -75,8 +76,6 @@ class RLBenchActionDataset(Dataset):
                  lazy_init: bool = False, pipeline=None):
         if input not in INPUTS:
             raise ValueError(f'input must be one of {INPUTS}, got {input!r}')
-        if target not in TARGET_RULES:
-            raise ValueError(f'target must be one of {TARGET_RULES}, got {target!r}')
         self.data_root, self.task, self.input, self.target = data_root, task, input, target
         self.episodes = check_split(episodes, f'{type(self).__name__}(episodes=...)')
         self.encoders = list(encoders)

@@ -77,19 +77,23 @@ def select_targets(actions: Dict[str, np.ndarray], rule: str, path: str
     return dict(target_trans=out['trans'], target_quat=out['quat'], target_open=out['open'])
 
 
-def controller_gain(rule: str, action_scale: Optional[float], path: str = '') -> Optional[float]:
+def controller_gain(rule: str, actions_file: str) -> Optional[float]:
     """The closed loop's controller gain a rule fixes: ``1 / action_scale`` for
-    ``'expert_action'`` (the action replayed), None for ``'next_keyframe'`` (a free choice).
+    ``'expert_action'`` (the action replayed; the scale read from ``actions_file``, a prepared
+    actions file of the run's training data), None for ``'next_keyframe'`` (a free choice; the
+    file is not read).
 
     Raises:
-        ValueError: an unknown rule; ``'expert_action'`` without a positive ``action_scale``
-            (``path``: the actions file it was read from).
+        ValueError: an unknown rule; ``'expert_action'`` with a file lacking a positive
+            ``action_scale`` (naming it).
     """
     if rule not in TARGET_RULES:
         raise ValueError(f'target must be one of {TARGET_RULES}, got {rule!r}')
     if rule == 'next_keyframe':
         return None
-    if not action_scale or action_scale <= 0:
-        raise ValueError(f'{path}: target="expert_action" needs the demos\' action_scale, got '
-                         f'{action_scale}')
-    return 1.0 / float(action_scale)
+    with np.load(actions_file) as npz:
+        scale = float(npz['action_scale']) if 'action_scale' in npz.files else None
+    if not scale or scale <= 0:
+        raise ValueError(f'{actions_file}: target="expert_action" needs the demos\' '
+                         f'action_scale, got {scale}')
+    return 1.0 / scale

@@ -91,10 +91,8 @@ class SimPolicy:
         self.k, self.grid = int(ds.get('num_points', 512)), int(ds.get('token_grid', 4))
         # the target rule the head learnt fixes the controller gain (None: the caller's)
         self.target = ds.get('target', 'next_keyframe')
-        actions = actions_path(data_root, ds.task, ds.episodes[0])
-        with np.load(actions) as npz:
-            scale = float(npz['action_scale']) if 'action_scale' in npz.files else None
-        self.gain = controller_gain(self.target, scale, actions)
+        self.gain = controller_gain(self.target,
+                                    actions_path(data_root, ds.task, ds.episodes[0]))
         model_cfg = copy.deepcopy(cfg.model)
         if input == 'student':          # the distiller checkpoint holds the teacher's policy
             model_cfg.teacher.policy_checkpoint = None
@@ -152,6 +150,8 @@ class SimPolicy:
 
 class ExpertPolicy:
     """The task's scripted expert as a row of the table (reference, not a learned input)."""
+
+    gain = None            # its actions are applied as they are
 
     def __init__(self, sim):
         self.sim = sim
