@@ -47,6 +47,9 @@ def parse_args(argv=None):
     p.add_argument('--target', choices=TARGET_RULES,
                    help="the heads' action-target rule (default: the config's, next_keyframe; "
                         "oneformer3d/robot/preprocessing/action_targets.py)")
+    p.add_argument('--keypoints', type=int,
+                   help='M: give every head the SpatialSoftmaxKeypoints slot with M maps '
+                        '(default: the configs, none)')
     p.add_argument('--work-root', default='work_dirs/compare_actions')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
@@ -105,6 +108,9 @@ def run_input(name, args, train_eps, test_eps, encoders, aligner_ckpt) -> tuple:
     if args.target:
         for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             cfg[key].dataset.target = args.target
+    if args.keypoints:
+        cfg.model.head.keypoints = dict(type='SpatialSoftmaxKeypoints',
+                                        num_keypoints=args.keypoints)
     schedule(cfg, args.iters)
     cfg.work_dir = osp.join(args.work_root, f'action_head_rlbench_{name}')
     cfg.randomness = dict(seed=args.seed)

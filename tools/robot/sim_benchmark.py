@@ -84,6 +84,9 @@ def parse_args(argv=None):
                    help="what the heads learn: the next keyframe's pose, or the pose the "
                         "expert's action commands (dense behaviour cloning; the controller "
                         "then replays it at gain 1 / action_scale). docs/robot_sim.md")
+    p.add_argument('--keypoints', type=int,
+                   help='M: every head with the SpatialSoftmaxKeypoints slot (M maps), the '
+                        "student's teacher included; enters the run request")
     p.add_argument('--workers', type=int, default=2, help='demo collection processes')
     p.add_argument('--threads', type=int, default=2, help='training threads')
     args = p.parse_args(argv)
@@ -122,7 +125,7 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
     root = osp.join(args.work_root, task, f'seed{seed}')
     check_request(root, dict(iters=args.iters, aligner_iters=args.aligner_iters, episodes=eps,
                              pack_encoders=args.pack_encoders, short_side=args.short_side,
-                             **non_default_target(args)))
+                             **non_default_settings(args)))
     runs = {i: osp.join(root, f'action_head_rlbench_{STAGE2[i]}') for i in args.inputs
             if i in STAGE2}
     todo = [STAGE2[i] for i, d in runs.items() if not osp.isfile(osp.join(d, 'last_checkpoint'))]
@@ -137,6 +140,8 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
         if args.aligner_iters:
             cmd += ['--aligner-iters', args.aligner_iters]
         cmd += ['--target', args.target]
+        if args.keypoints:
+            cmd += ['--keypoints', args.keypoints]
         run(cmd, args.threads)
     if 'student' in args.inputs:
         student = student_dir(root, args)
@@ -160,6 +165,9 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
                 opts.append(f'model.loss_weights.head={args.student_head_weight:g}')
             if args.student_model:
                 opts.append(f'model.student.model_name={args.student_model}')
+            if args.keypoints:
+                opts += ['model.teacher.head.keypoints.type=SpatialSoftmaxKeypoints',
+                         f'model.teacher.head.keypoints.num_keypoints={args.keypoints}']
             run([osp.join(TOOLS, 'train.py'), osp.join(REPO, 'configs/robot/'
                  'deploy_student_rlbench.py'), '--work-dir', student, '--cfg-options', *opts],
                 args.threads)
@@ -167,11 +175,13 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
     return runs
 
 
-def non_default_target(args) -> dict:
-    """``{'target': ...}`` when the heads learn another target than the default next
-    keyframe, else ``{}`` (the requests and cell caches of default runs stay as they were)."""
+def non_default_settings(args) -> dict:
+    """``{'target': ..., 'keypoints': M}`` for the settings that differ from the default
+    (next-keyframe targets, no keypoint slot), else ``{}`` (the requests and cell caches of
+    default runs stay as they were)."""
     from oneformer3d.robot.preprocessing.action_targets import TARGET_RULES
-    return {} if args.target == TARGET_RULES[0] else dict(target=args.target)
+    out = {} if args.target == TARGET_RULES[0] else dict(target=args.target)
+    return dict(out, keypoints=args.keypoints) if args.keypoints else out
 
 
 def student_dir(root: str, args) -> str:
@@ -226,7 +236,7 @@ def closed_loop(args, task: str, seed: int, runs: dict) -> list:
             open(osp.join(run_dir, 'last_checkpoint')).read().strip())
         want = dict(input=inp, run=run_dir and osp.basename(run_dir), checkpoint=ckpt,
                     eval_seeds=args.eval_seeds, max_steps=args.max_steps, gain=args.gain,
-                    **non_default_target(args))
+                    **non_default_settings(args))
         cache = out + '.json'
         if osp.isfile(cache):
             with open(cache) as fh:

@@ -124,7 +124,7 @@ class SimPolicy:
         'open_prob': float}``, or None when the ``pc`` input's cloud is empty."""
         proprio = torch.from_numpy(proprio_vector(np.asarray(obs['gripper_pose']),
                                                   np.float32(obs['gripper_open'])))[None]
-        tokens = None
+        tokens = positions = None
         if self.input == 'pc':
             pc = fuse_views([obs['frames'][c] for c in self.cameras], workspace=self.workspace)
             if len(pc) == 0:
@@ -134,16 +134,19 @@ class SimPolicy:
             pts = torch.from_numpy(pc)
             feat = self.teacher(pts).float()
             order = torch.from_numpy(rng.permutation(len(pc))[:self.k])
-            tokens = self.model.token_encoder(
-                dict(points=torch.cat([pts[order, :3], feat[order]], 1)[None]))
+            inputs = dict(points=torch.cat([pts[order, :3], feat[order]], 1)[None])
+            tokens = self.model.token_encoder(inputs)
+            positions = self.model.token_encoder.positions(inputs, tokens)
         elif self.input in ('rgb_aligned', 'rgb'):
             img = self._image(obs)
             packs = {n: pooled_tokens(enc(img)['pix'], self.grid)
                      for n, enc in self.encoders.items()}
             tokens = self.model.token_encoder(dict(tokens=packs))
+            positions = self.model.token_encoder.positions({}, tokens)
         elif self.input == 'student':
             tokens = self.model.student(self._image(obs))
-        out = self.head.decode(self.head(proprio.float(), tokens))
+            positions = self.model.positions(tokens)
+        out = self.head.decode(self.head(proprio.float(), tokens, positions))
         return dict(trans=out['trans'][0].numpy().astype(np.float64),
                     open_prob=float(out['open_prob'][0]))
 

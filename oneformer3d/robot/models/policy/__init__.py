@@ -4,8 +4,9 @@ from .action_head import ActionHead
 from .action_policy import ActionPolicy
 from .rgb_teacher import RGBTeacher
 from .student_distiller import StudentDistiller
+from .spatial_softmax import SpatialSoftmaxKeypoints
 from .timm_student import TimmStudent
 from .token_encoders import PackTokenEncoder, PointTokenEncoder
 
 __all__ = ['ActionHead', 'ActionPolicy', 'PackTokenEncoder', 'PointTokenEncoder', 'RGBTeacher',
-           'StudentDistiller', 'TimmStudent']
+           'SpatialSoftmaxKeypoints', 'StudentDistiller', 'TimmStudent']

@@ -26,13 +26,20 @@ class ActionHead(nn.Module):
     the geodesic angle's gradient is not; the metric reports the geodesic angle), BCE on
     the open state.
 
+    Optional slot ``keypoints`` (:class:`SpatialSoftmaxKeypoints`): the expected positions of
+    the tokens under M learned maps, projected and added to the pooled feature (zero-init:
+    the head starts as the head without it). It needs the tokens' ``positions`` (B, K, 3).
+
     Args:
         dim: token / query width D. heads: attention heads. hidden: MLP width.
+        keypoints: optional ``SpatialSoftmaxKeypoints`` config (``dim`` filled in).
     """
 
     def __init__(self, dim: int = 128, heads: int = 4, hidden: int = 256,
-                 loss_weights: Optional[Dict[str, float]] = None):
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 keypoints: Optional[dict] = None):
         super().__init__()
+        self.keypoints = MODELS.build(dict(keypoints, dim=dim)) if keypoints else None
         self.proprio = nn.Sequential(nn.Linear(PROPRIO_DIM, dim), nn.GELU(),
                                      nn.Linear(dim, dim))
         self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
@@ -42,16 +49,19 @@ class ActionHead(nn.Module):
                                  nn.Linear(hidden, 3 + 6 + 1))
         self.loss_weights = {**dict(trans=1.0, rot=1.0, open=1.0), **(loss_weights or {})}
 
-    def forward(self, proprio: torch.Tensor, tokens: Optional[torch.Tensor] = None
-                ) -> Dict[str, torch.Tensor]:
-        """proprio (B, 8), tokens (B, K, D) or None -> ``{'trans' (B, 3) m world, 'rotmat'
-        (B, 3, 3), 'open_logit' (B,)}``."""
+    def forward(self, proprio: torch.Tensor, tokens: Optional[torch.Tensor] = None,
+                positions: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """proprio (B, 8), tokens (B, K, D) or None, positions (B, K, 3) (the ``keypoints``
+        slot's; ignored without it) -> ``{'trans' (B, 3) m world, 'rotmat' (B, 3, 3),
+        'open_logit' (B,)}``."""
         q = self.proprio(proprio)
         if tokens is None:
             pooled = torch.zeros_like(q)
         else:
             pooled = self.norm(self.attn(q[:, None], tokens, tokens,
                                          need_weights=False)[0][:, 0])
+            if self.keypoints is not None:
+                pooled = pooled + self.keypoints(tokens, positions)
         out = self.mlp(torch.cat([pooled, q], dim=-1))
         return dict(trans=proprio[:, :3] + out[:, :3], rotmat=rotation_6d_to_matrix(out[:, 3:9]),
                     open_logit=out[:, 9])

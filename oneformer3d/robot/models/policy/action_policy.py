@@ -41,8 +41,11 @@ class ActionPolicy(BaseModel):
         self.head = MODELS.build(head)
 
     def _forward(self, inputs: dict, data_samples=None) -> dict:
-        tokens = self.token_encoder(inputs) if self.token_encoder is not None else None
-        return self.head(inputs['proprio'].float(), tokens)
+        if self.token_encoder is None:
+            return self.head(inputs['proprio'].float())
+        tokens = self.token_encoder(inputs)
+        return self.head(inputs['proprio'].float(), tokens,
+                         self.token_encoder.positions(inputs, tokens))
 
     def forward(self, inputs: dict, data_samples: Optional[dict] = None, mode: str = 'tensor'):
         pred = self._forward(inputs)

@@ -50,6 +50,10 @@ class StudentDistiller(BaseModel):
                 return self.teacher.token_encoder(inputs)
         return self.teacher(inputs['image'])
 
+    def positions(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Grid positions of a token set in the teacher's order (student and teacher alike)."""
+        return self.teacher.token_encoder.positions({}, tokens)
+
     def forward(self, inputs: dict, data_samples: Optional[dict] = None, mode: str = 'tensor'):
         images = inputs['image']
         if mode == 'tensor':
@@ -64,15 +68,16 @@ class StudentDistiller(BaseModel):
                                        t.square().sum(-1).clamp_min(1e-6)).mean())
             if w['head'] > 0:
                 proprio = inputs['proprio'].float()
+                pos = self.positions(t)
                 with torch.no_grad():
-                    pt = self.teacher.head.decode(self.teacher.head(proprio, t))
-                head = self.teacher.head.loss(self.teacher.head(proprio, s), pt['trans'],
+                    pt = self.teacher.head.decode(self.teacher.head(proprio, t, pos))
+                head = self.teacher.head.loss(self.teacher.head(proprio, s, pos), pt['trans'],
                                               pt['quat'], pt['open_prob'])
                 losses['loss_head'] = w['head'] * sum(head.values())
             return losses
         if mode == 'predict':
             tokens = self.student(images) if self.predict_with == 'student' else \
                 self.teacher_tokens(inputs)
-            pred = self.teacher.head(inputs['proprio'].float(), tokens)
+            pred = self.teacher.head(inputs['proprio'].float(), tokens, self.positions(tokens))
             return format_predictions(self.teacher.head.decode(pred), data_samples)
         raise ValueError(f'StudentDistiller: unknown mode {mode!r}')

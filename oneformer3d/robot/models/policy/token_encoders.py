@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from oneformer3d.registry import MODELS
+from .spatial_softmax import grid_positions
 
 
 @MODELS.register_module()
@@ -32,6 +33,12 @@ class PointTokenEncoder(nn.Module):
             raise ValueError(f'PointTokenEncoder: trained on points (B, K, {self.in_channels}) '
                              f'(xyz + {self.in_channels - 3} teacher channels), got {got}')
         return self.net(points.float())
+
+    @staticmethod
+    def positions(inputs: dict, tokens: torch.Tensor) -> torch.Tensor:
+        """The tokens' positions for the head's ``keypoints`` slot: the points' xyz
+        (B, K, 3), m, world frame."""
+        return inputs['points'][..., :3].float()
 
 
 @MODELS.register_module()
@@ -98,6 +105,18 @@ class PackTokenEncoder(nn.Module):
                 n not in tokens or tokens[n].shape[-1] != c for n, c in self.channels.items())):
             raise ValueError(f'PackTokenEncoder: trained on tokens (B, G², C) of the encoders '
                              f'{self.channels} (name: C), got {got}')
+
+    def positions(self, inputs: dict, tokens: torch.Tensor) -> torch.Tensor:
+        """The positions of tokens (B, E·G², D) in this encoder's order for the head's
+        ``keypoints`` slot: the grid cells' ``(u, v, 0)`` (:func:`grid_positions`), (B, E·G², 3).
+        Also the student's (its tokens follow the teacher's order)."""
+        per_encoder = tokens.shape[1] // len(self.names)
+        grid = int(round(per_encoder ** 0.5))
+        if grid * grid * len(self.names) != tokens.shape[1]:
+            raise ValueError(f'PackTokenEncoder: {tokens.shape[1]} tokens are not '
+                             f'{len(self.names)} square grids')
+        pos = grid_positions(len(self.names), grid, device=tokens.device)
+        return pos.expand(tokens.shape[0], -1, -1)
 
     def forward(self, inputs: dict) -> torch.Tensor:
         self.check(inputs)
