@@ -50,6 +50,9 @@ def parse_args(argv=None):
     p.add_argument('--keypoints', type=int,
                    help='M: give every head the SpatialSoftmaxKeypoints slot with M maps '
                         '(default: the configs, none)')
+    p.add_argument('--proprio-noise', type=float,
+                   help='std (m): ProprioNoise on the hand position in every head\'s '
+                        'training pipeline (default: none)')
     p.add_argument('--work-root', default='work_dirs/compare_actions')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
@@ -108,6 +111,9 @@ def run_input(name, args, train_eps, test_eps, encoders, aligner_ckpt) -> tuple:
     if args.target:
         for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             cfg[key].dataset.target = args.target
+    if args.proprio_noise:
+        cfg.train_dataloader.dataset.pipeline = [dict(type='ProprioNoise',
+                                                      std=args.proprio_noise)]
     if args.keypoints:
         cfg.model.head.keypoints = dict(type='SpatialSoftmaxKeypoints',
                                         num_keypoints=args.keypoints)

@@ -87,6 +87,9 @@ def parse_args(argv=None):
     p.add_argument('--keypoints', type=int,
                    help='M: every head with the SpatialSoftmaxKeypoints slot (M maps), the '
                         "student's teacher included; enters the run request")
+    p.add_argument('--proprio-noise', type=float,
+                   help='std (m) of ProprioNoise in every stage-2 training pipeline; enters '
+                        'the run request')
     p.add_argument('--workers', type=int, default=2, help='demo collection processes')
     p.add_argument('--threads', type=int, default=2, help='training threads')
     args = p.parse_args(argv)
@@ -142,6 +145,8 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
         cmd += ['--target', args.target]
         if args.keypoints:
             cmd += ['--keypoints', args.keypoints]
+        if args.proprio_noise:
+            cmd += ['--proprio-noise', args.proprio_noise]
         run(cmd, args.threads)
     if 'student' in args.inputs:
         student = student_dir(root, args)
@@ -176,12 +181,13 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
 
 
 def non_default_settings(args) -> dict:
-    """``{'target': ..., 'keypoints': M}`` for the settings that differ from the default
-    (next-keyframe targets, no keypoint slot), else ``{}`` (the requests and cell caches of
-    default runs stay as they were)."""
+    """``{'target': ..., 'keypoints': M, 'proprio_noise': std}`` for the settings that differ
+    from the default (next-keyframe targets, no keypoint slot, no noise), else ``{}`` (the
+    requests and cell caches of default runs stay as they were)."""
     from oneformer3d.robot.preprocessing.action_targets import TARGET_RULES
     out = {} if args.target == TARGET_RULES[0] else dict(target=args.target)
-    return dict(out, keypoints=args.keypoints) if args.keypoints else out
+    out.update({k: getattr(args, k) for k in ('keypoints', 'proprio_noise') if getattr(args, k)})
+    return out
 
 
 def student_dir(root: str, args) -> str:

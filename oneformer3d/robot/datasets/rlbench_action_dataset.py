@@ -6,6 +6,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.dataset import Compose
 from torch.utils.data import Dataset
 
 from oneformer3d.engine.split_check import check_split
@@ -56,6 +57,8 @@ class RLBenchActionDataset(Dataset):
             packs' tokens, which the teacher's encoders wrote, and the frame).
         target: the action-target rule, ``'next_keyframe'`` (default) or ``'expert_action'``
             (:mod:`~oneformer3d.robot.preprocessing.action_targets`).
+        pipeline: optional transforms applied to each sample dict (mmengine ``Compose``;
+            e.g. :class:`~oneformer3d.robot.datasets.transforms.ProprioNoise` in training).
 
     Raises:
         FileNotFoundError: an episode without its actions file (naming it and the command
@@ -92,6 +95,7 @@ class RLBenchActionDataset(Dataset):
         self.metainfo = dict(task=task, input=input, const_trans=trans.mean(0).tolist(),
                              episodes=self.episodes, target=target)
         self._packs = {}
+        self.pipeline = Compose(pipeline or [])
         if input == 'packs' and self.encoder_channels is not None:
             for ep in self.episodes:
                 for enc, pack in open_packs(self.pack_root, self.encoders, task, ep,
@@ -168,4 +172,4 @@ class RLBenchActionDataset(Dataset):
                       target_open=torch.tensor(float(act['target_open'][i])),
                       is_keyframe=torch.tensor(bool(np.isin(step, act['keyframes']))),
                       trans=torch.from_numpy(act['gripper_pose'][i, :3].astype(np.float32)))
-        return dict(inputs=inputs, data_samples=sample)
+        return self.pipeline(dict(inputs=inputs, data_samples=sample))
