@@ -157,6 +157,31 @@ def test_inputs_and_errors(prepared, tmp_path):
         RLBenchActionDataset(prepared, EPISODES[:1], input='packs', encoders=dict(rgb=5))
 
 
+def test_proprio_noise_perturbs_only_the_given_hand_position(prepared):
+    """``ProprioNoise`` in the pipeline of the real episodes: the hand xyz the policy is given
+    moves by N(0, std²) per axis (sample std of all steps within 25 % of 2 cm, mean near 0),
+    orientation, open state, scene and targets stay; std 0 changes nothing; a negative std is
+    refused."""
+    plain = dataset(prepared, test_mode=True)
+    noisy = dataset(prepared, test_mode=True,
+                    pipeline=[dict(type='ProprioNoise', std=0.02, seed=0)])
+    d, n = [], len(plain)
+    for i in range(n):
+        a, b = plain[i], noisy[i]
+        d.append(b['inputs']['proprio'] - a['inputs']['proprio'])
+        torch.testing.assert_close(b['inputs']['points'], a['inputs']['points'])
+        for key in ('target_trans', 'target_quat', 'target_open', 'trans'):
+            torch.testing.assert_close(b['data_samples'][key], a['data_samples'][key])
+    d = torch.stack(d)
+    assert n > 50 and (d[:, 3:] == 0).all()
+    assert ((d[:, :3].std(0) - 0.02).abs() < 0.005).all(), d[:, :3].std(0)
+    assert (d[:, :3].mean(0).abs() < 3 * 0.02 / n ** 0.5 + 1e-3).all()
+    zero = dataset(prepared, test_mode=True, pipeline=[dict(type='ProprioNoise', std=0.0)])
+    torch.testing.assert_close(zero[7]['inputs']['proprio'], plain[7]['inputs']['proprio'])
+    with pytest.raises(ValueError, match='std must be >= 0 m, got -0.01'):
+        dataset(prepared, pipeline=[dict(type='ProprioNoise', std=-0.01)])
+
+
 def action_cfg(route, root, train_eps, test_eps, iters, work_dir):
     """A route's config on the prepared episodes with a short schedule."""
     cfg = Config.fromfile(route if route.endswith('.py') else CFG.format(route))
