@@ -396,3 +396,34 @@ def test_splits_never_leak_wherever_they_come_from(prepared, tmp_path):
         RLBenchActionDataset(prepared, [EPISODES[0], EPISODES[1], EPISODES[0]])
     with pytest.raises(ValueError, match=r'episodes=...\): the split is empty'):
         RLBenchActionDataset(prepared, [])
+
+
+def test_scene_sensitivity_tool_tells_a_scene_blind_head(prepared, tmp_path):
+    """``scene_sensitivity.py`` on heads saved as finished runs over two real episodes: the
+    ``proprio`` head and a ``pc`` head made blind by construction (its token encoder's output
+    LayerNorm zeroed: every scene gives the same tokens) change by exactly 0 under the swap;
+    the same ``pc`` head with its LayerNorm intact changes, and its line gives the mean
+    distance of the targets from the hand."""
+    import re
+    runs = {}
+    for name, blind in (('proprio', False), ('pc', False), ('pc', True)):
+        cfg = action_cfg(name, prepared, EPISODES[:2], EPISODES[2:], 1, str(tmp_path))
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        if blind:
+            torch.nn.init.zeros_(model.token_encoder.net[-1].weight)
+            torch.nn.init.zeros_(model.token_encoder.net[-1].bias)
+        run = tmp_path / f'{name}{"_blind" if blind else ""}'
+        run.mkdir()
+        cfg.dump(str(run / 'policy.py'))
+        torch.save(dict(state_dict=model.state_dict()), str(run / 'iter_1.pth'))
+        (run / 'last_checkpoint').write_text(str(run / 'iter_1.pth'))
+        runs[run.name] = f'{name}={run}'
+    rc, log = call_tool('robot/scene_sensitivity', '--runs', *runs.values(), '--stride', '10')
+    assert rc == 0, log
+    lines = re.findall(r'input=(\w+) scene_swap_change_cm=([\d.]+) pred_err_cm=([\d.]+) '
+                       r'target_offset_cm=([\d.]+) ratio=([\d.]+) steps=(\d+)', log)
+    assert len(lines) == 3, log
+    (_, c_prop, _, off, _, n), (_, c_pc, *_), (_, c_blind, *_) = lines
+    assert float(c_prop) == 0 and float(c_blind) == 0 and float(c_pc) > 0.01, lines
+    assert float(off) > 1 and int(n) > 5, lines
