@@ -73,12 +73,11 @@ def test_collect_resumes_and_refuses_other_settings(trained):
 def test_closed_loop_line_strip_and_reuse(trained, capsys):
     """The benchmark's closed-loop step (eval_closed_loop.py per run, the expert once per task):
     the result line, one JSONL record per rollout, the strip; run again, every cell is reused."""
-    import argparse
     bench = load_tool('robot/sim_benchmark')
     root = trained['data'].parent
     run = trained['work'] / 'action_head_rlbench_pc'
-    args = argparse.Namespace(work_root=str(root), eval_seeds='100-101', max_steps=25,
-                              gain=10.0, target='next_keyframe')
+    args = bench.parse_args(['--tasks', TASK, '--work-root', str(root), '--eval-seeds',
+                             '100-101', '--max-steps', '25', '--gain', '10'])
     rows = bench.closed_loop(args, TASK, 0, {'pc': str(run)})
     log = capsys.readouterr().out
     assert [(r['input'], r['trials'], r['seed']) for r in rows] == [('expert', 2, 0),
