@@ -20,6 +20,8 @@ schedule written elsewhere. ``work_root`` (default ``'work_dirs'``) moves every 
 
 Our :class:`~oneformer3d.engine.Runner` resolves every config it is built from; tools that
 inspect a config without a runner call :func:`resolve_run_links` themselves.
+:func:`finished_run_files` reads a finished run folder (its dumped config and last checkpoint)
+for tools that rebuild a trained model.
 """
 import glob
 import os.path as osp
@@ -152,3 +154,24 @@ def resolve_run_links(cfg: Config, configs_root: Optional[str] = None) -> Config
     cfg.pop('load_from_run', None)
     cfg.pop('partial_load', None)
     return cfg
+
+
+def finished_run_files(work_dir: str) -> tuple:
+    """``(config, checkpoint)`` of a finished run folder: the one config the Runner dumped there
+    (``*.py``) and the checkpoint ``last_checkpoint`` names (taken beside it when the recorded
+    path does not exist, e.g. a folder that was moved).
+
+    Raises:
+        FileNotFoundError: not exactly one ``*.py`` or no ``last_checkpoint``, naming the folder.
+    """
+    configs = sorted(glob.glob(osp.join(work_dir, '*.py')))
+    last = osp.join(work_dir, 'last_checkpoint')
+    if len(configs) != 1 or not osp.isfile(last):
+        raise FileNotFoundError(
+            f'{work_dir}: not a finished run (needs exactly one dumped config *.py, found '
+            f'{len(configs)}, and last_checkpoint{"" if osp.isfile(last) else ", missing"})')
+    with open(last) as fh:
+        ckpt = fh.read().strip()
+    if not osp.isabs(ckpt) and not osp.isfile(ckpt):
+        ckpt = osp.join(work_dir, osp.basename(ckpt))
+    return configs[0], ckpt

@@ -34,17 +34,11 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def run_files(work_dir: str) -> tuple:
     """(config, checkpoint) of a finished run folder; SystemExit naming what is missing."""
-    configs = sorted(glob.glob(osp.join(work_dir, '*.py')))
-    last = osp.join(work_dir, 'last_checkpoint')
-    if len(configs) != 1 or not osp.isfile(last):
-        raise SystemExit(f'{work_dir}: not a finished run (needs exactly one dumped config '
-                         f'*.py, found {len(configs)}, and last_checkpoint'
-                         f'{"" if osp.isfile(last) else ", missing"})')
-    with open(last) as fh:
-        ckpt = fh.read().strip()
-    if not osp.isabs(ckpt) and not osp.isfile(ckpt):
-        ckpt = osp.join(work_dir, osp.basename(ckpt))
-    return configs[0], ckpt
+    from oneformer3d.engine.run_links import finished_run_files
+    try:
+        return finished_run_files(work_dir)
+    except FileNotFoundError as err:
+        raise SystemExit(str(err)) from None
 
 
 def demo_seeds(data_root: str, task: str) -> set:

@@ -15,11 +15,7 @@ one that fits its demos from the hand position alone (the copycat shortcut) does
 ``proprio`` route has no scene: 0 by construction.
 """
 import argparse
-import os.path as osp
 import sys
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from eval_closed_loop import run_files  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -71,6 +67,7 @@ def main(argv=None):
     import oneformer3d.robot  # noqa: F401  (registers the robot stack)
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    from oneformer3d.engine.run_links import finished_run_files
     from oneformer3d.registry import MODELS
     from oneformer3d.utils.load_report import load_file_checked
     init_default_scope('oneformer3d')
@@ -79,7 +76,10 @@ def main(argv=None):
         name, _, folder = spec.partition('=')
         if not folder:
             raise SystemExit(f'--runs takes INPUT=WORK_DIR, got {spec!r}')
-        config, ckpt = run_files(folder)
+        try:
+            config, ckpt = finished_run_files(folder)
+        except FileNotFoundError as err:
+            raise SystemExit(str(err)) from None
         cfg = Config.fromfile(config)
         model_cfg = cfg.model.copy()
         if model_cfg.get('token_encoder') and 'checkpoint' in model_cfg.token_encoder:
