@@ -13,14 +13,17 @@ class ProprioNoise:
     the hand position alone — each demo's hand path identifies its layout — and ignore the
     scene (the "copycat" shortcut of Wen et al. 2020, Fighting Copycat Agents in Behavioral
     Cloning from Observation Histories, NeurIPS; measured here: swapping a step's whole scene
-    for another layout's changed the trained heads' output by < 0.1 mm, docs/robot_sim.md).
+    for another layout's moved the trained heads' output by 0.05–1.4 mm against 12 mm steps,
+    docs/robot_sim.md).
     With the noise, where the hand is relative to the target must also be read from the scene
     (the gripper is in the point cloud and in the frames). Since the head adds its output to
     the given position, the noise is part of what it must predict.
 
     Args:
-        std: standard deviation (m). seed: optional generator seed (None: torch's global RNG,
-            which mmengine seeds per worker).
+        std: standard deviation (m). seed: optional generator seed for a reproducible single
+            process (tests); None (configs): torch's global RNG, which mmengine seeds per
+            dataloader worker — a seeded generator is copied into every worker, which would then
+            draw the same noise.
     """
 
     def __init__(self, std: float = 0.01, seed=None):
