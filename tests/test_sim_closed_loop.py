@@ -164,6 +164,38 @@ def test_benchmark_refuses_overlapping_seeds_and_unknown_tasks():
     assert rc != 0 and 'add rgb_aligned' in log
 
 
+def test_benchmark_suite_is_the_tasks_where_proprio_fails():
+    """The headline over the tasks with proprio < 30 % only, computed by hand; pc at 0 gives an
+    undefined ratio, not nan; a suite task without a cell gives no mean."""
+    lines = load_tool('robot/sim_benchmark').suite_lines
+    # the measured keypoints + noise rows (button-press-topdown, dial-turn) and a task where
+    # proprio succeeds (window-open's 40 %), whose 100 % rgb_aligned must not count
+    table = {('bpt', 'pc'): (0.0, 9.3), ('bpt', 'rgb_aligned'): (0.65, 53.0),
+             ('bpt', 'proprio'): (0.0, 1.3), ('dial', 'pc'): (0.0, 9.0),
+             ('dial', 'rgb_aligned'): (0.30, 50.0), ('dial', 'proprio'): (0.05, 1.2),
+             ('win', 'pc'): (1.0, 9.0), ('win', 'rgb_aligned'): (1.0, 50.0),
+             ('win', 'proprio'): (0.40, 1.2)}
+    assert lines(table, ['bpt', 'dial', 'win']) == [
+        'suite_tasks=bpt,dial rule=proprio_below_30pct',
+        'suite_success_pc=0.000 suite_success_rgb_aligned=0.475 '
+        'ratio_rgb_aligned_over_pc=undefined(pc=0) rgb_aligned_ge_90pct_of_pc=1']
+    # (0.45 + 0.30) / 2 = 0.375 over (0.50 + 0.30) / 2 = 0.400 -> 0.9375 >= 0.9; the student
+    # at (0.40 + 0.20) / 2 = 0.300 -> 0.800 of its teacher, 52.5 / 5.25 = 10x faster
+    table = {('a', 'pc'): (0.5, 9.0), ('a', 'rgb_aligned'): (0.45, 50.0),
+             ('a', 'student'): (0.40, 5.0), ('b', 'pc'): (0.3, 9.0),
+             ('b', 'rgb_aligned'): (0.30, 55.0), ('b', 'student'): (0.20, 5.5)}
+    assert lines(table, ['a', 'b']) == [
+        'suite_tasks=a,b rule=all_tasks',
+        'suite_success_pc=0.400 suite_success_rgb_aligned=0.375 '
+        'ratio_rgb_aligned_over_pc=0.938 rgb_aligned_ge_90pct_of_pc=1',
+        'suite_success_student=0.300 student_over_teacher=0.800 teacher_ms_over_student_ms=10.00']
+    table[('b', 'pc')] = (0.6, 9.0)         # 0.375 / 0.55 = 0.68 < 0.9
+    assert lines(table, ['a', 'b'])[1].endswith('ratio_rgb_aligned_over_pc=0.682 '
+                                               'rgb_aligned_ge_90pct_of_pc=0')
+    del table[('b', 'pc')]                  # a suite task without its pc cell: no mean
+    assert not any(line.startswith('suite_success_pc') for line in lines(table, ['a', 'b']))
+
+
 def test_expert_action_targets_replay_the_demo(trained):
     """target='expert_action' (dense behaviour cloning): the prepared actions file carries the
     demo's actions and Meta-World's action scale; the dataset's targets, sent through the
