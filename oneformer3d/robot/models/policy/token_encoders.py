@@ -3,6 +3,7 @@ from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
+from mmcv.cnn import build_norm_layer
 
 from oneformer3d.registry import MODELS
 from .spatial_softmax import grid_positions
@@ -10,18 +11,28 @@ from .spatial_softmax import grid_positions
 
 @MODELS.register_module()
 class PointTokenEncoder(nn.Module):
-    """``pc`` route: each point's ``[xyz, pc_feat]`` (B, K, 3 + D_pc) -> per-point MLP
-    (Linear, GELU, Linear, LayerNorm) -> tokens (B, K, D). The point-cloud features as the
-    teacher sees them (the point files of ``tools/robot/prepare_rlbench.py``).
+    """``pc`` route: each point's ``[xyz, pc_feat]`` (B, K, 3 + D_pc) -> [input norm] ->
+    per-point MLP (Linear, GELU, Linear, LayerNorm) -> tokens (B, K, D). The point-cloud
+    features as the teacher sees them (the point files of ``tools/robot/prepare_rlbench.py``).
+
+    ``norm_cfg`` (optional, default none = the identity): a norm layer on the input channels
+    of every point, built by ``mmcv.cnn.build_norm_layer`` — ``dict(type='BN1d')`` standardises
+    each channel with the training set's statistics (running mean / variance at test), as
+    PointNet's shared MLPs do (Qi et al., CVPR 2017). Needed when the teacher's channels vary
+    little between points: the random-init ``PointMLPEncoder``'s ``pc_feat`` varies by ~0.005
+    between the points of a cloud around a ~0.05 level set by its global max-pool
+    (docs/robot_sim.md), so without it the route sees little more than xyz.
 
     Raises (forward):
         ValueError: no ``points`` (another route's input), or points whose last dimension is
             not ``in_channels`` — naming both shapes.
     """
 
-    def __init__(self, in_channels: int, dim: int = 128):
+    def __init__(self, in_channels: int, dim: int = 128, norm_cfg: Optional[dict] = None):
         super().__init__()
         self.in_channels = in_channels
+        self.norm = (build_norm_layer(norm_cfg, in_channels)[1] if norm_cfg is not None
+                     else nn.Identity())
         self.net = nn.Sequential(nn.Linear(in_channels, dim), nn.GELU(), nn.Linear(dim, dim),
                                  nn.LayerNorm(dim))
 
@@ -32,7 +43,8 @@ class PointTokenEncoder(nn.Module):
                    else f'points of shape {tuple(points.shape)}')
             raise ValueError(f'PointTokenEncoder: trained on points (B, K, {self.in_channels}) '
                              f'(xyz + {self.in_channels - 3} teacher channels), got {got}')
-        return self.net(points.float())
+        x = points.float()
+        return self.net(self.norm(x.flatten(0, 1)).view_as(x))
 
     @staticmethod
     def positions(inputs: dict, tokens: torch.Tensor) -> torch.Tensor:
