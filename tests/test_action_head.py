@@ -358,12 +358,20 @@ def test_student_distillation_and_export(prepared, tmp_path):
 
 def test_compare_tool_prints_one_line_per_input_and_the_table(prepared, tmp_path):
     """tools/robot/compare_action_inputs.py on a split given by flags (3 iterations per input):
-    one ``input=...`` line per input, one table, md / csv / png written."""
+    one ``input=...`` line per input, one table, md / csv / png written; ``--pc-norm`` reaches
+    the pc run only (its checkpoint holds the norm's running statistics)."""
     work = tmp_path / 'cmp'
     rc, log = call_tool('robot/compare_action_inputs', '--data-root', prepared, '--inputs', 'pc',
                         'proprio', 'rgb_raw', '--train-episodes', *EPISODES[:2], '--test-episodes',
-                        EPISODES[2], '--encoders', 'rgb=3', '--iters', '3', '--work-root', work)
+                        EPISODES[2], '--encoders', 'rgb=3', '--iters', '3', '--work-root', work,
+                        '--pc-norm', 'BN1d')
     assert rc == 0, log[-3000:]
+    for name, has_norm in (('pc', True), ('rgb_raw', False)):
+        run = work / f'action_head_rlbench_{name}'
+        state = torch.load((run / 'last_checkpoint').read_text().strip(),
+                           map_location='cpu')['state_dict']
+        assert ('token_encoder.norm.running_mean' in state) == has_norm, name
+    assert 'norm_cfg' in (work / 'action_head_rlbench_pc' / 'action_head_rlbench_pc.py').read_text()
     lines = [x for x in log.splitlines() if x.startswith('input=')]
     assert [x.split()[0] for x in lines] == ['input=pc', 'input=proprio', 'input=rgb_raw']
     assert all('const_trans_err_cm=' in x for x in lines)

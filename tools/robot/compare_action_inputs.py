@@ -53,6 +53,9 @@ def parse_args(argv=None):
     p.add_argument('--proprio-noise', type=float,
                    help='std (m): ProprioNoise on the hand position in every head\'s '
                         'training pipeline (default: none)')
+    p.add_argument('--pc-norm', choices=['BN1d'],
+                   help="norm on the pc route's input channels, PointTokenEncoder.norm_cfg "
+                        "(default: the config's, none)")
     p.add_argument('--work-root', default='work_dirs/compare_actions')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
@@ -114,6 +117,8 @@ def run_input(name, args, train_eps, test_eps, encoders, aligner_ckpt) -> tuple:
     if args.proprio_noise:
         cfg.train_dataloader.dataset.pipeline = [dict(type='ProprioNoise',
                                                       std=args.proprio_noise)]
+    if args.pc_norm and name == 'pc':
+        cfg.model.token_encoder.norm_cfg = dict(type=args.pc_norm)
     if args.keypoints:
         cfg.model.head.keypoints = dict(type='SpatialSoftmaxKeypoints',
                                         num_keypoints=args.keypoints)

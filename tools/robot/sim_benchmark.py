@@ -90,6 +90,9 @@ def parse_args(argv=None):
     p.add_argument('--proprio-noise', type=float,
                    help='std (m) of ProprioNoise in every stage-2 training pipeline; enters '
                         'the run request')
+    p.add_argument('--pc-norm', choices=['BN1d'],
+                   help="norm on the pc route's input channels (PointTokenEncoder.norm_cfg); "
+                        'enters the run request')
     p.add_argument('--workers', type=int, default=2, help='demo collection processes')
     p.add_argument('--threads', type=int, default=2, help='training threads')
     args = p.parse_args(argv)
@@ -147,6 +150,8 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
             cmd += ['--keypoints', args.keypoints]
         if args.proprio_noise:
             cmd += ['--proprio-noise', args.proprio_noise]
+        if args.pc_norm:
+            cmd += ['--pc-norm', args.pc_norm]
         run(cmd, args.threads)
     if 'student' in args.inputs:
         student = student_dir(root, args)
@@ -181,12 +186,14 @@ def train_seed(args, task: str, eps: list, seed: int) -> dict:
 
 
 def non_default_settings(args) -> dict:
-    """``{'target': ..., 'keypoints': M, 'proprio_noise': std}`` for the settings that differ
-    from the default (next-keyframe targets, no keypoint slot, no noise), else ``{}`` (the
-    requests and cell caches of default runs stay as they were)."""
+    """``{'target': ..., 'keypoints': M, 'proprio_noise': std, 'pc_norm': ...}`` for the
+    settings that differ from the default (next-keyframe targets, no keypoint slot, no noise,
+    no pc input norm), else ``{}`` (the requests and cell caches of default runs stay as they
+    were)."""
     from oneformer3d.robot.preprocessing.action_targets import TARGET_RULES
     out = {} if args.target == TARGET_RULES[0] else dict(target=args.target)
-    out.update({k: getattr(args, k) for k in ('keypoints', 'proprio_noise') if getattr(args, k)})
+    out.update({k: getattr(args, k) for k in ('keypoints', 'proprio_noise', 'pc_norm')
+                if getattr(args, k)})
     return out
 
 
