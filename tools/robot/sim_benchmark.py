@@ -309,16 +309,18 @@ def report(args, rows: list) -> None:
     for line in suite_lines(table, args.tasks):
         print(line)
 
-def suite_lines(table: dict, tasks: list) -> list:
-    """The benchmark's answer, from ``table[(task, input)] = (success rate, policy ms)``.
 
-    The suite is the tasks whose ``proprio`` success is below 30 % (issue 26's test that
-    vision is needed; every task when ``proprio`` was not run). Prints its tasks, the mean
-    ``pc`` and ``rgb_aligned`` success over them, ``ratio_rgb_aligned_over_pc`` —
-    ``undefined`` (with the reason) when ``pc`` is 0 there — and whether the headline holds
-    (``rgb_aligned`` >= 90 % of ``pc`` on the suite and above 0: a suite where nothing
-    succeeds answers nothing); a mean needs every suite task's cell. Then the student against its teacher
-    (``rgb_aligned``) in success and policy time, over the same tasks.
+def suite_lines(table: dict, tasks: list) -> list:
+    """The benchmark's answer as printed lines, from ``table[(task, input)] = (success rate,
+    policy ms)``.
+
+    The suite is the tasks whose ``proprio`` success is below 30 % (the test that vision is
+    needed; every task when ``proprio`` was not run). Lines: its tasks; the mean ``pc`` and
+    ``rgb_aligned`` success over them, ``ratio_rgb_aligned_over_pc`` (``undefined(pc=0)``
+    when ``pc`` is 0 there) and whether the headline holds (``rgb_aligned`` >= 90 % of ``pc``
+    and above 0: a suite where nothing succeeds answers nothing); then the student against its
+    teacher (``rgb_aligned``) in success and policy time. A mean needs every suite task's
+    cell; without them its line is left out.
     """
     has_proprio = any(table.get((t, 'proprio')) for t in tasks)
     suite = [t for t in tasks if table.get((t, 'proprio')) and table[t, 'proprio'][0] < 0.3] \
