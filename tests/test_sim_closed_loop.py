@@ -192,6 +192,12 @@ def test_benchmark_suite_is_the_tasks_where_proprio_fails():
     table[('b', 'pc')] = (0.6, 9.0)         # 0.375 / 0.55 = 0.68 < 0.9
     assert lines(table, ['a', 'b'])[1].endswith('ratio_rgb_aligned_over_pc=0.682 '
                                                'rgb_aligned_ge_90pct_of_pc=0')
+    # the rgb control: (0.45 + 0.30) / 2 = 0.375 over (0.30 + 0.20) / 2 = 0.250 -> 1.5
+    table.update({('a', 'rgb'): (0.30, 50.0), ('b', 'rgb'): (0.20, 50.0)})
+    assert 'suite_success_rgb=0.250 ratio_rgb_aligned_over_rgb=1.500' in lines(table, ['a', 'b'])
+    table.update({('a', 'rgb'): (0.0, 50.0), ('b', 'rgb'): (0.0, 50.0)})
+    assert 'suite_success_rgb=0.000 ratio_rgb_aligned_over_rgb=undefined(rgb=0)' in lines(
+        table, ['a', 'b'])
     del table[('b', 'pc')]                  # a suite task without its pc cell: no mean
     assert not any(line.startswith('suite_success_pc') for line in lines(table, ['a', 'b']))
 

@@ -318,9 +318,10 @@ def suite_lines(table: dict, tasks: list) -> list:
     needed; every task when ``proprio`` was not run). Lines: its tasks; the mean ``pc`` and
     ``rgb_aligned`` success over them, ``ratio_rgb_aligned_over_pc`` (``undefined(pc=0)``
     when ``pc`` is 0 there) and whether the headline holds (``rgb_aligned`` >= 90 % of ``pc``
-    and above 0: a suite where nothing succeeds answers nothing); then the student against its
-    teacher (``rgb_aligned``) in success and policy time. A mean needs every suite task's
-    cell; without them its line is left out.
+    and above 0: a suite where nothing succeeds answers nothing); the ``rgb`` control (the same
+    packs through fresh, trainable adapters) against ``rgb_aligned`` — what the stage-1
+    alignment adds; then the student against its teacher (``rgb_aligned``) in success and
+    policy time. A mean needs every suite task's cell; without them its line is left out.
     """
     has_proprio = any(table.get((t, 'proprio')) for t in tasks)
     suite = [t for t in tasks if table.get((t, 'proprio')) and table[t, 'proprio'][0] < 0.3] \
@@ -333,12 +334,15 @@ def suite_lines(table: dict, tasks: list) -> list:
         return ((float(np.mean([v[0] for v in vals])), float(np.mean([v[1] for v in vals])))
                 if len(vals) == len(suite) and vals else None)
 
-    pc, ali, stu = mean('pc'), mean('rgb_aligned'), mean('student')
+    pc, ali, stu, rgb = mean('pc'), mean('rgb_aligned'), mean('student'), mean('rgb')
     if pc and ali:
         ratio = f'{ali[0] / pc[0]:.3f}' if pc[0] > 0 else 'undefined(pc=0)'
         met = int(ali[0] > 0 and ali[0] >= 0.9 * pc[0])
         lines.append(f'suite_success_pc={pc[0]:.3f} suite_success_rgb_aligned={ali[0]:.3f} '
                      f'ratio_rgb_aligned_over_pc={ratio} rgb_aligned_ge_90pct_of_pc={met}')
+    if ali and rgb:
+        ratio = f'{ali[0] / rgb[0]:.3f}' if rgb[0] > 0 else 'undefined(rgb=0)'
+        lines.append(f'suite_success_rgb={rgb[0]:.3f} ratio_rgb_aligned_over_rgb={ratio}')
     if ali and stu:
         ratio = f'{stu[0] / ali[0]:.3f}' if ali[0] > 0 else 'undefined(rgb_aligned=0)'
         lines.append(f'suite_success_student={stu[0]:.3f} student_over_teacher={ratio} '
