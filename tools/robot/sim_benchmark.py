@@ -27,7 +27,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -276,22 +275,12 @@ def closed_loop(args, task: str, seed: int, runs: dict) -> list:
 
 
 def report(args, rows: list) -> None:
-    inputs = ['expert'] + list(args.inputs)
-    lines = ['| task | ' + ' | '.join(inputs) + ' |', '|---|' + '---|' * len(inputs)]
-    table, csv_rows = {}, []
-    for task in args.tasks:
-        cells = []
-        for inp in inputs:
-            rates = [r['rate'] for r in rows if r['task'] == task and r['input'] == inp]
-            ms = [r['policy_ms'] for r in rows if r['task'] == task and r['input'] == inp]
-            table[task, inp] = (float(np.mean(rates)), float(np.mean(ms))) if rates else None
-            cells.append(f'{100 * np.mean(rates):.0f} [{100 * min(rates):.0f}–'
-                         f'{100 * max(rates):.0f}]' if rates else '–')
-            if rates:
-                csv_rows.append(dict(task=task, input=inp, mean=np.mean(rates), min=min(rates),
-                                     max=max(rates), seeds=len(rates), policy_ms=np.mean(ms)))
-        lines.append(f'| {task} | ' + ' | '.join(cells) + ' |')
-    md = '\n'.join(lines)
+    """The table (success % mean [min–max] over training seeds), the proprio test per task and
+    the suite's answer (:mod:`oneformer3d.robot.evaluation.closed_loop_report`); writes
+    ``<work-root>/sim_benchmark.{md,csv}``."""
+    from oneformer3d.robot.evaluation.closed_loop_report import (proprio_lines, suite_lines,
+                                                                 success_table)
+    md, table, csv_rows = success_table(rows, args.tasks, ['expert'] + list(args.inputs))
     print(md)
     with open(osp.join(args.work_root, 'sim_benchmark.md'), 'w') as fh:
         fh.write(f'success % (mean [min–max] over {args.train_seeds} training seeds), '
@@ -301,53 +290,8 @@ def report(args, rows: list) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(csv_rows[0]))
         writer.writeheader()
         writer.writerows(csv_rows)
-    for task in args.tasks:
-        p = table.get((task, 'proprio'))
-        if p is not None:
-            print(f'task={task} proprio_success={p[0]:.2f} below_30pct={int(p[0] < 0.3)}')
-
-    for line in suite_lines(table, args.tasks):
+    for line in proprio_lines(table, args.tasks) + suite_lines(table, args.tasks):
         print(line)
-
-
-def suite_lines(table: dict, tasks: list) -> list:
-    """The benchmark's answer as printed lines, from ``table[(task, input)] = (success rate,
-    policy ms)``.
-
-    The suite is the tasks whose ``proprio`` success is below 30 % (the test that vision is
-    needed; every task when ``proprio`` was not run). Lines: its tasks; the mean ``pc`` and
-    ``rgb_aligned`` success over them, ``ratio_rgb_aligned_over_pc`` (``undefined(pc=0)``
-    when ``pc`` is 0 there) and whether the headline holds (``rgb_aligned`` >= 90 % of ``pc``
-    and above 0: a suite where nothing succeeds answers nothing); the ``rgb`` control (the same
-    packs through fresh, trainable adapters) against ``rgb_aligned`` — what the stage-1
-    alignment adds; then the student against its teacher (``rgb_aligned``) in success and
-    policy time. A mean needs every suite task's cell; without them its line is left out.
-    """
-    has_proprio = any(table.get((t, 'proprio')) for t in tasks)
-    suite = [t for t in tasks if table.get((t, 'proprio')) and table[t, 'proprio'][0] < 0.3] \
-        if has_proprio else list(tasks)
-    lines = [f'suite_tasks={",".join(suite) or "none"} '
-             f'rule={"proprio_below_30pct" if has_proprio else "all_tasks"}']
-
-    def mean(inp):
-        vals = [table[t, inp] for t in suite if table.get((t, inp))]
-        return ((float(np.mean([v[0] for v in vals])), float(np.mean([v[1] for v in vals])))
-                if len(vals) == len(suite) and vals else None)
-
-    pc, ali, stu, rgb = mean('pc'), mean('rgb_aligned'), mean('student'), mean('rgb')
-    if pc and ali:
-        ratio = f'{ali[0] / pc[0]:.3f}' if pc[0] > 0 else 'undefined(pc=0)'
-        met = int(ali[0] > 0 and ali[0] >= 0.9 * pc[0])
-        lines.append(f'suite_success_pc={pc[0]:.3f} suite_success_rgb_aligned={ali[0]:.3f} '
-                     f'ratio_rgb_aligned_over_pc={ratio} rgb_aligned_ge_90pct_of_pc={met}')
-    if ali and rgb:
-        ratio = f'{ali[0] / rgb[0]:.3f}' if rgb[0] > 0 else 'undefined(rgb=0)'
-        lines.append(f'suite_success_rgb={rgb[0]:.3f} ratio_rgb_aligned_over_rgb={ratio}')
-    if ali and stu:
-        ratio = f'{stu[0] / ali[0]:.3f}' if ali[0] > 0 else 'undefined(rgb_aligned=0)'
-        lines.append(f'suite_success_student={stu[0]:.3f} student_over_teacher={ratio} '
-                     f'teacher_ms_over_student_ms={ali[1] / stu[1]:.2f}')
-    return lines
 
 
 def main(argv=None):

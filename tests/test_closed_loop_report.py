@@ -1,0 +1,154 @@
+"""The closed-loop benchmark's report (oneformer3d/robot/evaluation/closed_loop_report.py,
+tools/robot/sim_report.py): the suite's answer and the table from cells written by hand in the
+benchmark's layout, computed by hand; cells that do not belong in one table refused."""
+import json
+
+import pytest
+
+from oneformer3d.robot.evaluation.closed_loop_report import read_cells, suite_lines
+from .conftest import call_tool
+
+EVAL = dict(eval_seeds='1000-1019', max_steps=120, gain=10.0, target='expert_action',
+            keypoints=16, proprio_noise=0.02)
+TRAIN = dict(iters=3000, aligner_iters=100, pack_encoders=['rgb=RGBPatchEncoder'],
+             short_side=98, target='expert_action', keypoints=16, proprio_noise=0.02)
+
+
+def put_cell(root, task, inp, seed, k, n=20, ms=10.0, run=None, **settings):
+    """One cell as sim_benchmark.closed_loop stores it (and its seed folder's training request)."""
+    folder = root / task if seed is None else root / task / f'seed{seed}' / 'closed_loop'
+    folder.mkdir(parents=True, exist_ok=True)
+    name = 'closed_loop_expert' if seed is None else (run or f'action_head_rlbench_{inp}')
+    request = dict(EVAL, input=inp, run=None if seed is None else name, **settings)
+    row = dict(task=task, input=inp, rate=k / n, trials=n, policy_ms=ms, mean_steps=90.0)
+    (folder / f'{name}.json').write_text(json.dumps(dict(request=request, row=row, line='')))
+    if seed is not None:
+        req = folder.parent / 'benchmark_request.json'
+        if not req.exists():
+            extra = {k: v for k, v in settings.items() if k == 'pc_norm'}
+            req.write_text(json.dumps(dict(TRAIN, episodes=[f'{task}-ep{i}' for i in range(3)],
+                                           **extra)))
+
+
+def test_suite_is_the_tasks_where_proprio_fails():
+    """The headline over the tasks with proprio < 30 % only; pc at 0 gives an undefined ratio,
+    not nan; the rgb control against rgb_aligned; a suite task without a cell gives no mean."""
+    # the measured keypoints + noise rows (button-press-topdown, dial-turn) and a task where
+    # proprio succeeds (window-open's 40 %), whose 100 % rgb_aligned must not count
+    table = {('bpt', 'pc'): (0.0, 9.3), ('bpt', 'rgb_aligned'): (0.65, 53.0),
+             ('bpt', 'proprio'): (0.0, 1.3), ('dial', 'pc'): (0.0, 9.0),
+             ('dial', 'rgb_aligned'): (0.30, 50.0), ('dial', 'proprio'): (0.05, 1.2),
+             ('win', 'pc'): (1.0, 9.0), ('win', 'rgb_aligned'): (1.0, 50.0),
+             ('win', 'proprio'): (0.40, 1.2)}
+    assert suite_lines(table, ['bpt', 'dial', 'win']) == [
+        'suite_tasks=bpt,dial rule=proprio_below_30pct',
+        'suite_success_pc=0.000 suite_success_rgb_aligned=0.475 '
+        'ratio_rgb_aligned_over_pc=undefined(pc=0) rgb_aligned_ge_90pct_of_pc=1']
+    # (0.45 + 0.30) / 2 = 0.375 over (0.50 + 0.30) / 2 = 0.400 -> 0.9375 >= 0.9; the student
+    # at (0.40 + 0.20) / 2 = 0.300 -> 0.800 of its teacher, 52.5 / 5.25 = 10x faster
+    table = {('a', 'pc'): (0.5, 9.0), ('a', 'rgb_aligned'): (0.45, 50.0),
+             ('a', 'student'): (0.40, 5.0), ('b', 'pc'): (0.3, 9.0),
+             ('b', 'rgb_aligned'): (0.30, 55.0), ('b', 'student'): (0.20, 5.5)}
+    assert suite_lines(table, ['a', 'b']) == [
+        'suite_tasks=a,b rule=all_tasks',
+        'suite_success_pc=0.400 suite_success_rgb_aligned=0.375 '
+        'ratio_rgb_aligned_over_pc=0.938 rgb_aligned_ge_90pct_of_pc=1',
+        'suite_success_student=0.300 student_over_teacher=0.800 teacher_ms_over_student_ms=10.00']
+    table[('b', 'pc')] = (0.6, 9.0)         # 0.375 / 0.55 = 0.68 < 0.9
+    assert suite_lines(table, ['a', 'b'])[1].endswith('ratio_rgb_aligned_over_pc=0.682 '
+                                                      'rgb_aligned_ge_90pct_of_pc=0')
+    # the rgb control: (0.45 + 0.30) / 2 = 0.375 over (0.30 + 0.20) / 2 = 0.250 -> 1.5
+    table.update({('a', 'rgb'): (0.30, 50.0), ('b', 'rgb'): (0.20, 50.0)})
+    assert 'suite_success_rgb=0.250 ratio_rgb_aligned_over_rgb=1.500' in suite_lines(
+        table, ['a', 'b'])
+    table.update({('a', 'rgb'): (0.0, 50.0), ('b', 'rgb'): (0.0, 50.0)})
+    assert 'suite_success_rgb=0.000 ratio_rgb_aligned_over_rgb=undefined(rgb=0)' in suite_lines(
+        table, ['a', 'b'])
+    del table[('b', 'pc')]                  # a suite task without its pc cell: no mean
+    assert not any(line.startswith('suite_success_pc') for line in suite_lines(table, ['a', 'b']))
+
+
+@pytest.fixture
+def two_roots(tmp_path):
+    """The layout this slice measured: rgb_aligned / rgb / proprio in one root, pc with its
+    input norm in another; two tasks, two training seeds."""
+    a, b = tmp_path / 'kpn', tmp_path / 'kpn_bn'
+    cells = {('t1', 'rgb_aligned'): (13, 9), ('t1', 'rgb'): (9, 7), ('t1', 'proprio'): (0, 0),
+             ('t2', 'rgb_aligned'): (5, 3), ('t2', 'rgb'): (4, 4), ('t2', 'proprio'): (1, 2)}
+    for (task, inp), ks in cells.items():
+        put_cell(a, task, 'expert', None, 20, ms=0.1)
+        for seed, k in enumerate(ks):
+            put_cell(a, task, inp, seed, k, run=None if inp != 'rgb' else
+                     'action_head_rlbench_rgb_raw', ms=40.0)
+    for task, ks in (('t1', (17, 20)), ('t2', (9, 1))):
+        put_cell(b, task, 'expert', None, 20, ms=0.1, pc_norm='BN1d')
+        for seed, k in enumerate(ks):
+            put_cell(b, task, 'pc', seed, k, pc_norm='BN1d')
+    return a, b
+
+
+def test_report_joins_roots_by_hand(two_roots, tmp_path):
+    rc, log = call_tool('robot/sim_report', *two_roots, '--out', tmp_path / 'out' / 'table')
+    assert rc == 0, log
+    assert ('eval_seeds=1000-1019 max_steps=120 gain=1/action_scale target=expert_action '
+            'keypoints=16 proprio_noise=0.02 pc_norm=BN1d') in log
+    # t1: expert 100; pc (17 + 20) / 40 = 92.5 -> 92 [85–100]; rgb_aligned (13 + 9) / 40 = 55;
+    # rgb (9 + 7) / 40 = 40; proprio 0. t2: pc 25 [5–45]; rgb_aligned 20 [15–25];
+    # rgb 20 [20–20]; proprio 7.5 -> 8 [5–10]
+    assert '| task | expert | pc | rgb_aligned | rgb | proprio |' in log
+    assert '| t1 | 100 [100–100] | 92 [85–100] | 55 [45–65] | 40 [35–45] | 0 [0–0] |' in log
+    assert '| t2 | 100 [100–100] | 25 [5–45] | 20 [15–25] | 20 [20–20] | 8 [5–10] |' in log
+    assert 'seeds=pc:2 rgb_aligned:2 rgb:2 proprio:2' in log
+    # suite: both tasks (proprio 0 and 7.5 %); pc (0.925 + 0.25) / 2 = 0.5875, rgb_aligned
+    # (0.55 + 0.20) / 2 = 0.375 -> 0.638; rgb (0.40 + 0.20) / 2 = 0.300 -> 1.250
+    assert 'suite_success_pc=0.588 suite_success_rgb_aligned=0.375 ' \
+           'ratio_rgb_aligned_over_pc=0.638 rgb_aligned_ge_90pct_of_pc=0' in log
+    assert 'suite_success_rgb=0.300 ratio_rgb_aligned_over_rgb=1.250' in log
+    assert 'note=' not in log
+    md = (tmp_path / 'out' / 'table.md').read_text()
+    assert '| t2 | 100 [100–100] | 25 [5–45]' in md and 'ratio_rgb_aligned_over_pc=0.638' in md
+    csv = (tmp_path / 'out' / 'table.csv').read_text().splitlines()
+    assert csv[0] == 'task,input,mean,min,max,seeds,policy_ms' and len(csv) == 1 + 2 * 5
+    rc, log = call_tool('robot/sim_report', *two_roots, '--tasks', 't2', '--inputs', 'pc',
+                        'rgb_aligned')
+    assert rc == 0 and '| t2 | 100 [100–100] | 25 [5–45] | 20 [15–25] |' in log and 't1' not in log
+
+
+def test_report_refuses_cells_that_do_not_belong_together(two_roots, tmp_path):
+    a, b = two_roots
+    cells, _ = read_cells([a, b])
+    assert len(cells) == 2 + 2 * 2 * 4          # one expert per task, 2 tasks x 2 seeds x 4
+    # another evaluation
+    c = tmp_path / 'other_eval'
+    put_cell(c, 't1', 'student', 0, 12, **dict(EVAL, eval_seeds='1000-1049'))
+    with pytest.raises(ValueError, match=r'other_eval/t1/seed0/closed_loop/.*other eval_seeds '
+                                         r"\('1000-1019' vs '1000-1049'\)"):
+        read_cells([a, c])
+    # the same cell twice with another result
+    d = tmp_path / 'again'
+    put_cell(d, 't1', 'rgb_aligned', 0, 12)
+    with pytest.raises(ValueError, match=r'task t1 input rgb_aligned seed 0 twice'):
+        read_cells([a, d])
+    # pc cells with and without the norm
+    e = tmp_path / 'pc_plain'
+    put_cell(e, 't1', 'pc', 2, 0)
+    with pytest.raises(ValueError, match=r"pc cells with other pc_norm \('BN1d' vs None\)"):
+        read_cells([b, e])
+    # a seed folder trained with other iterations
+    f = tmp_path / 'short'
+    put_cell(f, 't1', 'student', 0, 10)
+    req = f / 't1' / 'seed0' / 'benchmark_request.json'
+    req.write_text(json.dumps(dict(json.loads(req.read_text()), iters=600)))
+    with pytest.raises(ValueError, match=r'trained with other iters \(3000 vs 600\)'):
+        read_cells([a, f])
+    # the demos of one task differ within it, not across tasks
+    g = tmp_path / 'other_demos'
+    put_cell(g, 't1', 'student', 0, 10)
+    req = g / 't1' / 'seed0' / 'benchmark_request.json'
+    req.write_text(json.dumps(dict(json.loads(req.read_text()), episodes=['x'])))
+    with pytest.raises(ValueError, match=r'trained with other episodes'):
+        read_cells([a, g])
+    rc, log = call_tool('robot/sim_report', tmp_path / 'nothing')
+    assert rc != 0 and 'nothing: no closed-loop cells' in log
+    rc, log = call_tool('robot/sim_report', a, '--tasks', 't3')
+    assert rc != 0 and "no cells for tasks ['t3']" in log and "['t1', 't2']" in log

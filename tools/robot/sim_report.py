@@ -1,0 +1,81 @@
+"""The closed-loop benchmark's table and answer from the cells it stored, in one or more work
+roots (docs/robot_sim.md, "Results from several work roots").
+
+    python tools/robot/sim_report.py work_dirs/sim_bench_kpn work_dirs/sim_bench_kpn_bn
+    python tools/robot/sim_report.py work_dirs/sim_bench --tasks dial-turn-v3 --out results/dial
+
+``tools/robot/sim_benchmark.py`` prints the table of the cells one run asked for; routes run in
+separate roots (side by side, or with a setting that reaches one route only, such as
+``--pc-norm``) are put together here. Cells join one table only when they were evaluated and
+trained alike (``oneformer3d/robot/evaluation/closed_loop_report.py``); otherwise the tool stops,
+naming both files and the setting.
+
+Prints ``cells=N roots=... eval_seeds=... max_steps=... target=... pc_norm=...``, the table
+(success % mean [min–max] over training seeds; ``seeds=`` per input), the ``proprio`` test per
+task and the suite's lines (``suite_tasks=``, ``ratio_rgb_aligned_over_pc=``,
+``ratio_rgb_aligned_over_rgb=``, the student against its teacher). ``--out PREFIX`` writes
+``PREFIX.md`` and ``PREFIX.csv``.
+"""
+import argparse
+import csv
+import os
+import os.path as osp
+import sys
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('roots', nargs='+', help='work roots of tools/robot/sim_benchmark.py')
+    p.add_argument('--tasks', nargs='+', help='rows (default: every task with cells)')
+    p.add_argument('--inputs', nargs='+', help='columns (default: every input with cells)')
+    p.add_argument('--out', help='write PREFIX.md and PREFIX.csv')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from oneformer3d.robot.evaluation.closed_loop_report import (CELL_SETTINGS, proprio_lines,
+                                                                 read_cells, suite_lines,
+                                                                 success_table)
+    try:
+        cells, notes = read_cells(args.roots)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(str(err)) from None
+    known = sorted({c['task'] for c in cells})
+    unknown = sorted(set(args.tasks or []) - set(known))
+    if unknown:
+        raise SystemExit(f'no cells for tasks {unknown} in {args.roots}; tasks there: {known}')
+    cells = [c for c in cells if not args.tasks or c['task'] in args.tasks]
+    tasks = args.tasks or list(dict.fromkeys(c['task'] for c in cells))
+    md, table, csv_rows = success_table(cells, tasks, args.inputs)
+    request = cells[0]['request']
+    pc = [c for c in cells if c['input'] == 'pc']
+    shown = dict(request)
+    if request.get('target') == 'expert_action':     # the rule fixes the controller's gain
+        shown['gain'] = '1/action_scale'
+    head = (f'cells={len(cells)} roots={",".join(args.roots)} ' +
+            ' '.join(f'{k}={shown.get(k)}' for k in CELL_SETTINGS) +
+            (f' pc_norm={pc[0]["request"].get("pc_norm")}' if pc else ''))
+    seeds = {}
+    for row in csv_rows:
+        seeds.setdefault(row['input'], set()).add(row['seeds'])
+    seed_line = 'seeds=' + ' '.join(f'{i}:{"/".join(map(str, sorted(n)))}'
+                                    for i, n in seeds.items() if i != 'expert')
+    lines = notes + [head, md, seed_line] + proprio_lines(table, tasks) + suite_lines(table, tasks)
+    print('\n'.join(lines))
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out + '.md', 'w') as fh:
+            fh.write('\n\n'.join([head, md, '\n'.join([seed_line] + proprio_lines(table, tasks) +
+                                                     suite_lines(table, tasks))]) + '\n')
+        with open(args.out + '.csv', 'w', newline='') as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(csv_rows[0]))
+            writer.writeheader()
+            writer.writerows(csv_rows)
+        print(f'written: {args.out}.{{md,csv}}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
