@@ -2,10 +2,12 @@
 tools/robot/sim_report.py): the suite's answer and the table from cells written by hand in the
 benchmark's layout, computed by hand; cells that do not belong in one table refused."""
 import json
+import re
 
 import pytest
 
-from oneformer3d.robot.evaluation.closed_loop_report import read_cells, suite_lines
+from oneformer3d.robot.evaluation.closed_loop_report import (ratio_intervals, read_cells,
+                                                             suite_lines)
 from .conftest import call_tool
 
 EVAL = dict(eval_seeds='1000-1019', max_steps=120, gain=10.0, target='expert_action',
@@ -105,6 +107,13 @@ def test_report_joins_roots_by_hand(two_roots, tmp_path):
            'ratio_rgb_aligned_over_pc=0.638 rgb_aligned_ge_90pct_of_pc=0' in log
     assert 'suite_success_rgb=0.300 ratio_rgb_aligned_over_rgb=1.250' in log
     assert 'note=' not in log
+    # bootstrap intervals around the point ratios (0.638 and 1.250)
+    m = re.search(r'ci95_ratio_rgb_aligned_over_pc=\[([\d.]+),([\d.]+)\] '
+                  r'ci95_ratio_rgb_aligned_over_rgb=\[([\d.]+),([\d.]+)\] '
+                  r'bootstrap=training_seeds\+layouts draws=2000 seed=0', log)
+    assert m, log
+    lo, hi, lo2, hi2 = map(float, m.groups())
+    assert lo < 0.638 < hi < 1 and lo2 < 1.250 < hi2
     md = (tmp_path / 'out' / 'table.md').read_text()
     assert '| t2 | 100 [100–100] | 25 [5–45]' in md and 'ratio_rgb_aligned_over_pc=0.638' in md
     csv = (tmp_path / 'out' / 'table.csv').read_text().splitlines()
@@ -152,3 +161,28 @@ def test_report_refuses_cells_that_do_not_belong_together(two_roots, tmp_path):
     assert rc != 0 and 'nothing: no closed-loop cells' in log
     rc, log = call_tool('robot/sim_report', a, '--tasks', 't3')
     assert rc != 0 and "no cells for tasks ['t3']" in log and "['t1', 't2']" in log
+
+
+def test_ratio_intervals_against_binomial_quantiles():
+    """The bootstrap against cases with a known answer: a constant denominator leaves the
+    numerator's binomial quantiles (scipy); two seeds at 0 % and 100 % give [0, 1]; a
+    denominator drawn at 0 is dropped as often as Binomial(20, 0.05) gives 0."""
+    from scipy.stats import binom
+    cells = [dict(task='t', input='pc', seed=0, rate=1.0, trials=40),
+             dict(task='t', input='rgb_aligned', seed=0, rate=0.5, trials=40)]
+    lo, hi, dropped = ratio_intervals(cells, ['t'], draws=20000)['rgb_aligned', 'pc']
+    assert dropped == 0
+    assert lo == pytest.approx(binom.ppf(0.025, 40, 0.5) / 40, abs=1 / 40)
+    assert hi == pytest.approx(binom.ppf(0.975, 40, 0.5) / 40, abs=1 / 40)
+    # training seeds: rgb_aligned 0 % on one, 100 % on the other (no layout spread); pc 100 %
+    cells = [dict(task='t', input='pc', seed=s, rate=1.0, trials=20) for s in (0, 1)] + [
+        dict(task='t', input='rgb_aligned', seed=s, rate=float(s), trials=20) for s in (0, 1)]
+    assert ratio_intervals(cells, ['t'])['rgb_aligned', 'pc'] == (0.0, 1.0, 0)
+    # the suite's mean over tasks: a second task at 100 / 100 halves the spread -> [0.5, 1]
+    cells += [dict(task='u', input=i, seed=0, rate=1.0, trials=20) for i in ('pc', 'rgb_aligned')]
+    assert ratio_intervals(cells, ['t', 'u'])['rgb_aligned', 'pc'] == (0.5, 1.0, 0)
+    assert ('rgb_aligned', 'rgb') not in ratio_intervals(cells, ['t', 'u'])   # no rgb cells
+    cells = [dict(task='t', input='pc', seed=0, rate=0.05, trials=20),
+             dict(task='t', input='rgb_aligned', seed=0, rate=0.5, trials=20)]
+    dropped = ratio_intervals(cells, ['t'], draws=20000)['rgb_aligned', 'pc'][2]
+    assert dropped / 20000 == pytest.approx(0.95 ** 20, abs=0.015)

@@ -96,11 +96,14 @@ def test_closed_loop_line_strip_and_reuse(trained, capsys):
     again = bench.closed_loop(args, TASK, 0, {'pc': str(run)})
     log = capsys.readouterr().out
     assert again == rows and log.count('(reused)') == 2 and '$ ' not in log, log
+    bench.report(args, rows)                  # the benchmark's own table of these rows
+    e = round(100 * rows[0]['rate'])
+    table = (root / 'sim_benchmark.md').read_text()
+    assert f'| {TASK} | {e} [{e}–{e}] | {50 * k} [{50 * k}–{50 * k}] | – | – | – |' in table
     # the report tool reads back what the benchmark stored: the same success, the expert's
     # row, and a note that this root's training request (made outside the benchmark) is absent
     rc, log = call_tool('robot/sim_report', root)
     assert rc == 0, log
-    e = round(100 * rows[0]['rate'])
     assert f'| {TASK} | {e} [{e}–{e}] | {50 * k} [{50 * k}–{50 * k}] |' in log, log
     assert 'cells=2 ' in log and 'eval_seeds=100-101 max_steps=25 gain=10' in log
     assert 'note=no_training_request' in log and 'suite_tasks=drawer-open-v3 rule=all_tasks' in log

@@ -278,8 +278,8 @@ def report(args, rows: list) -> None:
     """The table (success % mean [min–max] over training seeds), the proprio test per task and
     the suite's answer (:mod:`oneformer3d.robot.evaluation.closed_loop_report`); writes
     ``<work-root>/sim_benchmark.{md,csv}``."""
-    from oneformer3d.robot.evaluation.closed_loop_report import (proprio_lines, suite_lines,
-                                                                 success_table)
+    from oneformer3d.robot.evaluation.closed_loop_report import (interval_lines, proprio_lines,
+                                                                 suite_lines, success_table)
     md, table, csv_rows = success_table(rows, args.tasks, ['expert'] + list(args.inputs))
     print(md)
     with open(osp.join(args.work_root, 'sim_benchmark.md'), 'w') as fh:
@@ -290,7 +290,8 @@ def report(args, rows: list) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(csv_rows[0]))
         writer.writeheader()
         writer.writerows(csv_rows)
-    for line in proprio_lines(table, args.tasks) + suite_lines(table, args.tasks):
+    for line in (proprio_lines(table, args.tasks) + suite_lines(table, args.tasks) +
+                 interval_lines(rows, args.tasks)):
         print(line)
 
 

@@ -13,7 +13,9 @@ naming both files and the setting.
 Prints ``cells=N roots=... eval_seeds=... max_steps=... target=... pc_norm=...``, the table
 (success % mean [min–max] over training seeds; ``seeds=`` per input), the ``proprio`` test per
 task and the suite's lines (``suite_tasks=``, ``ratio_rgb_aligned_over_pc=``,
-``ratio_rgb_aligned_over_rgb=``, the student against its teacher). ``--out PREFIX`` writes
+``ratio_rgb_aligned_over_rgb=``, the student against its teacher) and their bootstrap
+intervals over training seeds and layouts (``ci95_ratio_rgb_aligned_over_pc=[lo,hi]`` ...).
+``--out PREFIX`` writes
 ``PREFIX.md`` and ``PREFIX.csv``.
 """
 import argparse
@@ -35,9 +37,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from oneformer3d.robot.evaluation.closed_loop_report import (CELL_SETTINGS, proprio_lines,
-                                                                 read_cells, suite_lines,
-                                                                 success_table)
+    from oneformer3d.robot.evaluation.closed_loop_report import (CELL_SETTINGS, interval_lines,
+                                                                 proprio_lines, read_cells,
+                                                                 suite_lines, success_table)
     try:
         cells, notes = read_cells(args.roots)
     except (FileNotFoundError, ValueError) as err:
@@ -62,13 +64,13 @@ def main(argv=None):
         seeds.setdefault(row['input'], set()).add(row['seeds'])
     seed_line = 'seeds=' + ' '.join(f'{i}:{"/".join(map(str, sorted(n)))}'
                                     for i, n in seeds.items() if i != 'expert')
-    lines = notes + [head, md, seed_line] + proprio_lines(table, tasks) + suite_lines(table, tasks)
-    print('\n'.join(lines))
+    answer = ([seed_line] + proprio_lines(table, tasks) + suite_lines(table, tasks) +
+              interval_lines(cells, tasks))
+    print('\n'.join(notes + [head, md] + answer))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out + '.md', 'w') as fh:
-            fh.write('\n\n'.join([head, md, '\n'.join([seed_line] + proprio_lines(table, tasks) +
-                                                     suite_lines(table, tasks))]) + '\n')
+            fh.write('\n\n'.join([head, md, '\n'.join(answer)]) + '\n')
         with open(args.out + '.csv', 'w', newline='') as fh:
             writer = csv.DictWriter(fh, fieldnames=list(csv_rows[0]))
             writer.writeheader()

@@ -184,8 +184,7 @@ def suite_lines(table: dict, tasks: Sequence[str]) -> List[str]:
     policy time. A mean needs every suite task's cell; without them its line is left out.
     """
     has_proprio = any(table.get((t, 'proprio')) for t in tasks)
-    suite = [t for t in tasks if table.get((t, 'proprio')) and table[t, 'proprio'][0] < 0.3] \
-        if has_proprio else list(tasks)
+    suite = suite_of(table, tasks)
     lines = [f'suite_tasks={",".join(suite) or "none"} '
              f'rule={"proprio_below_30pct" if has_proprio else "all_tasks"}']
 
@@ -208,3 +207,69 @@ def suite_lines(table: dict, tasks: Sequence[str]) -> List[str]:
         lines.append(f'suite_success_student={stu[0]:.3f} student_over_teacher={ratio} '
                      f'teacher_ms_over_student_ms={ali[1] / stu[1]:.2f}')
     return lines
+
+
+def suite_of(table: dict, tasks: Sequence[str]) -> List[str]:
+    """The suite's tasks: ``proprio`` below 30 % (every task when ``proprio`` was not run)."""
+    if not any(table.get((t, 'proprio')) for t in tasks):
+        return list(tasks)
+    return [t for t in tasks if table.get((t, 'proprio')) and table[t, 'proprio'][0] < 0.3]
+
+
+RATIOS = (('rgb_aligned', 'pc'), ('rgb_aligned', 'rgb'), ('student', 'rgb_aligned'))
+
+
+def ratio_intervals(cells: Sequence[dict], suite: Sequence[str], draws: int = 2000,
+                    seed: int = 0, level: float = 0.95) -> Dict[Tuple[str, str], tuple]:
+    """Bootstrap intervals of the suite's success ratios (:data:`RATIOS`, numerator over
+    denominator input), over both sources of spread the table shows: training seeds and
+    evaluation layouts.
+
+    One draw: per suite task and input, the training seeds resampled with replacement, each
+    drawn seed's success redrawn as ``Binomial(trials, rate) / trials`` (resampling its
+    rollouts); their mean is the cell; the suite mean over tasks; the ratio. The suite itself
+    is fixed (the tasks of the point estimate). Percentile interval (Efron & Tibshirani 1993,
+    ch. 13); draws whose denominator is 0 are dropped and counted.
+
+    Args:
+        cells: dicts with ``task``, ``input``, ``seed``, ``rate`` (0-1), ``trials``.
+        suite: the tasks to average over.
+
+    Returns:
+        ``{(num, den): (lo, hi, dropped draws)}`` for the ratios whose inputs have a cell on
+        every suite task.
+    """
+    rng = np.random.default_rng(seed)
+    out = {}
+    for num, den in RATIOS:
+        groups = {(t, i): [c for c in cells if c['task'] == t and c['input'] == i]
+                  for t in suite for i in (num, den)}
+        if not suite or not all(groups.values()):
+            continue
+        means = {}
+        for key, own in groups.items():
+            rate = np.array([c['rate'] for c in own])
+            trials = np.array([c['trials'] for c in own])
+            pick = rng.integers(0, len(own), size=(draws, len(own)))
+            means[key] = (rng.binomial(trials[pick], rate[pick]) / trials[pick]).mean(axis=1)
+        top = np.mean([means[t, num] for t in suite], axis=0)
+        bottom = np.mean([means[t, den] for t in suite], axis=0)
+        ok = bottom > 0
+        if not ok.any():
+            continue
+        alpha = (1 - level) / 2
+        lo, hi = np.quantile(top[ok] / bottom[ok], [alpha, 1 - alpha])
+        out[num, den] = (float(lo), float(hi), int((~ok).sum()))
+    return out
+
+
+def interval_lines(cells: Sequence[dict], tasks: Sequence[str], draws: int = 2000) -> List[str]:
+    """``ci95_ratio_<num>_over_<den>=[lo,hi]`` per ratio of :func:`ratio_intervals` over the
+    suite of ``tasks``, then ``bootstrap=...`` (what was resampled, draws, seed)."""
+    _, table, _ = success_table(cells, tasks)
+    found = ratio_intervals(cells, suite_of(table, tasks), draws=draws)
+    if not found:
+        return []
+    parts = [f'ci95_ratio_{n}_over_{d}=[{lo:.2f},{hi:.2f}]' +
+             (f'(dropped={k})' if k else '') for (n, d), (lo, hi, k) in found.items()]
+    return [' '.join(parts) + f' bootstrap=training_seeds+layouts draws={draws} seed=0']
