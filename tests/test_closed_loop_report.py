@@ -161,6 +161,8 @@ def test_report_refuses_cells_that_do_not_belong_together(two_roots, tmp_path):
     assert rc != 0 and 'nothing: no closed-loop cells' in log
     rc, log = call_tool('robot/sim_report', a, '--tasks', 't3')
     assert rc != 0 and "no cells for tasks ['t3']" in log and "['t1', 't2']" in log
+    rc, log = call_tool('robot/sim_report', a, '--inputs', 'rgb_raw')
+    assert rc != 0 and "no cells for inputs ['rgb_raw']" in log and "'rgb_aligned'" in log
 
 
 def test_ratio_intervals_against_binomial_quantiles():

@@ -48,6 +48,10 @@ def main(argv=None):
     unknown = sorted(set(args.tasks or []) - set(known))
     if unknown:
         raise SystemExit(f'no cells for tasks {unknown} in {args.roots}; tasks there: {known}')
+    inputs = sorted({c['input'] for c in cells})
+    if set(args.inputs or []) - set(inputs):
+        raise SystemExit(f'no cells for inputs {sorted(set(args.inputs) - set(inputs))} in '
+                         f'{args.roots}; inputs there: {inputs}')
     cells = [c for c in cells if not args.tasks or c['task'] in args.tasks]
     tasks = args.tasks or list(dict.fromkeys(c['task'] for c in cells))
     md, table, csv_rows = success_table(cells, tasks, args.inputs)
