@@ -7,7 +7,7 @@ import re
 import pytest
 
 from oneformer3d.robot.evaluation.closed_loop_report import (ratio_intervals, read_cells,
-                                                             suite_lines)
+                                                             success_table, suite_lines)
 from .conftest import call_tool
 
 EVAL = dict(eval_seeds='1000-1019', max_steps=120, gain=10.0, target='expert_action',
@@ -188,3 +188,26 @@ def test_ratio_intervals_against_binomial_quantiles():
              dict(task='t', input='rgb_aligned', seed=0, rate=0.5, trials=20)]
     dropped = ratio_intervals(cells, ['t'], draws=20000)['rgb_aligned', 'pc'][2]
     assert dropped / 20000 == pytest.approx(0.95 ** 20, abs=0.015)
+
+
+def test_ratios_compare_the_same_training_seeds():
+    """A student trained on seed 0 only is compared with its seed-0 teacher, not with the
+    teacher's mean over two seeds; the table itself keeps every seed."""
+    cells = [dict(task='t', input='rgb_aligned', seed=0, rate=0.60, trials=20, policy_ms=40.0),
+             dict(task='t', input='rgb_aligned', seed=1, rate=0.20, trials=20, policy_ms=40.0),
+             dict(task='t', input='student', seed=0, rate=0.45, trials=20, policy_ms=4.0),
+             dict(task='t', input='pc', seed=0, rate=0.80, trials=20, policy_ms=6.0),
+             dict(task='t', input='pc', seed=1, rate=0.40, trials=20, policy_ms=6.0)]
+    _, table, _ = success_table(cells)
+    assert table['t', 'rgb_aligned'] == (pytest.approx(0.40), 40.0)        # both seeds
+    lines = suite_lines(table, ['t'], cells)
+    # pc and rgb_aligned share both seeds: 0.40 / 0.60; the student 0.45 / 0.60 (seed 0)
+    assert 'suite_success_pc=0.600 suite_success_rgb_aligned=0.400 ' \
+           'ratio_rgb_aligned_over_pc=0.667 rgb_aligned_ge_90pct_of_pc=0' in lines
+    assert 'suite_success_student=0.450 student_over_teacher=0.750 ' \
+           'teacher_ms_over_student_ms=10.00' in lines
+    # without the cells the table's means (0.45 / 0.40) would have been compared
+    assert 'student_over_teacher=1.125' in suite_lines(table, ['t'])[-1]
+    # the bootstrap pairs the same way: seed 0 alone, each draw a Binomial(20, p) ratio
+    lo, hi, _ = ratio_intervals(cells, ['t'])['student', 'rgb_aligned']
+    assert lo < 0.75 < hi

@@ -290,7 +290,7 @@ def report(args, rows: list) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(csv_rows[0]))
         writer.writeheader()
         writer.writerows(csv_rows)
-    for line in (proprio_lines(table, args.tasks) + suite_lines(table, args.tasks) +
+    for line in (proprio_lines(table, args.tasks) + suite_lines(table, args.tasks, rows) +
                  interval_lines(rows, args.tasks)):
         print(line)
 

@@ -68,7 +68,7 @@ def main(argv=None):
         seeds.setdefault(row['input'], set()).add(row['seeds'])
     seed_line = 'seeds=' + ' '.join(f'{i}:{"/".join(map(str, sorted(n)))}'
                                     for i, n in seeds.items() if i != 'expert')
-    answer = ([seed_line] + proprio_lines(table, tasks) + suite_lines(table, tasks) +
+    answer = ([seed_line] + proprio_lines(table, tasks) + suite_lines(table, tasks, cells) +
               interval_lines(cells, tasks))
     print('\n'.join(notes + [head, md] + answer))
     if args.out:

@@ -170,7 +170,17 @@ def proprio_lines(table: dict, tasks: Sequence[str]) -> List[str]:
             for t in tasks if (t, 'proprio') in table]
 
 
-def suite_lines(table: dict, tasks: Sequence[str]) -> List[str]:
+def paired(cells: Sequence[dict], num: str, den: str) -> List[dict]:
+    """The cells of inputs ``num`` and ``den`` on the (task, training seed) pairs both have: a
+    ratio compares runs of the same seeds (a student trained on seed 0 only is compared with its
+    seed-0 teacher, not with the teacher's mean over more seeds)."""
+    keys = [{(c['task'], c['seed']) for c in cells if c['input'] == i} for i in (num, den)]
+    both = keys[0] & keys[1]
+    return [c for c in cells if c['input'] in (num, den) and (c['task'], c['seed']) in both]
+
+
+def suite_lines(table: dict, tasks: Sequence[str],
+                cells: Optional[Sequence[dict]] = None) -> List[str]:
     """The benchmark's answer as printed lines, from ``table[(task, input)] = (success rate,
     policy ms)``.
 
@@ -182,26 +192,32 @@ def suite_lines(table: dict, tasks: Sequence[str]) -> List[str]:
     packs through fresh, trainable adapters) against ``rgb_aligned`` — what the stage-1
     alignment adds; then the student against its teacher (``rgb_aligned``) in success and
     policy time. A mean needs every suite task's cell; without them its line is left out.
+    With ``cells`` (dicts with ``task``, ``input``, ``seed``, ``rate``, ``policy_ms``) each of
+    these lines compares its two inputs over the training seeds both have (:func:`paired`);
+    the suite still follows ``table``.
     """
     has_proprio = any(table.get((t, 'proprio')) for t in tasks)
     suite = suite_of(table, tasks)
     lines = [f'suite_tasks={",".join(suite) or "none"} '
              f'rule={"proprio_below_30pct" if has_proprio else "all_tasks"}']
 
-    def mean(inp):
-        vals = [table[t, inp] for t in suite if table.get((t, inp))]
+    def mean(inp, other):
+        own = table if cells is None else success_table(paired(cells, inp, other), suite)[1]
+        vals = [own[t, inp] for t in suite if own.get((t, inp))]
         return ((float(np.mean([v[0] for v in vals])), float(np.mean([v[1] for v in vals])))
                 if len(vals) == len(suite) and vals else None)
 
-    pc, ali, stu, rgb = mean('pc'), mean('rgb_aligned'), mean('student'), mean('rgb')
+    pc, ali = mean('pc', 'rgb_aligned'), mean('rgb_aligned', 'pc')
     if pc and ali:
         ratio = f'{ali[0] / pc[0]:.3f}' if pc[0] > 0 else 'undefined(pc=0)'
         met = int(ali[0] > 0 and ali[0] >= 0.9 * pc[0])
         lines.append(f'suite_success_pc={pc[0]:.3f} suite_success_rgb_aligned={ali[0]:.3f} '
                      f'ratio_rgb_aligned_over_pc={ratio} rgb_aligned_ge_90pct_of_pc={met}')
+    ali, rgb = mean('rgb_aligned', 'rgb'), mean('rgb', 'rgb_aligned')
     if ali and rgb:
         ratio = f'{ali[0] / rgb[0]:.3f}' if rgb[0] > 0 else 'undefined(rgb=0)'
         lines.append(f'suite_success_rgb={rgb[0]:.3f} ratio_rgb_aligned_over_rgb={ratio}')
+    ali, stu = mean('rgb_aligned', 'student'), mean('student', 'rgb_aligned')
     if ali and stu:
         ratio = f'{stu[0] / ali[0]:.3f}' if ali[0] > 0 else 'undefined(rgb_aligned=0)'
         lines.append(f'suite_success_student={stu[0]:.3f} student_over_teacher={ratio} '
@@ -225,7 +241,8 @@ def ratio_intervals(cells: Sequence[dict], suite: Sequence[str], draws: int = 20
     denominator input), over both sources of spread the table shows: training seeds and
     evaluation layouts.
 
-    One draw: per suite task and input, the training seeds resampled with replacement, each
+    Each ratio over the training seeds both its inputs have (:func:`paired`). One draw: per
+    suite task and input, the training seeds resampled with replacement, each
     drawn seed's success redrawn as ``Binomial(trials, rate) / trials`` (resampling its
     rollouts); their mean is the cell; the suite mean over tasks; the ratio. The suite itself
     is fixed (the tasks of the point estimate). Percentile interval (Efron & Tibshirani 1993,
@@ -242,7 +259,8 @@ def ratio_intervals(cells: Sequence[dict], suite: Sequence[str], draws: int = 20
     rng = np.random.default_rng(seed)
     out = {}
     for num, den in RATIOS:
-        groups = {(t, i): [c for c in cells if c['task'] == t and c['input'] == i]
+        both = paired(cells, num, den)
+        groups = {(t, i): [c for c in both if c['task'] == t and c['input'] == i]
                   for t in suite for i in (num, den)}
         if not suite or not all(groups.values()):
             continue
