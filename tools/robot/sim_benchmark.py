@@ -279,7 +279,8 @@ def report(args, rows: list) -> None:
     the suite's answer (:mod:`oneformer3d.robot.evaluation.closed_loop_report`); writes
     ``<work-root>/sim_benchmark.{md,csv}``."""
     from oneformer3d.robot.evaluation.closed_loop_report import (interval_lines, proprio_lines,
-                                                                 suite_lines, success_table)
+                                                                 suite_lines, suite_of,
+                                                                 success_table)
     md, table, csv_rows = success_table(rows, args.tasks, ['expert'] + list(args.inputs))
     print(md)
     with open(osp.join(args.work_root, 'sim_benchmark.md'), 'w') as fh:
@@ -291,7 +292,7 @@ def report(args, rows: list) -> None:
         writer.writeheader()
         writer.writerows(csv_rows)
     for line in (proprio_lines(table, args.tasks) + suite_lines(table, args.tasks, rows) +
-                 interval_lines(rows, args.tasks)):
+                 interval_lines(rows, suite_of(table, args.tasks))):
         print(line)
 
 

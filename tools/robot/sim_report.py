@@ -39,7 +39,8 @@ def main(argv=None):
     args = parse_args(argv)
     from oneformer3d.robot.evaluation.closed_loop_report import (CELL_SETTINGS, interval_lines,
                                                                  proprio_lines, read_cells,
-                                                                 suite_lines, success_table)
+                                                                 suite_lines, suite_of,
+                                                                 success_table)
     try:
         cells, notes = read_cells(args.roots)
     except (FileNotFoundError, ValueError) as err:
@@ -69,7 +70,7 @@ def main(argv=None):
     seed_line = 'seeds=' + ' '.join(f'{i}:{"/".join(map(str, sorted(n)))}'
                                     for i, n in seeds.items() if i != 'expert')
     answer = ([seed_line] + proprio_lines(table, tasks) + suite_lines(table, tasks, cells) +
-              interval_lines(cells, tasks))
+              interval_lines(cells, suite_of(table, tasks)))
     print('\n'.join(notes + [head, md] + answer))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

@@ -281,11 +281,10 @@ def ratio_intervals(cells: Sequence[dict], suite: Sequence[str], draws: int = 20
     return out
 
 
-def interval_lines(cells: Sequence[dict], tasks: Sequence[str], draws: int = 2000) -> List[str]:
+def interval_lines(cells: Sequence[dict], suite: Sequence[str], draws: int = 2000) -> List[str]:
     """``ci95_ratio_<num>_over_<den>=[lo,hi]`` per ratio of :func:`ratio_intervals` over the
-    suite of ``tasks``, then ``bootstrap=...`` (what was resampled, draws, seed)."""
-    _, table, _ = success_table(cells, tasks)
-    found = ratio_intervals(cells, suite_of(table, tasks), draws=draws)
+    ``suite`` (:func:`suite_of`), then ``bootstrap=...`` (what was resampled, draws, seed)."""
+    found = ratio_intervals(cells, suite, draws=draws)
     if not found:
         return []
     parts = [f'ci95_ratio_{n}_over_{d}=[{lo:.2f},{hi:.2f}]' +
