@@ -270,3 +270,27 @@ def test_the_runner_itself_holds_the_lock_while_training(prepared_crop, tmp_path
         with pytest.raises(RuntimeError, match='another run uses this work dir'):
             runner.train()
     assert not (tmp_path / 'run' / 'iter_1.pth').exists()
+
+
+def test_two_runners_in_the_same_second_keep_their_own_folders(prepared_crop, tmp_path,
+                                                                monkeypatch):
+    """mmengine names a run's logger, message hub and visualizer by config and timestamp (to
+    the second); two Runners built within one second in one process (seen in CI: two tests)
+    must not share them — each writes its config and log into its own work dir."""
+    import mmengine.runner.runner as mm_runner
+    from mmengine.config import DictAction
+    import argparse
+    from oneformer3d.engine import Runner
+    from oneformer3d.utils.config import load_config
+    monkeypatch.setattr(mm_runner.time, 'strftime', lambda fmt, t=None: '20261207_090348')
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--o', nargs='+', action=DictAction)
+    opts = parser.parse_args(['--o', *options(prepared_crop, 1, 1)]).o
+    runners = [Runner.from_cfg(load_config(CONFIG, opts, str(tmp_path / name), 'none', 0, False))
+               for name in ('a', 'b')]
+    assert runners[0].visualizer is not runners[1].visualizer
+    assert runners[0].logger is not runners[1].logger
+    for name, runner in zip(('a', 'b'), runners):
+        assert runner.log_dir.startswith(str(tmp_path / name) + os.sep)
+        assert (tmp_path / name / runner.timestamp / 'vis_data' / 'config.py').is_file()
+    assert runners[0].timestamp != runners[1].timestamp

@@ -102,6 +102,21 @@ class Runner(MMEngineRunner):
     ``load_policy`` (dict of :meth:`LoadReport.check` arguments) sets the policy."""
 
     load_report = None
+    _timestamps = set()      # the run timestamps this process has used
+
+    def setup_env(self, env_cfg) -> None:
+        """mmengine's, then a timestamp this process has not used yet (``_1``, ``_2``, ...
+        appended): mmengine names the logger, message hub and visualizer instances and the log
+        dir ``<config>_<timestamp>`` to the second, so a second Runner built within the same
+        second (tests, tools training several runs in one process) would get the first one's
+        visualizer — writing into the first run's folder — and its logger. Every rank builds
+        the same Runners in the same order, so the ranks still agree."""
+        super().setup_env(env_cfg)
+        base, n = self._timestamp, 0
+        while self._timestamp in Runner._timestamps:
+            n += 1
+            self._timestamp = f'{base}_{n}'
+        Runner._timestamps.add(self._timestamp)
 
     @classmethod
     def from_cfg(cls, cfg) -> 'Runner':
