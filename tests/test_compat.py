@@ -88,3 +88,40 @@ def test_cpu_distributed_init_only_when_needed():
     if torch.cuda.is_available():
         assert compat.init_cpu_distributed('pytorch') is False
     assert not dist.is_initialized()  # the 2-process run is in tests/test_train.py
+
+
+def test_close_distributed_frees_what_holds_the_group_before_destroying_it(tmp_path):
+    """A DDP model left in a reference cycle (a Runner and its hooks are one) holds the process
+    group; close_distributed must free it while the interpreter is alive, not leave it to
+    finalisation (where gloo's threads abort the process). One in-process gloo rank; automatic
+    garbage collection off, so only close_distributed can free the cycle."""
+    import gc
+    import weakref
+
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    class Holder:
+        pass
+
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+                            world_size=1)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        holder = Holder()
+        holder.model = DistributedDataParallel(torch.nn.Linear(2, 1))
+        holder.model(torch.ones(3, 2)).sum().backward()
+        holder.self = holder  # the cycle
+        alive = weakref.ref(holder.model)
+        del holder
+        assert alive() is not None  # only a collection frees it
+        assert compat.close_distributed(sync=True) is True
+        assert alive() is None
+        assert not dist.is_initialized()
+        assert compat.close_distributed(sync=True) is False  # nothing left to close
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        if was_enabled:
+            gc.enable()

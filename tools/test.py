@@ -46,6 +46,7 @@ def main(argv=None):
         metrics = runner.test()
         done = True
     finally:
+        runner = None  # its DDP model holds the process group: freed before the group goes
         close_distributed(sync=done)
     for k, v in metrics.items():
         print(f'{k}: {v:.4f}')

@@ -92,6 +92,7 @@ def main(argv=None):
         runner.train()
         done = True
     finally:
+        runner = None  # its DDP model holds the process group: freed before the group goes
         close_distributed(sync=done)
     return 0
 

@@ -184,7 +184,17 @@ def close_distributed(sync: bool = True) -> bool:
     barrier first (``sync``: after a run that finished normally — a rank leaving on an error
     must not wait for the others), so that no rank tears its connections down while another
     still uses them (without it the abort still happened in about one run in four under
-    load). Returns True when a group was destroyed."""
+    load). Then a garbage collection before the group is destroyed: an object still holding
+    the group (DDP's reducer in a model the caller dropped, a reference cycle) is freed while
+    the interpreter is alive; left to interpreter finalisation, gloo's threads still hold
+    work objects whose tensors need the GIL, and the process aborts with no Python frame
+    left (``PYTHONFAULTHANDLER=1`` showed no Python frame; the cause as described in
+    pytorch/pytorch PR 179291). Measured with the two-process test beside two training jobs
+    on 2 cores: 2 aborts in 19 runs without this collection, 0 in 30 with it. Callers drop
+    their Runner first.
+    Returns True when a group was destroyed."""
+    import gc
+
     import torch.distributed as dist
     if not (dist.is_available() and dist.is_initialized()):
         return False
@@ -192,7 +202,9 @@ def close_distributed(sync: bool = True) -> bool:
         if sync:
             dist.barrier()
     finally:
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
     return True
 
 
