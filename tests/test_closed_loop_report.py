@@ -117,7 +117,14 @@ def test_report_joins_roots_by_hand(two_roots, tmp_path):
     md = (tmp_path / 'out' / 'table.md').read_text()
     assert '| t2 | 100 [100–100] | 25 [5–45]' in md and 'ratio_rgb_aligned_over_pc=0.638' in md
     csv = (tmp_path / 'out' / 'table.csv').read_text().splitlines()
-    assert csv[0] == 'task,input,mean,min,max,seeds,policy_ms' and len(csv) == 1 + 2 * 5
+    assert csv[0] == 'task,input,mean,min,max,seeds,policy_ms,per_seed' and len(csv) == 1 + 2 * 5
+    assert 't2,pc,0.25,0.05,0.45,2,10.0,0:9/20 1:1/20' in csv
+    assert 't1,expert,1.0,1.0,1.0,1,0.1,-:20/20' in csv
+    # --per-seed: each learned cell's successes per training seed, in seed order
+    rc, log = call_tool('robot/sim_report', *two_roots, '--per-seed')
+    assert rc == 0, log
+    assert ('| t2 | 100 [100–100] | 25 [5–45] (9, 1) | 20 [15–25] (5, 3) | 20 [20–20] (4, 4) '
+            '| 8 [5–10] (1, 2) |') in log
     rc, log = call_tool('robot/sim_report', *two_roots, '--tasks', 't2', '--inputs', 'pc',
                         'rgb_aligned')
     assert rc == 0 and '| t2 | 100 [100–100] | 25 [5–45] | 20 [15–25] |' in log and 't1' not in log

@@ -15,8 +15,9 @@ Prints ``cells=N roots=... eval_seeds=... max_steps=... target=... pc_norm=...``
 task and the suite's lines (``suite_tasks=``, ``ratio_rgb_aligned_over_pc=``,
 ``ratio_rgb_aligned_over_rgb=``, the student against its teacher) and their bootstrap
 intervals over training seeds and layouts (``ci95_ratio_rgb_aligned_over_pc=[lo,hi]`` ...).
-``--out PREFIX`` writes
-``PREFIX.md`` and ``PREFIX.csv``.
+``--per-seed`` follows each learned cell with its successes per training seed, in seed order
+(``88 [85–90] (17, 18, 18)``; the csv has them always). ``--out PREFIX`` writes ``PREFIX.md``
+and ``PREFIX.csv``.
 """
 import argparse
 import csv
@@ -31,6 +32,8 @@ def parse_args(argv=None):
     p.add_argument('roots', nargs='+', help='work roots of tools/robot/sim_benchmark.py')
     p.add_argument('--tasks', nargs='+', help='rows (default: every task with cells)')
     p.add_argument('--inputs', nargs='+', help='columns (default: every input with cells)')
+    p.add_argument('--per-seed', action='store_true',
+                   help='follow each cell with its successes per training seed, (17, 18, 18)')
     p.add_argument('--out', help='write PREFIX.md and PREFIX.csv')
     return p.parse_args(argv)
 
@@ -55,7 +58,7 @@ def main(argv=None):
                          f'{args.roots}; inputs there: {inputs}')
     cells = [c for c in cells if not args.tasks or c['task'] in args.tasks]
     tasks = args.tasks or list(dict.fromkeys(c['task'] for c in cells))
-    md, table, csv_rows = success_table(cells, tasks, args.inputs)
+    md, table, csv_rows = success_table(cells, tasks, args.inputs, args.per_seed)
     request = cells[0]['request']
     pc = [c for c in cells if c['input'] == 'pc']
     shown = dict(request)

@@ -122,20 +122,31 @@ def _task_of(request_path: str) -> str:
     return osp.basename(osp.dirname(osp.dirname(request_path)))
 
 
+def _successes(cells: Sequence[dict]) -> List[Tuple[Optional[int], int, int]]:
+    """``(seed, successes, trials)`` per cell, in seed order (the expert's seed is None)."""
+    return [(c.get('seed'), int(round(c['rate'] * c['trials'])), int(c['trials']))
+            for c in sorted(cells, key=lambda c: -1 if c.get('seed') is None else c['seed'])]
+
+
 def success_table(cells: Sequence[dict], tasks: Optional[Sequence[str]] = None,
-                  inputs: Optional[Sequence[str]] = None) -> Tuple[str, Dict, List[dict]]:
+                  inputs: Optional[Sequence[str]] = None,
+                  per_seed: bool = False) -> Tuple[str, Dict, List[dict]]:
     """Success per task and input over training seeds.
 
     Args:
-        cells: dicts with ``task``, ``input``, ``rate`` (0-1), ``policy_ms``.
+        cells: dicts with ``task``, ``input``, ``rate`` (0-1), ``trials``, ``policy_ms`` and
+            ``seed`` (the training seed; None for the expert).
         tasks / inputs: rows / columns (default: those of the cells, inputs in
             :data:`INPUT_ORDER`; ``expert`` first).
+        per_seed: follow each learned cell's ``mean [min–max]`` with its successes per
+            training seed in seed order, ``(17, 18, 18)`` (of ``trials`` each).
 
     Returns:
         ``(markdown, table, csv_rows)``: the table with ``mean [min–max]`` success in % per
         cell (``–`` without cells); ``table[(task, input)] = (mean rate, mean policy ms)``
         (absent without cells); one csv row per filled cell (``mean``, ``min``, ``max``,
-        ``seeds``, ``policy_ms``).
+        ``seeds``, ``policy_ms``, ``per_seed`` = ``seed:k/n`` separated by spaces, ``-`` for
+        the expert's seed).
     """
     tasks = list(tasks or dict.fromkeys(c['task'] for c in cells))
     present = {c['input'] for c in cells}
@@ -154,11 +165,16 @@ def success_table(cells: Sequence[dict], tasks: Optional[Sequence[str]] = None,
             rates = [c['rate'] for c in own]
             ms = float(np.mean([c['policy_ms'] for c in own]))
             table[task, inp] = (float(np.mean(rates)), ms)
-            texts.append(f'{100 * np.mean(rates):.0f} [{100 * min(rates):.0f}–'
-                         f'{100 * max(rates):.0f}]')
+            counts = _successes(own)
+            text = f'{100 * np.mean(rates):.0f} [{100 * min(rates):.0f}–{100 * max(rates):.0f}]'
+            if per_seed and inp != 'expert':
+                text += ' (' + ', '.join(str(k) for _, k, _ in counts) + ')'
+            texts.append(text)
             csv_rows.append(dict(task=task, input=inp, mean=float(np.mean(rates)),
                                  min=min(rates), max=max(rates), seeds=len(rates),
-                                 policy_ms=ms))
+                                 policy_ms=ms, per_seed=' '.join(
+                                     f'{"-" if seed is None else seed}:{k}/{n}'
+                                     for seed, k, n in counts)))
         lines.append(f'| {task} | ' + ' | '.join(texts) + ' |')
     return '\n'.join(lines), table, csv_rows
 
