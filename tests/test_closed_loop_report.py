@@ -128,6 +128,10 @@ def test_report_joins_roots_by_hand(two_roots, tmp_path):
     rc, log = call_tool('robot/sim_report', *two_roots, '--tasks', 't2', '--inputs', 'pc',
                         'rgb_aligned')
     assert rc == 0 and '| t2 | 100 [100–100] | 25 [5–45] | 20 [15–25] |' in log and 't1' not in log
+    # the answer follows the chosen columns: no rgb control, no proprio rule, t2's pc ratio
+    # 0.20 / 0.25 = 0.8 (interval on the same two inputs only)
+    assert 'suite_tasks=t2 rule=all_tasks' in log and 'ratio_rgb_aligned_over_pc=0.800' in log
+    assert 'suite_success_rgb=' not in log and 'over_rgb=' not in log and 'proprio_success' not in log
 
 
 def test_report_refuses_cells_that_do_not_belong_together(two_roots, tmp_path):

@@ -30,8 +30,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('roots', nargs='+', help='work roots of tools/robot/sim_benchmark.py')
-    p.add_argument('--tasks', nargs='+', help='rows (default: every task with cells)')
-    p.add_argument('--inputs', nargs='+', help='columns (default: every input with cells)')
+    p.add_argument('--tasks', nargs='+', help='rows, and the tasks the answer is over (default: every task with cells)')
+    p.add_argument('--inputs', nargs='+', help='columns, and the inputs the answer compares (default: every input with cells)')
     p.add_argument('--per-seed', action='store_true',
                    help='follow each cell with its successes per training seed, (17, 18, 18)')
     p.add_argument('--out', help='write PREFIX.md and PREFIX.csv')
@@ -56,7 +56,9 @@ def main(argv=None):
     if set(args.inputs or []) - set(inputs):
         raise SystemExit(f'no cells for inputs {sorted(set(args.inputs) - set(inputs))} in '
                          f'{args.roots}; inputs there: {inputs}')
-    cells = [c for c in cells if not args.tasks or c['task'] in args.tasks]
+    # the answer follows the chosen rows and columns, as the table does
+    cells = [c for c in cells if (not args.tasks or c['task'] in args.tasks) and
+             (not args.inputs or c['input'] in ['expert', *args.inputs])]
     tasks = args.tasks or list(dict.fromkeys(c['task'] for c in cells))
     md, table, csv_rows = success_table(cells, tasks, args.inputs, args.per_seed)
     request = cells[0]['request']
