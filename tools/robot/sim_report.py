@@ -30,8 +30,10 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('roots', nargs='+', help='work roots of tools/robot/sim_benchmark.py')
-    p.add_argument('--tasks', nargs='+', help='rows, and the tasks the answer is over (default: every task with cells)')
-    p.add_argument('--inputs', nargs='+', help='columns, and the inputs the answer compares (default: every input with cells)')
+    p.add_argument('--tasks', nargs='+',
+                   help='rows, and the tasks the answer is over (default: every task with cells)')
+    p.add_argument('--inputs', nargs='+', help='columns, and the inputs the answer compares '
+                   '(default: every input with cells)')
     p.add_argument('--per-seed', action='store_true',
                    help='follow each cell with its successes per training seed, (17, 18, 18)')
     p.add_argument('--out', help='write PREFIX.md and PREFIX.csv')
