@@ -186,13 +186,12 @@ def close_distributed(sync: bool = True) -> bool:
     still uses them (without it the abort still happened in about one run in four under
     load). Then a garbage collection before the group is destroyed: an object still holding
     the group (DDP's reducer in a model the caller dropped, a reference cycle) is freed while
-    the interpreter is alive; left to interpreter finalisation, gloo's threads still hold
-    work objects whose tensors need the GIL, and the process aborts with no Python frame
-    left (``PYTHONFAULTHANDLER=1`` showed no Python frame; the cause as described in
-    pytorch/pytorch PR 179291). Measured with the two-process test beside two training jobs
-    on 2 cores: 2 aborts in 19 runs without this collection, 0 in 30 with it. Callers drop
-    their Runner first.
-    Returns True when a group was destroyed."""
+    the interpreter is alive. The remaining aborts happened in interpreter finalisation
+    (``PYTHONFAULTHANDLER=1`` showed no Python frame), where gloo's threads may still hold
+    work objects whose tensors need the GIL (pytorch/pytorch PR 179291) — the likely cause,
+    not a proven one: the two-process test beside two training jobs on 2 cores aborted in 2
+    of 19 runs without this collection and 0 of 30 with it (Fisher one-sided p = 0.15).
+    Callers drop their Runner first. Returns True when a group was destroyed."""
     import gc
 
     import torch.distributed as dist
